@@ -1,0 +1,219 @@
+"""Argument checks shared by the math, the loss objects and the estimators.
+
+Every check raises ``ValueError`` (bad value) or ``TypeError`` (bad type) with a
+message that names the argument and shows the offending value, so that a user
+mistake never turns into a silently wrong gradient.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+HESSIAN_MODES = ("positive", "exact")
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_gamma(gamma: Any) -> float:
+    """Return ``gamma`` as a float, or raise if it is not a finite number >= 0."""
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
+        raise TypeError(f"gamma must be a real number >= 0, got {_describe(gamma)}")
+    value = float(gamma)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"gamma must be a finite number >= 0, got {value!r}")
+    return value
+
+
+def check_hessian(hessian: Any) -> str:
+    """Return the Hessian mode, or raise for anything but 'positive' / 'exact'."""
+    if not isinstance(hessian, str) or hessian not in HESSIAN_MODES:
+        raise ValueError(
+            f"hessian must be one of {HESSIAN_MODES}, got {_describe(hessian)}"
+        )
+    return hessian
+
+
+def check_n_classes(n_classes: Any) -> int:
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral):
+        raise TypeError(f"n_classes must be an integer >= 2, got {_describe(n_classes)}")
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+    return int(n_classes)
+
+
+def _as_float_array(values: Any, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(values)
+    except Exception as exc:  # e.g. ragged nested lists
+        raise TypeError(f"{name} must be array-like of numbers: {exc}") from exc
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    ):
+        raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
+    if np.iscomplexobj(array):
+        raise TypeError(f"{name} must be real, got dtype {array.dtype}")
+    return array.astype(np.float64, copy=False)
+
+
+def check_raw_score_binary(raw_score: Any) -> np.ndarray:
+    """Raw margins for the binary loss: a finite 1-D float64 array."""
+    z = _as_float_array(raw_score, "raw_score")
+    if z.ndim == 2 and z.shape[1] == 2:
+        raise ValueError(
+            "raw_score must be a 1-D array of raw margins (logits) for the binary loss, got "
+            f"shape {z.shape}; this looks like predict_proba output with one column per class. "
+            "Pass the raw margin (e.g. booster.predict(X, raw_score=True)), never probabilities."
+        )
+    if z.ndim != 1:
+        raise ValueError(
+            f"raw_score must be 1-D (n_samples,) for the binary loss, got shape {z.shape}"
+        )
+    _check_finite(z, "raw_score")
+    return z
+
+
+def check_raw_score_multiclass(raw_score: Any, n_samples: int) -> np.ndarray:
+    """Raw margins for the softmax loss: a finite (n_samples, K) float64 array, K >= 2."""
+    z = _as_float_array(raw_score, "raw_score")
+    if z.ndim == 1:
+        hint = ""
+        if n_samples and z.size % n_samples == 0 and z.size // n_samples >= 2:
+            hint = (
+                f" It has {z.size} = {n_samples} x {z.size // n_samples} values: reshape a "
+                "flattened layout to (n_samples, n_classes) first (LightGBM >= 4 and XGBoost "
+                "already pass 2-D arrays)."
+            )
+        raise ValueError(
+            "raw_score must be 2-D (n_samples, n_classes) raw margins for the multiclass loss, "
+            f"got shape {z.shape}.{hint}"
+        )
+    if z.ndim != 2:
+        raise ValueError(
+            "raw_score must be 2-D (n_samples, n_classes) for the multiclass loss, "
+            f"got shape {z.shape}"
+        )
+    if z.shape[0] != n_samples:
+        transposed = " (transposed? expected samples in rows)" if z.shape[1] == n_samples else ""
+        raise ValueError(
+            f"raw_score has {z.shape[0]} rows but y_true has {n_samples} samples{transposed}"
+        )
+    if z.shape[1] < 2:
+        raise ValueError(f"raw_score must have at least 2 columns (classes), got shape {z.shape}")
+    _check_finite(z, "raw_score")
+    return z
+
+
+def _check_finite(array: np.ndarray, name: str) -> None:
+    if array.size == 0:
+        raise ValueError(f"{name} is empty: at least one sample is required")
+    if not np.isfinite(array).all():
+        bad = array[~np.isfinite(array)].ravel()[0]
+        raise ValueError(f"{name} must be finite, found {bad!r} (NaN or infinity)")
+
+
+def check_binary_labels(y_true: Any, n_samples: int) -> np.ndarray:
+    """Binary labels as an int8 0/1 array; accepts bool, int or float 0.0/1.0."""
+    y = _as_float_array(y_true, "y_true")
+    if y.ndim != 1:
+        raise ValueError(f"y_true must be 1-D (n_samples,), got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"y_true has {y.shape[0]} samples but raw_score has {n_samples}: shapes must match"
+        )
+    if y.size == 0:
+        raise ValueError("y_true is empty: at least one sample is required")
+    bad = (y != 0) & (y != 1)
+    if bad.any():
+        raise ValueError(
+            f"y_true must hold binary labels 0/1 for the binary loss, found {y[bad][0]!r}; "
+            "map your classes to 0/1 (the positive class is 1)"
+        )
+    return y.astype(np.int8)
+
+
+def check_multiclass_labels(y_true: Any, n_samples: int, n_classes: int) -> np.ndarray:
+    """Class indices 0..n_classes-1 as an intp array (integral floats are accepted)."""
+    y = _as_float_array(y_true, "y_true")
+    if y.ndim != 1:
+        raise ValueError(f"y_true must be 1-D (n_samples,), got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"y_true has {y.shape[0]} samples but raw_score has {n_samples} rows: shapes must match"
+        )
+    if y.size == 0:
+        raise ValueError("y_true is empty: at least one sample is required")
+    bad = ~np.isfinite(y) | (y != np.round(y)) | (y < 0) | (y >= n_classes)
+    if bad.any():
+        raise ValueError(
+            f"y_true must hold class indices 0..{n_classes - 1} (n_classes={n_classes}), "
+            f"found {y[bad][0]!r}"
+        )
+    return y.astype(np.intp)
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """None, or a finite non-negative float64 array of length n_samples."""
+    if sample_weight is None:
+        return None
+    w = _as_float_array(sample_weight, "sample_weight")
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), got shape {w.shape}"
+        )
+    _check_finite(w, "sample_weight")
+    if (w < 0).any():
+        raise ValueError(f"sample_weight must be non-negative, found {w[w < 0][0]!r}")
+    return w
+
+
+def check_alpha_vector(alpha: Any, n_classes: int) -> np.ndarray:
+    """A sequence of per-class weights: finite, non-negative, one per class."""
+    a = _as_float_array(alpha, "alpha")
+    if a.ndim != 1 or a.shape[0] != n_classes:
+        raise ValueError(
+            f"alpha as a sequence must have one non-negative weight per class ({n_classes}), "
+            f"got shape {a.shape}: {_describe(alpha)}"
+        )
+    if not np.isfinite(a).all() or (a < 0).any():
+        raise ValueError(f"alpha weights must be finite and non-negative, got {_describe(alpha)}")
+    return a.copy()
+
+
+def check_alpha_spec(alpha: Any, n_classes: int, *, binary: bool) -> None:
+    """Check an alpha *specification* before labels are known (also used at init).
+
+    ``binary=True`` is the sigmoid loss (``n_classes`` is then 2).
+    """
+    if alpha is None:
+        return
+    if isinstance(alpha, str):
+        if alpha != "balanced":
+            raise ValueError(
+                f"alpha must be None, 'balanced', a float in [0, 1] (binary) or one weight per "
+                f"class; got unknown string {alpha!r}"
+            )
+        return
+    if isinstance(alpha, bool):
+        raise TypeError(f"alpha must not be a bool, got {alpha!r}")
+    if isinstance(alpha, numbers.Real):
+        if not binary:
+            raise ValueError(
+                f"a float alpha ({alpha!r}) is only defined for the binary loss (weight of the "
+                f"positive class); for {n_classes} classes pass one weight per class or 'balanced'"
+            )
+        if not (0.0 <= float(alpha) <= 1.0):
+            raise ValueError(f"alpha as a float must lie in [0, 1], got {alpha!r}")
+        return
+    if isinstance(alpha, (Sequence, np.ndarray)):
+        check_alpha_vector(alpha, n_classes)
+        return
+    raise TypeError(
+        f"alpha must be None, 'balanced', a float or a sequence of weights, got {_describe(alpha)}"
+    )
