@@ -1,0 +1,660 @@
+"""Focal-loss objects with LightGBM and XGBoost adapters.
+
+A loss object holds ``alpha``, ``gamma`` and ``hessian`` once, and hands the same
+loss to every place that needs it: the training objective, the evaluation metric,
+the initial score and the conversion of raw margins to probabilities. That is what
+makes the classic mistakes impossible (tuning alpha/gamma while training with the
+built-in log loss, a metric that weights classes differently from the objective, a
+sigmoid applied to probabilities).
+
+Neither LightGBM nor XGBoost is imported here: the adapters only call
+``get_label()`` / ``get_weight()`` on the dataset they are handed. The ranking
+metrics import scikit-learn lazily.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from scipy import optimize, special
+
+from . import _validation as v
+from ._focal import (
+    _resolve_alpha,
+    binary_focal_grad_hess,
+    binary_focal_loss,
+    multiclass_focal_grad_hess,
+    multiclass_focal_loss,
+)
+
+__all__ = [
+    "METRICS",
+    "BinaryFocalLoss",
+    "LightGBMMetric",
+    "LightGBMSklearnMetric",
+    "MulticlassFocalLoss",
+    "XGBoostMetric",
+    "XGBoostSklearnMetric",
+]
+
+#: Metric names accepted by ``lgb_eval`` / ``xgb_eval`` and whether higher is better.
+METRICS: dict[str, bool] = {
+    "focal_loss": False,
+    "log_loss": False,
+    "roc_auc": True,
+    "average_precision": True,
+}
+
+# Half-width of the interval searched for the initial score: sigmoid(50) is 1 in
+# float64, so a larger constant margin cannot lower the loss any further.
+_INIT_BOUND = 50.0
+
+
+# --------------------------------------------------------------------------- helpers
+def _dataset_weight(dataset: Any) -> np.ndarray | None:
+    """Row weights of a LightGBM Dataset / XGBoost DMatrix (None when unweighted)."""
+    weight = dataset.get_weight()
+    if weight is None or np.size(weight) == 0:  # LightGBM: None; XGBoost: empty array
+        return None
+    return np.asarray(weight, dtype=np.float64)
+
+
+def _dataset_label(dataset: Any) -> np.ndarray:
+    label = dataset.get_label()
+    if label is None:
+        raise ValueError("the dataset passed to the focal objective/metric has no labels")
+    return np.asarray(label)
+
+
+def _weighted_mean(values: np.ndarray, sample_weight: np.ndarray | None) -> float:
+    """``sum(values) / sum(w)`` for values already multiplied by the weights ``w``."""
+    total = values.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+    if total <= 0:
+        raise ValueError("sample_weight sums to zero: the weighted mean loss is undefined")
+    return float(np.sum(values) / total)
+
+
+def _sklearn_metrics() -> Any:
+    try:
+        from sklearn import metrics
+    except ImportError as exc:  # pragma: no cover - scikit-learn ships with the extras
+        raise ImportError(
+            "the roc_auc and average_precision metrics need scikit-learn: "
+            "pip install gbfocal[lightgbm] (or gbfocal[xgboost], gbfocal[sklearn])"
+        ) from exc
+    return metrics
+
+
+def _check_metric(metric: Any) -> str:
+    if not isinstance(metric, str) or metric not in METRICS:
+        raise ValueError(f"metric must be one of {tuple(METRICS)}, got {metric!r}")
+    return metric
+
+
+# --------------------------------------------------------------------------- base class
+class _FocalLossBase:
+    """Shared machinery of :class:`BinaryFocalLoss` and :class:`MulticlassFocalLoss`."""
+
+    _binary: bool
+    n_classes: int
+    alpha: Any
+    gamma: float
+    hessian: str
+
+    def _validate(self) -> None:
+        v.check_alpha_spec(self.alpha, self.n_classes, binary=self._binary)
+        v.check_gamma(self.gamma)
+        v.check_hessian(self.hessian)
+
+    def __repr__(self) -> str:
+        args = [] if self._binary else [f"n_classes={self.n_classes}"]
+        args += [f"alpha={self.alpha!r}", f"gamma={self.gamma!r}", f"hessian={self.hessian!r}"]
+        return f"{type(self).__name__}({', '.join(args)})"
+
+    # ------------------------------------------------------------------ state
+    def fit(self, y: Any, sample_weight: Any = None) -> _FocalLossBase:
+        """Resolve the per-class weights ``alpha_`` from the training labels.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,)
+            Training labels: 0/1 (binary) or class indices ``0..n_classes-1``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; they enter ``alpha="balanced"`` as weighted class counts.
+
+        Returns
+        -------
+        self
+            With ``alpha_``, an ndarray of shape ``(n_classes,)`` (all ones for
+            ``alpha=None``; ``[1 - a, a]`` for a binary float ``a``).
+        """
+        labels = self._check_labels(y)
+        weight = v.check_sample_weight(sample_weight, labels.shape[0])
+        alpha = _resolve_alpha(self.alpha, labels, self.n_classes, weight, binary=self._binary)
+        self.alpha_ = np.ones(self.n_classes) if alpha is None else alpha
+        return self
+
+    def _check_labels(self, y: Any) -> np.ndarray:
+        n = np.shape(y)[0] if np.ndim(y) == 1 else -1
+        if self._binary:
+            return v.check_binary_labels(y, n)
+        return v.check_multiclass_labels(y, n, self.n_classes)
+
+    def _alpha_arg(self, y: Any, sample_weight: Any) -> np.ndarray | None:
+        """The class weights to hand to the math (None: all ones, the fast path)."""
+        if self.alpha is None:
+            return None
+        if not hasattr(self, "alpha_"):
+            self.fit(y, sample_weight)
+        return self.alpha_
+
+    # ------------------------------------------------------------------ NumPy level
+    def loss(self, y: Any, raw_score: Any, sample_weight: Any = None) -> np.ndarray:
+        """Per-row focal loss from raw margins, weighted by ``alpha_`` and ``sample_weight``.
+
+        Fits ``alpha_`` on ``y`` first if the object is not fitted yet.
+        """
+        raw = self._check_margins(raw_score, np.shape(y)[0] if np.ndim(y) == 1 else -1)
+        alpha = self._alpha_arg(y, sample_weight)
+        fn = binary_focal_loss if self._binary else multiclass_focal_loss
+        return fn(y, raw, alpha=alpha, gamma=self.gamma, sample_weight=sample_weight)
+
+    def grad_hess(
+        self, y: Any, raw_score: Any, sample_weight: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and Hessian with respect to the raw margins (float64).
+
+        Shapes: ``(n_samples,)`` for the binary loss, ``(n_samples, n_classes)``
+        (samples in rows) for the multiclass loss. Fits ``alpha_`` on ``y`` first
+        if the object is not fitted yet.
+        """
+        raw = self._check_margins(raw_score, np.shape(y)[0] if np.ndim(y) == 1 else -1)
+        alpha = self._alpha_arg(y, sample_weight)
+        fn = binary_focal_grad_hess if self._binary else multiclass_focal_grad_hess
+        return fn(
+            y, raw, alpha=alpha, gamma=self.gamma, sample_weight=sample_weight,
+            hessian=self.hessian,
+        )
+
+    def _check_margins(self, raw_score: Any, n_samples: int) -> np.ndarray:
+        """Raw margins as float64 of the expected shape (finiteness is checked later)."""
+        z = v._as_float_array(raw_score, "raw_score")
+        if self._binary:
+            if z.ndim == 2 and z.shape[1] == 1:
+                z = z[:, 0]
+            return z  # the math rejects 2-D input with a message about probabilities
+        if z.ndim == 2 and z.shape[1] != self.n_classes:
+            raise ValueError(
+                f"raw_score has {z.shape[1]} columns but the loss was built for "
+                f"n_classes={self.n_classes}"
+            )
+        return z
+
+    # ------------------------------------------------------------------ library adapters
+    def _objective(
+        self, preds: Any, dataset: Any, *, flat_order: str | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        y = _dataset_label(dataset)
+        weight = _dataset_weight(dataset)
+        raw, flat = self._library_margins(preds, y.shape[0], flat_order)
+        # Always resolve alpha_ from the training set being boosted: cheap (one
+        # bincount) and never stale when the same object trains several models.
+        self.fit(y, weight)
+        grad, hess = self.grad_hess(y, raw, weight)
+        if flat:
+            grad, hess = grad.ravel(), hess.ravel()
+        return grad, hess
+
+    def _library_margins(
+        self, preds: Any, n_samples: int, flat_order: str | None
+    ) -> tuple[np.ndarray, bool]:
+        """Margins from a library, reshaping a flattened multiclass layout only if known."""
+        z = np.asarray(preds, dtype=np.float64)
+        if self._binary or z.ndim != 1:
+            return z, False
+        k = self.n_classes
+        if flat_order is not None and z.size == n_samples * k:
+            return z.reshape(n_samples, k, order=flat_order), True
+        raise ValueError(
+            f"multiclass raw predictions arrived flattened, shape {z.shape}, for "
+            f"{n_samples} samples and n_classes={k}; expected ({n_samples}, {k}). "
+            "LightGBM >= 4 and XGBoost >= 2 pass 2-D arrays: upgrade the library, or check "
+            "that n_classes / num_class match."
+        )
+
+    def lgb_objective(self, preds: Any, train_data: Any) -> tuple[np.ndarray, np.ndarray]:
+        """LightGBM >= 4 custom objective: ``params["objective"] = loss.lgb_objective``.
+
+        Receives raw margins (``(n,)`` binary, ``(n, K)`` multiclass) and the training
+        ``lgb.Dataset``; returns float32 gradient and Hessian of the same shape,
+        multiplied by the Dataset's weights (LightGBM does not apply them itself).
+        """
+        grad, hess = self._objective(preds, train_data, flat_order=None)
+        # LightGBM stores float32 and flattens (n, K) in Fortran order: hand it
+        # exactly that, so its own conversion is a no-op instead of two copies.
+        return np.asfortranarray(grad, np.float32), np.asfortranarray(hess, np.float32)
+
+    def xgb_objective(self, predt: Any, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
+        """XGBoost custom objective: ``xgb.train(params, dtrain, obj=loss.xgb_objective)``.
+
+        ``predt`` is float32 raw margins, ``(n,)`` or ``(n, K)``; returns float32
+        gradient and Hessian of the same shape, multiplied by the DMatrix weights.
+        """
+        grad, hess = self._objective(predt, dtrain, flat_order="C")
+        if not self._binary and grad.ndim == 1:  # XGBoost >= 2.1 wants (n, K)
+            n = grad.size // self.n_classes
+            grad, hess = grad.reshape(n, -1), hess.reshape(n, -1)
+        return np.ascontiguousarray(grad, np.float32), np.ascontiguousarray(hess, np.float32)
+
+    def lgb_metric(self, preds: Any, eval_data: Any) -> tuple[str, float, bool]:
+        """LightGBM ``feval``: ``("focal_loss", weighted mean focal loss, False)``."""
+        return LightGBMMetric(self, "focal_loss")(preds, eval_data)
+
+    def xgb_metric(self, predt: Any, dmatrix: Any) -> tuple[str, float]:
+        """XGBoost ``custom_metric``: ``("focal_loss", weighted mean focal loss)``."""
+        return XGBoostMetric(self, "focal_loss")(predt, dmatrix)
+
+    def lgb_eval(self, metric: str = "focal_loss") -> LightGBMMetric:
+        """A picklable LightGBM ``feval`` computing ``metric`` from raw margins."""
+        return LightGBMMetric(self, metric)
+
+    def xgb_eval(self, metric: str = "focal_loss") -> XGBoostMetric:
+        """A picklable XGBoost ``custom_metric`` computing ``metric`` from raw margins."""
+        return XGBoostMetric(self, metric)
+
+    def sklearn_objective(
+        self, y_true: Any, y_pred: Any, sample_weight: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Objective for ``LGBMClassifier(objective=...)`` and ``XGBClassifier(objective=...)``.
+
+        Both scikit-learn APIs call it with the encoded labels, the raw margins and
+        the sample weights (LightGBM positionally, XGBoost as ``sample_weight=``).
+        Returns float32 arrays of the shape of ``y_pred``.
+        """
+        weight = None if sample_weight is None or np.size(sample_weight) == 0 else sample_weight
+        raw, _ = self._library_margins(y_pred, np.shape(y_true)[0], None)
+        self.fit(y_true, weight)
+        grad, hess = self.grad_hess(y_true, raw, weight)
+        return np.ascontiguousarray(grad, np.float32), np.ascontiguousarray(hess, np.float32)
+
+    def lgb_sklearn_eval(self, metric: str = "focal_loss") -> LightGBMSklearnMetric:
+        """A picklable ``eval_metric`` for ``lgb.LGBMClassifier.fit``."""
+        return LightGBMSklearnMetric(self, metric)
+
+    def xgb_sklearn_eval(self, metric: str = "focal_loss") -> XGBoostSklearnMetric:
+        """A picklable ``eval_metric`` for ``xgb.XGBClassifier``."""
+        return XGBoostSklearnMetric(self, metric)
+
+    # ------------------------------------------------------------------ metrics
+    def _metric_value(
+        self, metric: str, y: Any, raw_score: Any, sample_weight: np.ndarray | None
+    ) -> float:
+        """``metric`` on raw margins, weighted by ``sample_weight``."""
+        if isinstance(self.alpha, str) and not hasattr(self, "alpha_"):
+            # Fitting here would take the class weights from the *validation* labels,
+            # silently unlike the objective's. lgb.train deep-copies params, so the
+            # objective fits a copy and never this object: the user must fit it.
+            raise ValueError(
+                f"alpha={self.alpha!r} is resolved from the training labels, but this loss "
+                "object has not seen them (lgb.train deep-copies params, so the objective "
+                "fits a copy). Call loss.init_score(y_train, sample_weight) - needed for the "
+                "starting margin anyway - or loss.fit(y_train, sample_weight) before training."
+            )
+        raw = self._check_margins(raw_score, np.shape(y)[0] if np.ndim(y) == 1 else -1)
+        if metric == "focal_loss":
+            return _weighted_mean(self.loss(y, raw, sample_weight), sample_weight)
+        if metric == "log_loss":
+            fn = binary_focal_loss if self._binary else multiclass_focal_loss
+            values = fn(y, raw, gamma=0.0, sample_weight=sample_weight)
+            return _weighted_mean(values, sample_weight)
+        labels = self._check_labels(y)
+        metrics = _sklearn_metrics()
+        score = metrics.roc_auc_score if metric == "roc_auc" else metrics.average_precision_score
+        if self._binary:
+            # Ranking metrics are invariant under the monotone sigmoid: ranking the
+            # margins avoids the ties that sigmoid creates once it saturates at 1.0.
+            v.check_raw_score_binary(raw)
+            return float(score(labels, raw, sample_weight=sample_weight))
+        proba = self.predict_proba(raw)
+        if metric == "roc_auc":
+            return float(
+                score(labels, proba, multi_class="ovr", average="macro",
+                      labels=np.arange(self.n_classes), sample_weight=sample_weight)
+            )
+        onehot = np.eye(self.n_classes, dtype=np.int8)[labels]
+        return float(score(onehot, proba, average="macro", sample_weight=sample_weight))
+
+    # ------------------------------------------------------------------ subclass API
+    def init_score(self, y: Any, sample_weight: Any = None) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def predict_proba(self, raw_score: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- binary
+class BinaryFocalLoss(_FocalLossBase):
+    """Binary (sigmoid) focal loss for LightGBM and XGBoost.
+
+    ``FL = -a_t (1 - p_t)**gamma log(p_t)`` with ``p = sigmoid(raw margin)``.
+
+    Parameters
+    ----------
+    alpha : None, float, sequence of 2 floats or "balanced", default=None
+        Class weights ``a_t``. None: 1 for both classes. A float ``a``
+        in [0, 1]: ``a`` for the positive class, ``1 - a`` for the negative one.
+        ``[a_negative, a_positive]``: explicit weights.
+        "balanced": ``n / (2 n_c)`` from the training labels (resolved by
+        :meth:`fit`, which the training objective calls).
+    gamma : float, default=2.0
+        Focusing parameter ``>= 0``; 0 gives (alpha-weighted) log loss.
+    hessian : {"positive", "exact"}, default="positive"
+        "positive" keeps Newton steps well defined (the exact focal Hessian is
+        negative for badly misclassified rows); "exact" is the true second derivative.
+
+    Attributes
+    ----------
+    alpha_ : ndarray of shape (2,)
+        Per-class weights resolved by :meth:`fit` (all ones for ``alpha=None``).
+
+    Notes
+    -----
+    The adapters follow each library's calling convention:
+
+    ========================  ===============================================
+    LightGBM ``lgb.train``    ``params["objective"] = loss.lgb_objective``,
+                              ``feval=loss.lgb_metric`` or ``loss.lgb_eval(m)``
+    XGBoost ``xgb.train``     ``obj=loss.xgb_objective``,
+                              ``custom_metric=loss.xgb_metric`` or ``loss.xgb_eval(m)``
+    ``LGBMClassifier``        ``objective=loss.sklearn_objective``,
+                              ``fit(eval_metric=loss.lgb_sklearn_eval(m))``
+    ``XGBClassifier``         ``objective=loss.sklearn_objective``,
+                              ``eval_metric=loss.xgb_sklearn_eval(m)``
+    ========================  ===============================================
+
+    ``m`` is one of :data:`METRICS`. Under a custom objective both libraries
+    start from a zero margin (XGBoost: from ``base_score``) and return raw margins:
+    pass :meth:`init_score` as the starting margin and convert predictions with
+    :meth:`predict_proba`. Sample weights stored in the Dataset / DMatrix multiply
+    the gradient and Hessian; the metrics are weighted means ``sum(w l) / sum(w)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gbfocal.losses import BinaryFocalLoss
+    >>> y = np.array([0, 0, 0, 1])
+    >>> loss = BinaryFocalLoss(alpha="balanced", gamma=2.0).fit(y)
+    >>> loss.alpha_
+    array([0.66666667, 2.        ])
+    >>> init = BinaryFocalLoss(gamma=0.0).init_score(y)  # log-odds of the positive rate
+    >>> bool(np.isclose(init, np.log(1 / 3)))
+    True
+    >>> loss.predict_proba([-2.0, 0.0, 3.0]).round(4)
+    array([[0.8808, 0.1192],
+           [0.5   , 0.5   ],
+           [0.0474, 0.9526]])
+    """
+
+    _binary = True
+
+    def __init__(self, alpha: Any = None, gamma: float = 2.0, hessian: str = "positive") -> None:
+        self.n_classes = 2
+        self.alpha = alpha
+        self.gamma = gamma
+        self.hessian = hessian
+        self._validate()
+
+    def init_score(self, y: Any, sample_weight: Any = None) -> float:
+        """Constant raw margin minimising the weighted focal loss on ``(y, sample_weight)``."""
+        labels = self._check_labels(y)
+        weight = v.check_sample_weight(sample_weight, labels.shape[0])
+        self.fit(labels, weight)
+        totals = np.bincount(labels, weights=weight, minlength=2) * self.alpha_
+        return _minimise_binary(totals, v.check_gamma(self.gamma))
+
+    def predict_proba(self, raw_score: Any) -> np.ndarray:
+        """Probabilities ``(n, 2)`` = ``[1 - sigmoid(z), sigmoid(z)]`` from raw margins."""
+        z = self._check_margins(raw_score, -1)
+        z = v.check_raw_score_binary(z)
+        if z.size > 1 and ((z >= 0) & (z <= 1)).all():
+            warnings.warn(
+                "predict_proba received raw scores that all lie in [0, 1]: these look like "
+                "probabilities, not raw margins. Applying the sigmoid to probabilities is a "
+                "classic mistake; pass booster.predict(X, raw_score=True) (LightGBM) or "
+                "output_margin=True (XGBoost).",
+                UserWarning,
+                stacklevel=2,
+            )
+        return np.column_stack([special.expit(-z), special.expit(z)])
+
+
+# --------------------------------------------------------------------------- multiclass
+class MulticlassFocalLoss(_FocalLossBase):
+    """Multiclass (softmax) focal loss for LightGBM and XGBoost.
+
+    ``FL = -a_y (1 - p_y)**gamma log(p_y)`` with ``p = softmax(raw margins)``.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes ``K >= 2``; labels are class indices ``0..K-1``.
+    alpha : None, float, sequence of K floats or "balanced", default=None
+        Class weights ``a_y``. None: all 1. A sequence: one weight per class (a
+        single float is rejected: it only means something for the binary loss).
+        "balanced": ``n / (K n_c)`` from the training labels (resolved by
+        :meth:`fit`, which the training objective calls).
+    gamma : float, default=2.0
+        Focusing parameter ``>= 0``; 0 gives (alpha-weighted) log loss.
+    hessian : {"positive", "exact"}, default="positive"
+        "positive" keeps Newton steps well defined (the exact focal Hessian is
+        negative for badly misclassified rows); "exact" is the true second derivative.
+
+    Attributes
+    ----------
+    alpha_ : ndarray of shape (n_classes,)
+        Per-class weights resolved by :meth:`fit` (all ones for ``alpha=None``).
+
+    Notes
+    -----
+    The adapters follow each library's calling convention:
+
+    ========================  ===============================================
+    LightGBM ``lgb.train``    ``params["objective"] = loss.lgb_objective``,
+                              ``feval=loss.lgb_metric`` or ``loss.lgb_eval(m)``
+    XGBoost ``xgb.train``     ``obj=loss.xgb_objective``,
+                              ``custom_metric=loss.xgb_metric`` or ``loss.xgb_eval(m)``
+    ``LGBMClassifier``        ``objective=loss.sklearn_objective``,
+                              ``fit(eval_metric=loss.lgb_sklearn_eval(m))``
+    ``XGBClassifier``         ``objective=loss.sklearn_objective``,
+                              ``eval_metric=loss.xgb_sklearn_eval(m)``
+    ========================  ===============================================
+
+    ``m`` is one of :data:`METRICS`. Under a custom objective both libraries
+    start from a zero margin (XGBoost: from ``base_score``) and return raw margins:
+    pass :meth:`init_score` as the starting margin and convert predictions with
+    :meth:`predict_proba`. Sample weights stored in the Dataset / DMatrix multiply
+    the gradient and Hessian; the metrics are weighted means ``sum(w l) / sum(w)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gbfocal.losses import MulticlassFocalLoss
+    >>> y = np.array([0, 0, 1, 2])
+    >>> loss = MulticlassFocalLoss(3, alpha="balanced").fit(y)
+    >>> loss.alpha_.round(4)
+    array([0.6667, 1.3333, 1.3333])
+    >>> init = MulticlassFocalLoss(3, gamma=0.0).init_score(y)  # centred log shares
+    >>> np.allclose(init, np.log([2, 1, 1]) - np.log([2, 1, 1]).mean())
+    True
+    >>> loss.predict_proba([[0.0, 0.0, 0.0], [2.0, 0.0, -2.0]]).round(4)
+    array([[0.3333, 0.3333, 0.3333],
+           [0.8668, 0.1173, 0.0159]])
+    """
+
+    _binary = False
+
+    def __init__(
+        self,
+        n_classes: int,
+        alpha: Any = None,
+        gamma: float = 2.0,
+        hessian: str = "positive",
+    ) -> None:
+        self.n_classes = v.check_n_classes(n_classes)
+        self.alpha = alpha
+        self.gamma = gamma
+        self.hessian = hessian
+        self._validate()
+
+    def init_score(self, y: Any, sample_weight: Any = None) -> np.ndarray:
+        """Constant raw margins ``(n_classes,)``, mean zero, minimising the weighted focal loss."""
+        labels = self._check_labels(y)
+        weight = v.check_sample_weight(sample_weight, labels.shape[0])
+        self.fit(labels, weight)
+        totals = np.bincount(labels, weights=weight, minlength=self.n_classes) * self.alpha_
+        return _minimise_multiclass(totals, v.check_gamma(self.gamma))
+
+    def predict_proba(self, raw_score: Any) -> np.ndarray:
+        """Softmax probabilities ``(n, n_classes)`` from raw margins."""
+        z = self._check_margins(raw_score, -1)
+        z = v.check_raw_score_multiclass(z, z.shape[0] if z.ndim == 2 else -1)
+        if ((z >= 0) & (z <= 1)).all() and np.allclose(z.sum(axis=1), 1.0, rtol=0, atol=1e-6):
+            raise ValueError(
+                "predict_proba received raw scores whose rows are probabilities (in [0, 1], "
+                "summing to 1): applying softmax to probabilities is a classic mistake. Pass raw "
+                "margins: booster.predict(X, raw_score=True) (LightGBM) or output_margin=True "
+                "(XGBoost)."
+            )
+        return special.softmax(z, axis=1)
+
+
+# --------------------------------------------------------------------------- init score
+def _minimise_binary(totals: np.ndarray, gamma: float) -> float:
+    """argmin_c of ``W0 FL(0, c) + W1 FL(1, c)`` for class totals ``W = totals``."""
+    y = np.array([0, 1])
+    scale = 1.0 / totals.sum()
+
+    def value(c: float) -> float:
+        return float(binary_focal_loss(y, [c, c], gamma=gamma, sample_weight=totals).sum()) * scale
+
+    def slope(c: float) -> float:
+        grad, _ = binary_focal_grad_hess(y, [c, c], gamma=gamma, sample_weight=totals)
+        return float(grad.sum()) * scale
+
+    # A coarse grid locates the global minimum (focal loss is not convex in general),
+    # then a root of the derivative inside the grid cell gives it to machine precision.
+    grid = np.linspace(-_INIT_BOUND, _INIT_BOUND, 2001)
+    values = binary_focal_loss(
+        np.repeat(y, grid.size), np.tile(grid, 2), gamma=gamma,
+        sample_weight=np.repeat(totals, grid.size),
+    ).reshape(2, -1).sum(axis=0)
+    i = int(np.argmin(values))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    if slope(lo) < 0 < slope(hi):
+        return float(optimize.brentq(slope, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+    result = optimize.minimize_scalar(value, bounds=(lo, hi), method="bounded",
+                                      options={"xatol": 1e-12})
+    return float(result.x)
+
+
+def _minimise_multiclass(totals: np.ndarray, gamma: float) -> np.ndarray:
+    """argmin_c of ``sum_k W_k FL(k, c)``, gauge fixed by ``mean(c) = 0``."""
+    k = totals.shape[0]
+    y = np.arange(k)
+    scale = 1.0 / totals.sum()
+
+    def value_and_grad(c: np.ndarray) -> tuple[float, np.ndarray]:
+        raw = np.broadcast_to(c, (k, k))
+        loss = multiclass_focal_loss(y, raw, gamma=gamma, sample_weight=totals).sum()
+        grad, _ = multiclass_focal_grad_hess(y, raw, gamma=gamma, sample_weight=totals)
+        return float(loss) * scale, grad.sum(axis=0) * scale
+
+    # Start at the log class shares: the exact answer for gamma = 0 (softmax cross-entropy).
+    with np.errstate(divide="ignore"):
+        start = np.clip(np.log(totals / totals.sum()), -_INIT_BOUND, _INIT_BOUND)
+    start -= start.mean()
+    result = optimize.minimize(
+        value_and_grad, start, jac=True, method="L-BFGS-B",
+        bounds=[(-2 * _INIT_BOUND, 2 * _INIT_BOUND)] * k,
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 500},
+    )
+    c = np.asarray(result.x, dtype=np.float64)
+    return c - c.mean()
+
+
+# --------------------------------------------------------------------------- metric callables
+class _Metric:
+    """A named metric computed from raw margins by a loss object (picklable)."""
+
+    def __init__(self, loss: _FocalLossBase, metric: str = "focal_loss") -> None:
+        if not isinstance(loss, _FocalLossBase):
+            raise TypeError(
+                f"loss must be a BinaryFocalLoss or MulticlassFocalLoss, got {type(loss).__name__}"
+            )
+        self.loss = loss
+        self.metric = _check_metric(metric)
+
+    @property
+    def name(self) -> str:
+        """The name reported to the library (the metric name)."""
+        return self.metric
+
+    @property
+    def higher_is_better(self) -> bool:
+        """True for roc_auc and average_precision, False for the losses."""
+        return METRICS[self.metric]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.loss!r}, {self.metric!r})"
+
+    def _from_dataset(self, preds: Any, dataset: Any, flat_order: str | None) -> float:
+        y = _dataset_label(dataset)
+        raw, _ = self.loss._library_margins(preds, y.shape[0], flat_order)
+        return self.loss._metric_value(self.metric, y, raw, _dataset_weight(dataset))
+
+
+class LightGBMMetric(_Metric):
+    """LightGBM ``feval``: ``(preds, eval_data) -> (name, value, is_higher_better)``."""
+
+    def __call__(self, preds: Any, eval_data: Any) -> tuple[str, float, bool]:
+        return self.name, self._from_dataset(preds, eval_data, None), self.higher_is_better
+
+
+class XGBoostMetric(_Metric):
+    """XGBoost ``custom_metric``: ``(predt, dmatrix) -> (name, value)``.
+
+    XGBoost does not ask a custom metric whether higher is better: pass
+    ``maximize=metric.higher_is_better`` to ``xgb.train`` (or to
+    ``xgb.callback.EarlyStopping``) when early stopping on roc_auc or average_precision.
+    """
+
+    def __call__(self, predt: Any, dmatrix: Any) -> tuple[str, float]:
+        return self.name, self._from_dataset(predt, dmatrix, "C")
+
+
+class LightGBMSklearnMetric(_Metric):
+    """``eval_metric`` for ``lgb.LGBMClassifier.fit``: ``(y_true, y_pred, weight)``."""
+
+    def __call__(self, y_true: Any, y_pred: Any, weight: Any = None) -> tuple[str, float, bool]:
+        raw, _ = self.loss._library_margins(y_pred, np.shape(y_true)[0], None)
+        w = None if weight is None else np.asarray(weight, dtype=np.float64)
+        value = self.loss._metric_value(self.metric, y_true, raw, w)
+        return self.name, value, self.higher_is_better
+
+
+class XGBoostSklearnMetric(_Metric):
+    """``eval_metric`` for ``xgb.XGBClassifier``: ``(y_true, y_score, sample_weight) -> value``.
+
+    XGBoost reads the metric's name from ``__name__``.
+    """
+
+    def __init__(self, loss: _FocalLossBase, metric: str = "focal_loss") -> None:
+        super().__init__(loss, metric)
+        self.__name__ = self.name  # XGBoost's scikit-learn API names the metric by func.__name__
+
+    def __call__(self, y_true: Any, y_score: Any, sample_weight: Any = None) -> float:
+        raw, _ = self.loss._library_margins(y_score, np.shape(y_true)[0], None)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        return self.loss._metric_value(self.metric, y_true, raw, w)
