@@ -35,6 +35,7 @@ that curvature otherwise (see the README's design notes).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,30 @@ from . import _validation as v
 # where every formula underflows (|z| in the hundreds), while leaving every
 # representable log-loss curvature untouched.
 _TINY = np.finfo(np.float64).tiny
+
+
+# --------------------------------------------------------------------------- backend
+_KERNELS: Any = None  # gbfocal._kernels once imported; False if numba is unavailable
+
+
+def _compiled() -> Any:
+    """The compiled kernels module, or None for the pure-NumPy path.
+
+    numba is imported on the first call (not at ``import gbfocal``). Setting the
+    environment variable ``GBFOCAL_DISABLE_NUMBA=1`` forces the NumPy reference path
+    (read at every call, so it can be switched at run time).
+    """
+    global _KERNELS
+    if os.environ.get("GBFOCAL_DISABLE_NUMBA", "") not in ("", "0"):
+        return None
+    if _KERNELS is None:
+        try:
+            from . import _kernels
+        except ImportError:  # numba missing or broken: the NumPy path is exact, just slower
+            _KERNELS = False
+        else:
+            _KERNELS = _kernels
+    return _KERNELS or None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -175,12 +200,16 @@ def _apply(values: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- binary
-def _binary_inputs(y_true, raw_score, alpha, gamma, sample_weight):
+def _binary_checked(y_true, raw_score, alpha, gamma, sample_weight):
     z = v.check_raw_score_binary(raw_score)
     y = v.check_binary_labels(y_true, z.shape[0])
     g = v.check_gamma(gamma)
     w = v.check_sample_weight(sample_weight, z.shape[0])
-    a = _resolve_alpha(alpha, y, 2, w, binary=True)
+    return y, z, g, w, _resolve_alpha(alpha, y, 2, w, binary=True)
+
+
+def _binary_inputs(y_true, raw_score, alpha, gamma, sample_weight):
+    y, z, g, w, a = _binary_checked(y_true, raw_score, alpha, gamma, sample_weight)
     u = np.where(y == 1, z, -z)
     return y, u, g, _row_weight(y, a, w)
 
@@ -236,6 +265,12 @@ def binary_focal_loss(
     >>> binary_focal_loss([1, 0], [0.0, 0.0], gamma=2.0).round(6)  # times 0.5**2
     array([0.173287, 0.173287])
     """
+    kernels = _compiled()
+    if kernels is not None:
+        y, z, g, w, a = _binary_checked(y_true, raw_score, alpha, gamma, sample_weight)
+        out = np.empty(z.shape[0])
+        kernels.binary_loss(y, z, a, w, g, out)
+        return out
     _, u, g, w = _binary_inputs(y_true, raw_score, alpha, gamma, sample_weight)
     log_p, log_q = _log_sigmoid_pair(u)
     with np.errstate(under="ignore"):
@@ -291,6 +326,12 @@ def binary_focal_grad_hess(
     (-0.5, 0.25)
     """
     hessian = v.check_hessian(hessian)
+    kernels = _compiled()
+    if kernels is not None:
+        y, z, g, w, a = _binary_checked(y_true, raw_score, alpha, gamma, sample_weight)
+        grad, hess = np.empty(z.shape[0]), np.empty(z.shape[0])
+        kernels.binary_grad_hess(y, z, a, w, g, hessian == "positive", grad, hess)
+        return grad, hess
     y, u, g, w = _binary_inputs(y_true, raw_score, alpha, gamma, sample_weight)
     log_p, log_q = _log_sigmoid_pair(u)
     t = _target_terms(log_p, log_q, g)
@@ -303,7 +344,7 @@ def binary_focal_grad_hess(
 
 
 # --------------------------------------------------------------------------- multiclass
-def _multiclass_inputs(y_true, raw_score, alpha, gamma, sample_weight):
+def _multiclass_inputs(y_true, raw_score, alpha, gamma, sample_weight, *, resolved=False):
     n = np.shape(y_true)[0] if np.ndim(y_true) >= 1 else 0
     z = v.check_raw_score_multiclass(raw_score, n)
     n_classes = z.shape[1]
@@ -311,6 +352,8 @@ def _multiclass_inputs(y_true, raw_score, alpha, gamma, sample_weight):
     g = v.check_gamma(gamma)
     w = v.check_sample_weight(sample_weight, z.shape[0])
     a = _resolve_alpha(alpha, y, n_classes, w, binary=False)
+    if resolved:  # what the compiled kernels take: class weights and row weights apart
+        return y, z, g, w, a
     return y, z, g, _row_weight(y, a, w)
 
 
@@ -366,6 +409,14 @@ def multiclass_focal_loss(
     >>> multiclass_focal_loss([0], np.zeros((1, 3)), gamma=0.0).round(6)  # log(3)
     array([1.098612])
     """
+    kernels = _compiled()
+    if kernels is not None:
+        y, z, g, w, a = _multiclass_inputs(
+            y_true, raw_score, alpha, gamma, sample_weight, resolved=True
+        )
+        out = np.empty(z.shape[0])
+        kernels.multiclass_loss(y, z, a, w, g, out)
+        return out
     y, z, g, w = _multiclass_inputs(y_true, raw_score, alpha, gamma, sample_weight)
     _, u, _ = _multiclass_margin(y, z)
     log_p, log_q = _log_sigmoid_pair(u)
@@ -426,20 +477,29 @@ def multiclass_focal_grad_hess(
     ([[-0.5, 0.5]], [[0.25, 0.25]])
     """
     hessian = v.check_hessian(hessian)
+    kernels = _compiled()
+    if kernels is not None:
+        y, z, g, w, a = _multiclass_inputs(
+            y_true, raw_score, alpha, gamma, sample_weight, resolved=True
+        )
+        grad, hess = np.empty(z.shape), np.empty(z.shape)
+        kernels.multiclass_grad_hess(y, z, a, w, g, hessian == "positive", grad, hess)
+        return grad, hess
     y, z, g, w = _multiclass_inputs(y_true, raw_score, alpha, gamma, sample_weight)
     rows, u, log_r = _multiclass_margin(y, z)
     log_p, log_q = _log_sigmoid_pair(u)
     t = _target_terms(log_p, log_q, g)
-    p, q, l, q_g = t["p"][:, None], t["q"][:, None], t["l"][:, None], t["q_g"][:, None]
+    p, q, log_pt, q_g = t["p"][:, None], t["q"][:, None], t["l"][:, None], t["q_g"][:, None]
     with np.errstate(under="ignore"):
         r = np.exp(log_r)  # 0 in the target column
         p_j = np.exp(log_q[:, None] + log_r)
     one_minus_r = _one_minus_r(z, y, rows, log_r)
     one_minus_pj = p + q * one_minus_r  # 1 - p_j = p_y + q (1 - r_j): no cancellation
 
-    pull = q - g * p * l  # >= 0
+    pull = q - g * p * log_pt  # >= 0
     grad = q_g * r * pull
-    hess = q_g * (g * p * r * r * (2.0 * q + l * (q - (g - 1.0) * p)) + r * one_minus_pj * pull)
+    curvature = 2.0 * q + log_pt * (q - (g - 1.0) * p)
+    hess = q_g * (g * p * r * r * curvature + r * one_minus_pj * pull)
     grad[rows, y] = _target_grad(t, g)
     hess[rows, y] = _target_hess_exact(t, g)
     if hessian == "positive":
@@ -469,3 +529,176 @@ def _one_minus_r(z: np.ndarray, y: np.ndarray, rows: np.ndarray, log_r: np.ndarr
     with np.errstate(under="ignore"):
         one_minus[rows, m] = np.exp(lse_rest - lse_other)
     return one_minus
+
+
+# --------------------------------------------------------------------------- multi-output
+# Several outputs ("aspects") per row, each a softmax over the same K classes, e.g.
+# 11 review aspects x {negative, neutral, positive}. The math is the multiclass math
+# applied to the labelled (row, output) pairs, flattened to rows of a (pairs, K) array,
+# so every property of the multiclass functions (stability, exactness, compiled
+# kernels) carries over, and entries equal to ``ignore_label`` are left out entirely.
+MULTIOUTPUT_REDUCTIONS = ("mean", "output_mean", "sum", "none")
+
+
+class _LabelledPairs:
+    """The labelled (row, output) pairs of a multi-output problem, flattened.
+
+    ``z`` is ``(m, K)`` margins and ``y`` ``(m,)`` class indices of the ``m`` labelled
+    pairs; ``mask`` marks them among the ``n * A`` entries (row-major: row, then output).
+    """
+
+    def __init__(self, y_true: Any, raw_score: Any, sample_weight: Any, ignore_label: Any) -> None:
+        labels = v.check_multioutput_label_array(y_true)
+        n, n_outputs = labels.shape
+        z3 = v.check_raw_score_multioutput(raw_score, n, n_outputs)
+        n_classes = z3.shape[2]
+        y, mask = v.check_multioutput_labels(labels, n_classes, ignore_label)
+        weight = v.check_multioutput_sample_weight(sample_weight, n, n_outputs)
+        self.shape = np.shape(raw_score)
+        self.n_samples, self.n_outputs, self.n_classes = n, n_outputs, n_classes
+        self.mask = mask.ravel()
+        self.y = y.ravel()[self.mask]
+        self.z = z3.reshape(n * n_outputs, n_classes)[self.mask]
+        self.w = None if weight is None else weight.ravel()[self.mask]
+
+    def scatter(self, values: np.ndarray) -> np.ndarray:
+        """Per-pair values back onto all ``n * A`` entries, zero where ignored."""
+        out = np.zeros((self.mask.shape[0],) + values.shape[1:], dtype=np.float64)
+        out[self.mask] = values
+        return out
+
+
+def _multioutput_alpha(alpha: Any, pairs: _LabelledPairs) -> np.ndarray | None:
+    """One global weight per class; "balanced" counts the labelled pairs only."""
+    return _resolve_alpha(alpha, pairs.y, pairs.n_classes, pairs.w, binary=False)
+
+
+def multioutput_focal_loss(
+    y_true: Any,
+    raw_score: Any,
+    *,
+    alpha: Any = None,
+    gamma: float = 2.0,
+    sample_weight: Any = None,
+    ignore_label: int | None = -1,
+    reduction: str = "mean",
+) -> float | np.ndarray:
+    r"""Softmax focal loss of several outputs per row (e.g. aspects x sentiments).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_outputs)
+        Class indices ``0..K-1`` per output, or ``ignore_label`` where an output
+        carries no label (an aspect not mentioned in a review).
+    raw_score : array-like of shape (n_samples, n_outputs, K) or (n_samples, n_outputs * K)
+        Raw margins. The flat layout is output-major (the ``K`` columns of output 0,
+        then those of output 1, ...), the layout of ``reshape(n, -1)``.
+    alpha : None, sequence of K floats or "balanced", default=None
+        Class weights shared by all outputs. "balanced": ``n / (K n_c)`` counted over
+        the labelled pairs of all outputs (weighted by ``sample_weight``).
+    gamma : float, default=2.0
+        Focusing parameter, ``>= 0``.
+    sample_weight : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+        Non-negative weights per row (shared by its outputs) or per entry.
+    ignore_label : int or None, default=-1
+        Label value marking an entry without a label; it must not be a class index.
+        None: every entry must be labelled.
+    reduction : {"mean", "output_mean", "sum", "none"}, default="mean"
+        "mean": ``sum(w l) / sum(w)`` over the labelled pairs (the plain mean without
+        weights). "output_mean": that mean computed per output, then averaged over
+        the outputs that have labelled pairs. "sum": ``sum(w l)``. "none": the
+        ``(n_samples, n_outputs)`` array of ``w l``, zero where ignored.
+
+    Returns
+    -------
+    loss : float or ndarray of shape (n_samples, n_outputs)
+
+    Notes
+    -----
+    For a labelled pair (row ``i``, output ``a``) with class ``y = y_{ia}`` and
+    ``p = softmax(z_{ia})``, the loss is the multiclass focal loss
+    ``-alpha_y (1 - p_y)**gamma log p_y`` (:func:`multiclass_focal_loss`); with one
+    output it is exactly that function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gbfocal._focal import multioutput_focal_loss
+    >>> y = np.array([[0, -1], [2, 1]])          # row 0 has no label for output 1
+    >>> z = np.zeros((2, 2, 3))
+    >>> multioutput_focal_loss(y, z, gamma=0.0, reduction="none").round(6)
+    array([[1.098612, 0.      ],
+           [1.098612, 1.098612]])
+    >>> round(multioutput_focal_loss(y, z, gamma=0.0), 6)   # mean over the 3 labelled pairs
+    1.098612
+    """
+    if not isinstance(reduction, str) or reduction not in MULTIOUTPUT_REDUCTIONS:
+        raise ValueError(f"reduction must be one of {MULTIOUTPUT_REDUCTIONS}, got {reduction!r}")
+    pairs = _LabelledPairs(y_true, raw_score, sample_weight, ignore_label)
+    loss = multiclass_focal_loss(
+        pairs.y, pairs.z, alpha=_multioutput_alpha(alpha, pairs), gamma=gamma,
+        sample_weight=pairs.w,
+    )
+    if reduction == "none":
+        return pairs.scatter(loss).reshape(pairs.n_samples, pairs.n_outputs)
+    if reduction == "sum":
+        return float(loss.sum())
+    weight = np.ones_like(loss) if pairs.w is None else pairs.w
+    if reduction == "mean":
+        return _pair_mean(loss.sum(), weight.sum())
+    per_output = np.zeros((2, pairs.n_outputs))
+    output = np.nonzero(pairs.mask.reshape(pairs.n_samples, pairs.n_outputs))[1]
+    np.add.at(per_output, (0, output), loss)
+    np.add.at(per_output, (1, output), weight)
+    present = per_output[1] > 0
+    return _pair_mean((per_output[0, present] / per_output[1, present]).sum(), present.sum())
+
+
+def _pair_mean(total: float, weight: float) -> float:
+    if weight <= 0:
+        raise ValueError("sample_weight of the labelled pairs sums to zero: the mean is undefined")
+    return float(total / weight)
+
+
+def multioutput_focal_grad_hess(
+    y_true: Any,
+    raw_score: Any,
+    *,
+    alpha: Any = None,
+    gamma: float = 2.0,
+    sample_weight: Any = None,
+    ignore_label: int | None = -1,
+    hessian: str = "positive",
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Gradient and diagonal Hessian of the multi-output softmax focal loss.
+
+    Parameters
+    ----------
+    y_true, raw_score, alpha, gamma, sample_weight, ignore_label
+        As in :func:`multioutput_focal_loss`.
+    hessian : {"positive", "exact"}, default="positive"
+        As in :func:`multiclass_focal_grad_hess`.
+
+    Returns
+    -------
+    grad : ndarray of the shape of raw_score
+    hess : ndarray of the shape of raw_score
+        Derivatives of each pair's weighted loss (the summands of ``reduction="sum"``)
+        with respect to its own ``K`` margins; exactly zero for ignored entries.
+        float64, C-contiguous.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gbfocal._focal import multioutput_focal_grad_hess
+    >>> g, h = multioutput_focal_grad_hess([[0, -1]], np.zeros((1, 4)), gamma=0.0)
+    >>> g.tolist(), h.tolist()
+    ([[-0.5, 0.5, 0.0, 0.0]], [[0.25, 0.25, 0.0, 0.0]])
+    """
+    hessian = v.check_hessian(hessian)
+    pairs = _LabelledPairs(y_true, raw_score, sample_weight, ignore_label)
+    grad, hess = multiclass_focal_grad_hess(
+        pairs.y, pairs.z, alpha=_multioutput_alpha(alpha, pairs), gamma=gamma,
+        sample_weight=pairs.w, hessian=hessian,
+    )
+    return pairs.scatter(grad).reshape(pairs.shape), pairs.scatter(hess).reshape(pairs.shape)

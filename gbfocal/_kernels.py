@@ -1,0 +1,400 @@
+r"""Compiled (numba) kernels for the focal loss, its gradient and its Hessian.
+
+The formulas are those of :mod:`gbfocal._focal` (the pure-NumPy reference, whose
+docstring has the notation), fused into one pass over the rows that writes straight
+into preallocated outputs and folds the row weight ``alpha[y] * sample_weight`` in.
+
+Why the math is written out here instead of calling ``math.exp``: a call to libm
+cannot be vectorised, and a scalar ``exp`` + ``log1p`` per row costs about 20 ns,
+twice a whole NumPy log-loss gradient. ``_exp``, ``_log`` and ``_log1p`` below are
+straight-line polynomial code (no calls, no tables) that LLVM turns into SIMD
+instructions; they are accurate to about 1 ulp in the ranges the kernels use
+(checked against NumPy in ``tests/test_kernels.py``). Compiled with
+``fastmath=False``, so no reassociation changes the rounding of the formulas.
+
+Each row needs one ``_exp`` and one ``_log1p`` (giving ``p``, ``q``, ``log p`` and
+``log q``) and one more ``_exp`` for ``q**gamma`` unless ``gamma`` is 0, 1 or 2.
+
+This module is imported lazily (on the first call of a public function), so that
+``import gbfocal`` does not pay numba's import; ``cache=True`` keeps the compiled code
+on disk, so only the very first call after installation compiles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+_OPTIONS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
+_INLINE = {**_OPTIONS, "inline": "always"}
+
+_TINY = float(np.finfo(np.float64).tiny)
+_LOG2E = 1.4426950408889634
+# ln 2 split so that k * _LN2_HI is exact for |k| < 2**20 (fdlibm's constants).
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_SQRT2 = 1.4142135623730951
+_TWO_POW_M200 = 2.0**-200
+
+
+# --------------------------------------------------------------------------- bit casts
+@intrinsic
+def _bits_to_float(typingctx, bits):  # noqa: ARG001 - numba's intrinsic signature
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _float_to_bits(typingctx, value):  # noqa: ARG001
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+# --------------------------------------------------------------------------- scalar math
+@njit(**_INLINE)
+def _exp(x: float) -> float:
+    """``exp(x)`` for ``x <= 709``; 0 below -745.2, gradual underflow in between."""
+    x = min(max(x, -746.0), 709.0)
+    k = np.floor(x * _LOG2E + 0.5)
+    r = (x - k * _LN2_HI) - k * _LN2_LO  # |r| <= ln(2)/2
+    # Taylor series of exp(r) to degree 13: truncation error < 5e-18 for |r| <= ln(2)/2.
+    e = 1.0 / 6227020800.0
+    e = e * r + 1.0 / 479001600.0
+    e = e * r + 1.0 / 39916800.0
+    e = e * r + 1.0 / 3628800.0
+    e = e * r + 1.0 / 362880.0
+    e = e * r + 1.0 / 40320.0
+    e = e * r + 1.0 / 5040.0
+    e = e * r + 1.0 / 720.0
+    e = e * r + 1.0 / 120.0
+    e = e * r + 1.0 / 24.0
+    e = e * r + 1.0 / 6.0
+    e = e * r + 0.5
+    e = e * r + 1.0
+    e = e * r + 1.0
+    # Scale by 2**k through the exponent bits; below 2**-1000 in two steps so that
+    # subnormal results round once from a normal intermediate.
+    ki = np.int64(k)
+    small = ki < -1000
+    scale = _bits_to_float((ki + (1223 if small else 1023)) << 52)
+    return (e * scale) * (_TWO_POW_M200 if small else 1.0)
+
+
+@njit(**_INLINE)
+def _log(x: float) -> float:
+    """``log(x)`` for positive normal ``x``."""
+    bits = _float_to_bits(x)
+    mantissa = _bits_to_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)  # [1, 2)
+    high = mantissa > _SQRT2
+    mantissa = mantissa * 0.5 if high else mantissa  # now in (0.707, 1.414]
+    k = np.float64((bits >> 52) - (1022 if high else 1023))
+    f = mantissa - 1.0  # exact (Sterbenz)
+    s = f / (2.0 + f)  # log(1 + f) = 2 atanh(s), |s| < 0.1716
+    s2 = s * s
+    w = 1.0 / 21.0  # atanh series to s**21: truncation error < 3e-17 relative
+    w = w * s2 + 1.0 / 19.0
+    w = w * s2 + 1.0 / 17.0
+    w = w * s2 + 1.0 / 15.0
+    w = w * s2 + 1.0 / 13.0
+    w = w * s2 + 1.0 / 11.0
+    w = w * s2 + 1.0 / 9.0
+    w = w * s2 + 1.0 / 7.0
+    w = w * s2 + 1.0 / 5.0
+    w = w * s2 + 1.0 / 3.0
+    two_s = 2.0 * s
+    return k * _LN2_HI + ((two_s + two_s * (s2 * w)) + k * _LN2_LO)
+
+
+@njit(**_INLINE)
+def _log1p(x: float) -> float:
+    """``log(1 + x)`` for ``x >= 0`` (Goldberg's correction of the rounded ``1 + x``)."""
+    one_plus = 1.0 + x
+    delta = one_plus - 1.0
+    return x if delta == 0.0 else _log(one_plus) * (x / delta)
+
+
+@njit(**_INLINE)
+def _log1p_unit(e: float) -> float:
+    """``log(1 + e)`` for ``0 <= e <= 1`` with a single division.
+
+    Above ``sqrt(2) - 1`` it uses ``log1p(e) = ln 2 + log1p((e - 1) / 2)`` so that the
+    atanh series always runs on ``|s| < 0.1716``; below ``2**-60`` it is ``e`` itself
+    (also keeps subnormal ``e`` exact).
+    """
+    high = e > _SQRT2 - 1.0
+    f = (e - 1.0) * 0.5 if high else e
+    s = f / (2.0 + f)
+    s2 = s * s
+    w = 1.0 / 21.0
+    w = w * s2 + 1.0 / 19.0
+    w = w * s2 + 1.0 / 17.0
+    w = w * s2 + 1.0 / 15.0
+    w = w * s2 + 1.0 / 13.0
+    w = w * s2 + 1.0 / 11.0
+    w = w * s2 + 1.0 / 9.0
+    w = w * s2 + 1.0 / 7.0
+    w = w * s2 + 1.0 / 5.0
+    w = w * s2 + 1.0 / 3.0
+    two_s = 2.0 * s
+    k = 1.0 if high else 0.0
+    value = k * _LN2_HI + ((two_s + two_s * (s2 * w)) + k * _LN2_LO)
+    return e if e < 8.673617379884035e-19 else value
+
+
+# --------------------------------------------------------------------------- shared terms
+@njit(**_INLINE)
+def _target_terms(u: float, gamma: float, gamma_code: int):
+    """``p, q, log p, q**gamma`` of the target margin ``u``.
+
+    One ``_exp`` and one ``_log1p`` of ``-|u|``; ``1 - p`` is never formed by
+    subtraction. ``gamma_code`` is 2 for ``gamma = 2`` (``q * q``, exact to the last
+    bit of ``q``), else -1 (``exp(gamma log q)``, as in the NumPy reference).
+    """
+    a = abs(u)
+    e = _exp(-a)
+    t = _log1p_unit(e)
+    d = 1.0 / (1.0 + e)
+    positive = u >= 0.0
+    p = d if positive else e * d
+    q = e * d if positive else d
+    log_p = -t if positive else -(a + t)
+    log_q = -(a + t) if positive else -t
+    q_g = q * q if gamma_code == 2 else _exp(gamma * log_q)
+    return p, q, log_p, q_g
+
+
+@njit(**_INLINE)
+def _target_grad_hess(p: float, q: float, log_p: float, q_g: float, gamma: float, positive: bool):
+    """dFL/du and d2FL/du2 (unweighted); the Hessian floored by the positive rule."""
+    grad = q_g * (gamma * p * log_p - q)
+    hess = p * q_g * ((2.0 * gamma + 1.0) * q + gamma * log_p * (q - gamma * p))
+    if positive:
+        hess = max(max(hess, q_g * p * q), _TINY)
+    return grad, hess
+
+
+# --------------------------------------------------------------------------- binary
+@njit(**_INLINE)
+def _binary_rows(lo, hi, y, z, a0, a1, sw, has_sw, gamma, gamma_code, positive, grad, hess,
+                 loss_only):
+    """Rows ``lo:hi``; constant flags make LLVM emit one branch-free SIMD loop each."""
+    for i in range(lo, hi):
+        label = y[i] != 0
+        u = z[i] if label else -z[i]
+        p, q, log_p, q_g = _target_terms(u, gamma, gamma_code)
+        w = a1 if label else a0
+        if has_sw:
+            w = w * sw[i]
+        if loss_only:
+            grad[i] = -(q_g * log_p) * w
+        else:
+            g_u, h = _target_grad_hess(p, q, log_p, q_g, gamma, positive)
+            grad[i] = (g_u if label else -g_u) * w
+            hess[i] = h * w
+
+
+# One compiled loop per variant: each inlines ``_binary_rows`` once with literal flags,
+# which LLVM turns into a single branch-free SIMD loop (a function holding several
+# inlined variants behind branches does not vectorise). Variants compile on first use.
+@njit(**_OPTIONS)
+def _binary_loss(y, z, a0, a1, sw, gamma, out):
+    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, False, gamma, -1, False, out, out, True)
+
+
+@njit(**_OPTIONS)
+def _binary_loss_w(y, z, a0, a1, sw, gamma, out):
+    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, True, gamma, -1, False, out, out, True)
+
+
+@njit(**_OPTIONS)
+def _binary_gh(y, z, a0, a1, sw, gamma, positive, grad, hess):
+    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, False, gamma, -1, positive, grad, hess, False)
+
+
+@njit(**_OPTIONS)
+def _binary_gh_w(y, z, a0, a1, sw, gamma, positive, grad, hess):
+    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, True, gamma, -1, positive, grad, hess, False)
+
+
+@njit(**_OPTIONS)
+def _binary_gh_sq(y, z, a0, a1, sw, gamma, positive, grad, hess):
+    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, False, gamma, 2, positive, grad, hess, False)
+
+
+@njit(**_OPTIONS)
+def _binary_gh_sq_w(y, z, a0, a1, sw, gamma, positive, grad, hess):
+    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, True, gamma, 2, positive, grad, hess, False)
+
+
+def _contiguous(z: np.ndarray, sample_weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """C-contiguous inputs (one compiled specialisation); ``z`` stands in for no weights."""
+    z = np.ascontiguousarray(z)
+    return z, z if sample_weight is None else np.ascontiguousarray(sample_weight)
+
+
+def _class_weights(alpha: np.ndarray | None) -> tuple[float, float]:
+    return (1.0, 1.0) if alpha is None else (float(alpha[0]), float(alpha[1]))
+
+
+def binary_loss(y, z, alpha, sample_weight, gamma, out):
+    """Weighted binary focal loss per row into ``out``; None means "not given"."""
+    a0, a1 = _class_weights(alpha)
+    z, sw = _contiguous(z, sample_weight)
+    kernel = _binary_loss if sample_weight is None else _binary_loss_w
+    kernel(y, z, a0, a1, sw, gamma, out)
+
+
+def binary_grad_hess(y, z, alpha, sample_weight, gamma, positive, grad, hess):
+    """Weighted gradient and Hessian of the binary focal loss w.r.t. ``z`` into the outputs."""
+    a0, a1 = _class_weights(alpha)
+    if gamma == 2.0:
+        kernel = _binary_gh_sq if sample_weight is None else _binary_gh_sq_w
+    else:
+        kernel = _binary_gh if sample_weight is None else _binary_gh_w
+    z, sw = _contiguous(z, sample_weight)
+    kernel(y, z, a0, a1, sw, gamma, positive, grad, hess)
+
+
+# --------------------------------------------------------------------------- multiclass
+_BLOCK = 256  # rows per block: the (K, _BLOCK) scratch stays in L1/L2
+
+
+@njit(**_INLINE)
+def _block_margin(lo, b, y, z, zt, ex, m, top, rest, u):
+    """Target margins of rows ``lo:lo+b`` and their softmax pieces, class-major.
+
+    ``zt`` is the block transposed (so every loop below is unit-stride over rows and
+    vectorises); ``ex[k, j] = exp(z_k - m_j)`` over the non-target classes, with ``m_j``
+    the largest non-target score (class ``top_j``, ``ex = 1`` there, 0 at the target);
+    ``rest_j`` sums ``ex`` without the target and the top class, so that
+    ``total = 1 + rest``, ``r_k = ex_k / total`` and ``1 - r_top = rest / total``.
+    """
+    # Each loop writes one array and reads few: more would exceed the number of
+    # run-time aliasing checks LLVM is willing to emit, and it would not vectorise.
+    n_classes = z.shape[1]
+    for j in range(b):
+        for k in range(n_classes):
+            zt[k, j] = z[lo + j, k]
+    for j in range(b):
+        m[j] = -np.inf
+    for k in range(n_classes):
+        for j in range(b):
+            m[j] = zt[k, j] if (k != y[lo + j]) & (zt[k, j] > m[j]) else m[j]
+    for j in range(b):
+        top[j] = -1
+    for k in range(n_classes - 1, -1, -1):  # the first column holding the maximum
+        for j in range(b):
+            top[j] = k if (k != y[lo + j]) & (zt[k, j] == m[j]) else top[j]
+    for k in range(n_classes):
+        for j in range(b):
+            value = _exp(zt[k, j] - m[j])
+            ex[k, j] = 0.0 if k == y[lo + j] else (1.0 if k == top[j] else value)
+    for j in range(b):
+        rest[j] = 0.0
+    for k in range(n_classes):
+        for j in range(b):
+            rest[j] += 0.0 if k == top[j] else ex[k, j]
+    for j in range(b):
+        u[j] = z[lo + j, y[lo + j]] - (m[j] + _log1p(rest[j]))
+
+
+@njit(**_INLINE)
+def _multiclass_rows(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad, hess,
+                     loss_only):
+    n_classes = z.shape[1]
+    zt = np.empty((n_classes, _BLOCK))
+    ex = np.empty((n_classes, _BLOCK))
+    gt = np.empty((n_classes, _BLOCK))
+    ht = np.empty((n_classes, _BLOCK))
+    m = np.empty(_BLOCK)
+    top = np.empty(_BLOCK, dtype=np.int64)
+    rest = np.empty(_BLOCK)
+    u = np.empty(_BLOCK)
+    row = np.empty((10, _BLOCK))  # per row: p, q, q^g, weight, pull, curl, 1/total, g_y, h_y
+    has_alpha = alpha.shape[0] > 0
+    has_sw = sw.shape[0] > 0
+    for start in range(lo, hi, _BLOCK):
+        b = min(_BLOCK, hi - start)
+        _block_margin(start, b, y, z, zt, ex, m, top, rest, u)
+        # Weights and terms in separate loops without conditional stores, so that the
+        # transcendental-heavy one vectorises.
+        for j in range(b):
+            row[3, j] = alpha[y[start + j]] if has_alpha else 1.0
+        if has_sw:
+            for j in range(b):
+                row[3, j] *= sw[start + j]
+        if loss_only:
+            for j in range(b):
+                p, q, log_p, q_g = _target_terms(u[j], gamma, gamma_code)
+                row[0, j] = -(q_g * log_p)
+            for j in range(b):
+                grad[start + j, 0] = row[0, j] * row[3, j]
+            continue
+        for j in range(b):
+            p, q, log_p, q_g = _target_terms(u[j], gamma, gamma_code)
+            g_y, h_y = _target_grad_hess(p, q, log_p, q_g, gamma, positive)
+            row[0, j] = p
+            row[1, j] = q
+            row[2, j] = q_g
+            row[4, j] = q - gamma * p * log_p  # "pull" >= 0
+            row[5, j] = gamma * p * (2.0 * q + log_p * (q - (gamma - 1.0) * p))
+            row[6, j] = 1.0 / (1.0 + rest[j])
+            row[7, j] = g_y
+            row[8, j] = h_y
+        floor = _TINY if positive else -np.inf
+        for k in range(n_classes):
+            for j in range(b):
+                p, q, q_g, w = row[0, j], row[1, j], row[2, j], row[3, j]
+                pull, curl, inv_total = row[4, j], row[5, j], row[6, j]
+                r = ex[k, j] * inv_total
+                # 1 - r_k: r_k <= 1/2 except for the dominant non-target class, whose
+                # complement is the softmax mass of the remaining classes.
+                one_minus_r = rest[j] * inv_total if k == top[j] else 1.0 - r
+                one_minus_p = p + q * one_minus_r  # 1 - p_k without cancellation
+                g_k = q_g * r * pull
+                h_k = q_g * (curl * r * r + r * one_minus_p * pull)
+                # positive rule as a branch-free max; floor = -inf leaves h_k exact
+                curvature = q_g * (q * r) * one_minus_p if positive else -np.inf
+                h_k = max(max(h_k, curvature), floor)
+                target = k == y[start + j]
+                gt[k, j] = (row[7, j] if target else g_k) * w
+                ht[k, j] = (row[8, j] if target else h_k) * w
+        for j in range(b):
+            for k in range(n_classes):
+                grad[start + j, k] = gt[k, j]
+                hess[start + j, k] = ht[k, j]
+
+
+@njit(**_OPTIONS)
+def _multiclass(y, z, alpha, sw, gamma, gamma_code, positive, grad, hess, loss_only):
+    _multiclass_rows(0, z.shape[0], y, z, alpha, sw, gamma, gamma_code, positive, grad, hess,
+                     loss_only)
+
+
+_EMPTY = np.empty(0)
+
+
+def _multiclass_arrays(z, alpha, sample_weight):
+    """C-contiguous inputs; an empty array stands for "not given"."""
+    alpha = _EMPTY if alpha is None else np.ascontiguousarray(alpha)
+    sw = _EMPTY if sample_weight is None else np.ascontiguousarray(sample_weight)
+    return np.ascontiguousarray(z), alpha, sw
+
+
+def multiclass_loss(y, z, alpha, sample_weight, gamma, out):
+    """Weighted softmax focal loss per row into ``out`` (shape (n,))."""
+    z, alpha, sw = _multiclass_arrays(z, alpha, sample_weight)
+    column = out.reshape(-1, 1)
+    _multiclass(y, z, alpha, sw, gamma, -1, False, column, column, True)
+
+
+def multiclass_grad_hess(y, z, alpha, sample_weight, gamma, positive, grad, hess):
+    """Weighted gradient and diagonal Hessian of the softmax focal loss, (n, K)."""
+    z, alpha, sw = _multiclass_arrays(z, alpha, sample_weight)
+    _multiclass(y, z, alpha, sw, gamma, 2 if gamma == 2.0 else -1, positive, grad, hess, False)
