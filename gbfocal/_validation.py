@@ -217,3 +217,108 @@ def check_alpha_spec(alpha: Any, n_classes: int, *, binary: bool) -> None:
     raise TypeError(
         f"alpha must be None, 'balanced', a float or a sequence of weights, got {_describe(alpha)}"
     )
+
+
+# --------------------------------------------------------------------------- multi-output
+def check_multioutput_label_array(y_true: Any) -> np.ndarray:
+    """Multi-output labels as a non-empty 2-D float64 array (n_samples, n_outputs)."""
+    y = _as_float_array(y_true, "y_true")
+    if y.ndim != 2:
+        raise ValueError(
+            f"y_true must be 2-D (n_samples, n_outputs) for the multi-output loss, got shape "
+            f"{y.shape}"
+        )
+    if y.size == 0:
+        raise ValueError(f"y_true is empty (shape {y.shape}): at least one entry is required")
+    return y
+
+
+def check_raw_score_multioutput(raw_score: Any, n_samples: int, n_outputs: int) -> np.ndarray:
+    """Raw margins (n, A, K) or flat output-major (n, A*K) as a finite (n, A, K) array."""
+    z = _as_float_array(raw_score, "raw_score")
+    expected = f"({n_samples}, {n_outputs}, n_classes) or ({n_samples}, {n_outputs} * n_classes)"
+    if z.ndim not in (2, 3):
+        raise ValueError(f"raw_score must have shape {expected}, got shape {z.shape}")
+    if z.shape[0] != n_samples:
+        raise ValueError(
+            f"raw_score has {z.shape[0]} rows but y_true has {n_samples}: shapes must match"
+        )
+    if z.ndim == 3 and z.shape[1] != n_outputs:
+        raise ValueError(
+            f"raw_score has {z.shape[1]} outputs (shape {z.shape}) but y_true has {n_outputs} "
+            "columns: the number of outputs must match"
+        )
+    if z.ndim == 2:
+        if z.shape[1] % n_outputs:
+            raise ValueError(
+                f"flat raw_score has {z.shape[1]} columns, not a multiple of the {n_outputs} "
+                f"outputs of y_true; expected shape {expected}"
+            )
+        z = z.reshape(n_samples, n_outputs, z.shape[1] // n_outputs)
+    if z.shape[2] < 2:
+        raise ValueError(
+            f"raw_score must have at least 2 classes per output, got shape {np.shape(raw_score)}"
+        )
+    _check_finite(z, "raw_score")
+    return z
+
+
+def check_ignore_label(ignore_label: Any, n_classes: int | None = None) -> int | None:
+    """None, or an integer that is not a class index ``0..n_classes-1``."""
+    if ignore_label is None:
+        return None
+    if isinstance(ignore_label, bool) or not isinstance(ignore_label, numbers.Integral):
+        raise TypeError(f"ignore_label must be an integer or None, got {_describe(ignore_label)}")
+    if n_classes is not None and 0 <= ignore_label < n_classes:
+        raise ValueError(
+            f"ignore_label={ignore_label} is a class index (0..{n_classes - 1}): use a value "
+            "outside the classes, e.g. -1"
+        )
+    return int(ignore_label)
+
+
+def check_multioutput_labels(
+    y: np.ndarray, n_classes: int, ignore_label: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices (intp, 0 where ignored) and the mask of labelled entries.
+
+    Raises if a label is neither a class index nor ``ignore_label``, or if every entry
+    is ignored (there would be nothing to learn from).
+    """
+    ignore = check_ignore_label(ignore_label, n_classes)
+    labelled = np.ones(y.shape, dtype=bool) if ignore is None else y != ignore
+    bad = labelled & (~np.isfinite(y) | (y != np.round(y)) | (y < 0) | (y >= n_classes))
+    if bad.any():
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        marker = "" if ignore is None else f" or ignore_label={ignore}"
+        raise ValueError(
+            f"y_true must hold class indices 0..{n_classes - 1} (n_classes={n_classes}){marker}, "
+            f"found {float(y[row, col])!r} at row {row}, output {col}"
+        )
+    if not labelled.any():
+        raise ValueError(
+            f"every entry of y_true equals ignore_label={ignore}: there is no labelled "
+            "(row, output) pair"
+        )
+    return np.where(labelled, y, 0).astype(np.intp), labelled
+
+
+def check_multioutput_sample_weight(
+    sample_weight: Any, n_samples: int, n_outputs: int
+) -> np.ndarray | None:
+    """None, or finite non-negative weights broadcast to (n_samples, n_outputs)."""
+    if sample_weight is None:
+        return None
+    w = _as_float_array(sample_weight, "sample_weight")
+    if w.ndim == 1:
+        w = check_sample_weight(w, n_samples)
+        return np.broadcast_to(w[:, None], (n_samples, n_outputs))
+    if w.shape != (n_samples, n_outputs):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},) or ({n_samples}, {n_outputs}), "
+            f"got shape {w.shape}"
+        )
+    _check_finite(w, "sample_weight")
+    if (w < 0).any():
+        raise ValueError(f"sample_weight must be non-negative, found {w[w < 0][0]!r}")
+    return w
