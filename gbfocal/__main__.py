@@ -1,0 +1,8 @@
+"""``python -m gbfocal``: the command line (see :mod:`gbfocal.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

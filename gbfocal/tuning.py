@@ -1,0 +1,752 @@
+"""Optuna search over the focal-loss ``alpha`` / ``gamma`` (and booster parameters).
+
+:func:`tune_focal` runs stratified cross-validation of a :class:`~gbfocal.FocalLGBMClassifier`
+or :class:`~gbfocal.FocalXGBClassifier` for every trial and keeps the parameters with the best
+*gamma-independent* score (average precision by default). Optuna is imported lazily:
+``pip install gbfocal[tune]``.
+
+Why the score must not be the focal loss: ``gamma`` changes the loss itself (with ``gamma = 5``
+a confident model scores almost zero whatever it ranks), so comparing focal-loss values of
+trials with different ``gamma`` rewards large ``gamma``, not better models.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _validation as v
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import optuna
+
+__all__ = ["TuningResult", "tune_focal"]
+
+BACKENDS = ("lightgbm", "xgboost")
+
+# scikit-learn scorer name -> estimator ``eval_metric`` used for early stopping inside a fold.
+# Early stopping follows the tuning score so that the rounds are chosen for what is compared.
+_EARLY_STOPPING_METRIC = {
+    "average_precision": "average_precision",
+    "roc_auc": "roc_auc",
+    "roc_auc_ovr": "roc_auc",
+    "roc_auc_ovr_weighted": "roc_auc",
+    "neg_log_loss": "log_loss",
+}
+_EVAL_METRICS = ("focal_loss", "log_loss", "average_precision", "roc_auc")
+_FOCAL_SCORING = ("focal_loss", "neg_focal_loss")
+
+# Names of the trial parameters that the focal-loss search itself uses.
+_ALPHA_CHOICE = "alpha_choice"
+_ALPHA_RANGE = "range"
+# Parameters that tune_focal sets itself; users pass them as arguments instead.
+_RESERVED = (
+    "alpha", "gamma", _ALPHA_CHOICE, "early_stopping_rounds", "eval_metric", "random_state"
+)
+_SETTINGS_ATTR = "gbfocal_settings"
+
+
+@dataclass
+class TuningResult:
+    """What :func:`tune_focal` found.
+
+    Attributes
+    ----------
+    best_params : dict
+        ``alpha`` (a float, ``"balanced"``, ``None`` or the fixed per-class weights), ``gamma``,
+        ``n_estimators`` (mean of the early-stopping rounds over the folds) and every other
+        searched or fixed booster parameter: ``FocalLGBMClassifier(**best_params)`` is the model
+        that scored ``best_score`` (up to ``random_state``).
+    best_score : float
+        Mean cross-validated score of the best trial (higher is better).
+    study : optuna.Study
+        The study, for plots (``optuna.visualization``), ``trials_dataframe()`` or resuming.
+    best_estimator : FocalLGBMClassifier, FocalXGBClassifier or None
+        Refit on all of ``X`` with ``best_params``; ``None`` when ``refit=False``.
+    scoring : str
+        Name of the score (``__qualname__`` or ``repr`` of a callable scorer).
+    backend : str
+        ``"lightgbm"`` or ``"xgboost"``.
+    """
+
+    best_params: dict[str, Any]
+    best_score: float
+    study: optuna.Study = field(repr=False)
+    best_estimator: Any = field(default=None, repr=False)
+    scoring: str = "average_precision"
+    backend: str = "lightgbm"
+
+
+def _import_optuna() -> Any:
+    try:
+        import optuna
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "gbfocal.tune_focal needs Optuna: pip install gbfocal[tune]"
+        ) from exc
+    return optuna
+
+
+# ----------------------------------------------------------------------- search space
+@dataclass(frozen=True)
+class _AlphaSpace:
+    """``fixed`` when not searched; otherwise categorical ``choices`` and/or a float range."""
+
+    fixed: Any = None
+    is_fixed: bool = False
+    choices: tuple[Any, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+
+    def suggest(self, trial: optuna.Trial) -> Any:
+        if self.is_fixed:
+            return self.fixed
+        options = self.choices + ((_ALPHA_RANGE,) if self.low is not None else ())
+        choice = options[0] if len(options) == 1 else trial.suggest_categorical(
+            _ALPHA_CHOICE, list(options)
+        )
+        if choice == _ALPHA_RANGE:
+            return trial.suggest_float("alpha", self.low, self.high, log=self.log)
+        return choice
+
+
+def _is_range(spec: Any) -> bool:
+    return (
+        isinstance(spec, tuple)
+        and len(spec) in (2, 3)
+        and all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in spec[:2])
+    )
+
+
+def _check_range(name: str, spec: tuple, *, low_bound: float | None = None,
+                 high_bound: float | None = None) -> tuple[float, float, bool]:
+    """Validate ``(low, high)`` / ``(low, high, "log")``; returns ``(low, high, log)``."""
+    low, high = spec[0], spec[1]
+    log = False
+    if len(spec) == 3:
+        if spec[2] != "log":
+            raise ValueError(
+                f"{name}: the third element of a range must be 'log', got {spec[2]!r} in {spec!r}"
+            )
+        log = True
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"{name}: range bounds must be finite, got {spec!r}")
+    if not low < high:
+        raise ValueError(f"{name}: a range needs low < high, got {spec!r}")
+    if low_bound is not None and low < low_bound:
+        raise ValueError(f"{name}: the lower bound must be >= {low_bound}, got {spec!r}")
+    if high_bound is not None and high > high_bound:
+        raise ValueError(f"{name}: the upper bound must be <= {high_bound}, got {spec!r}")
+    if log and low <= 0:
+        raise ValueError(f"{name}: a log range needs low > 0, got {spec!r}")
+    return low, high, log
+
+
+def _alpha_space(alpha: Any, *, binary: bool) -> _AlphaSpace:
+    if isinstance(alpha, str) and alpha == "auto":
+        alpha = [(0.05, 0.95), "balanced", None] if binary else ["balanced", None]
+    n_classes = 2 if binary else 3  # only used for the "float alpha is binary-only" message
+    if _is_range(alpha):
+        alpha = [alpha]
+    if isinstance(alpha, list):
+        if not alpha:
+            raise ValueError("alpha: the list of choices is empty")
+        ranges = [a for a in alpha if _is_range(a)]
+        if len(ranges) > 1:
+            raise ValueError(
+                f"alpha: at most one (low, high) range among the choices, got {alpha!r}"
+            )
+        if ranges and not binary:
+            raise ValueError(
+                "alpha: a float range is only defined for binary targets (weight of the positive "
+                "class); for multiclass targets search over 'balanced' and None, or fix per-class "
+                "weights as a NumPy array"
+            )
+        choices = []
+        for a in alpha:
+            if _is_range(a):
+                continue
+            if isinstance(a, (list, tuple, np.ndarray)):
+                raise ValueError(
+                    f"alpha: choice {a!r} is neither a (low, high) range nor a scalar; per-class "
+                    "weight vectors cannot be searched, fix them with alpha=np.array([...])"
+                )
+            v.check_alpha_spec(a, n_classes, binary=binary)
+            choices.append(float(a) if isinstance(a, numbers.Real) else a)
+        if len(set(map(repr, choices))) != len(choices):
+            raise ValueError(f"alpha: duplicate choices in {alpha!r}")
+        if ranges:
+            low, high, log = _check_range("alpha", ranges[0], low_bound=0.0, high_bound=1.0)
+            return _AlphaSpace(choices=tuple(choices), low=low, high=high, log=log)
+        return _AlphaSpace(choices=tuple(choices))
+    optuna_dist = _as_optuna_distribution(alpha)
+    if optuna_dist is not None:
+        return _alpha_space(_distribution_to_spec("alpha", optuna_dist), binary=binary)
+    if isinstance(alpha, tuple):
+        raise ValueError(f"alpha: a range must be (low, high) or (low, high, 'log'), got {alpha!r}")
+    if isinstance(alpha, np.ndarray):
+        alpha = alpha.tolist()
+        if binary and len(alpha) != 2 or not binary and len(alpha) < 2:
+            raise ValueError(f"alpha: fixed weights need one per class, got {alpha!r}")
+        v.check_alpha_vector(alpha, len(alpha))
+        return _AlphaSpace(fixed=alpha, is_fixed=True)
+    v.check_alpha_spec(alpha, n_classes, binary=binary)
+    return _AlphaSpace(fixed=alpha, is_fixed=True)
+
+
+def _as_optuna_distribution(spec: Any) -> Any:
+    """Return ``spec`` if it is an Optuna distribution (without importing Optuna for others)."""
+    module = type(spec).__module__
+    if module.startswith("optuna.distributions"):
+        return spec
+    return None
+
+
+def _distribution_to_spec(name: str, dist: Any) -> Any:
+    """Turn an Optuna distribution into the tuple / list spec used everywhere else."""
+    optuna = _import_optuna()
+    d = optuna.distributions
+    if isinstance(dist, (d.FloatDistribution, d.IntDistribution)):
+        if dist.step not in (None, 1) and not (
+            isinstance(dist, d.IntDistribution) and dist.step == 1
+        ):
+            raise ValueError(f"{name}: stepped distributions are not supported, got {dist!r}")
+        return (dist.low, dist.high, "log") if dist.log else (dist.low, dist.high)
+    if isinstance(dist, d.CategoricalDistribution):
+        return list(dist.choices)
+    raise TypeError(f"{name}: unsupported Optuna distribution {dist!r}")
+
+
+def _suggest(trial: optuna.Trial, name: str, spec: Any) -> Any:
+    """Sample one booster parameter from a normalised spec (range tuple or choice list)."""
+    if isinstance(spec, list):
+        return trial.suggest_categorical(name, spec)
+    low, high, *rest = spec
+    log = bool(rest)
+    if isinstance(low, numbers.Integral) and isinstance(high, numbers.Integral):
+        return trial.suggest_int(name, int(low), int(high), log=log)
+    return trial.suggest_float(name, float(low), float(high), log=log)
+
+
+def _gamma_space(gamma: Any) -> Any:
+    """A float (fixed) or a normalised spec: ``(low, high[, 'log'])`` or a list of choices."""
+    dist = _as_optuna_distribution(gamma)
+    if dist is not None:
+        gamma = _distribution_to_spec("gamma", dist)
+    if _is_range(gamma):
+        low, high, log = _check_range("gamma", gamma, low_bound=0.0)
+        return (float(low), float(high), "log") if log else (float(low), float(high))
+    if isinstance(gamma, tuple):
+        raise ValueError(f"gamma: a range must be (low, high) or (low, high, 'log'), got {gamma!r}")
+    if isinstance(gamma, list):
+        if not gamma:
+            raise ValueError("gamma: the list of choices is empty")
+        return [v.check_gamma(g) for g in gamma]
+    return v.check_gamma(gamma)
+
+
+def _booster_space(params: Mapping[str, Any] | None, valid_names: Sequence[str],
+                   backend: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split ``params`` into searched specs and fixed values, checking names and ranges."""
+    if params is None:
+        return {}, {}
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of parameter name -> range/choices/value, "
+                        f"got {type(params).__name__}")
+    searched: dict[str, Any] = {}
+    fixed: dict[str, Any] = {}
+    for name, spec in params.items():
+        if name in _RESERVED:
+            raise ValueError(
+                f"params[{name!r}]: set {name} through tune_focal's own argument "
+                f"({'scoring / early_stopping_metric' if name == 'eval_metric' else name})"
+            )
+        if name not in valid_names:
+            raise ValueError(
+                f"params: unknown parameter {name!r} for the {backend} estimator; "
+                f"valid names: {sorted(set(valid_names) - set(_RESERVED))}"
+            )
+        dist = _as_optuna_distribution(spec)
+        if dist is not None:
+            spec = _distribution_to_spec(name, dist)
+        if _is_range(spec):
+            _check_range(f"params[{name!r}]", spec)
+            searched[name] = tuple(spec)
+        elif isinstance(spec, tuple):
+            raise ValueError(
+                f"params[{name!r}]: a range must be (low, high) or (low, high, 'log'), got {spec!r}"
+            )
+        elif isinstance(spec, list):
+            if not spec:
+                raise ValueError(f"params[{name!r}]: the list of choices is empty")
+            searched[name] = list(spec)
+        else:
+            fixed[name] = spec
+    return searched, fixed
+
+
+# ----------------------------------------------------------------------------- checks
+def _estimator_class(backend: Any) -> type:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    from . import sklearn as gb_sklearn
+
+    if backend == "lightgbm":
+        return gb_sklearn.FocalLGBMClassifier
+    return gb_sklearn.FocalXGBClassifier
+
+
+def _resolve_scoring(scoring: Any, early_stopping_metric: Any) -> tuple[Callable, str, str]:
+    """Return ``(scorer, scoring name, early-stopping metric)``."""
+    from sklearn.metrics import get_scorer, get_scorer_names
+
+    if isinstance(scoring, str):
+        if scoring in _FOCAL_SCORING:
+            raise ValueError(
+                f"scoring={scoring!r} is not allowed: the focal loss changes with gamma, so its "
+                "values are not comparable across trials (a large gamma shrinks the loss of any "
+                "model). Use a gamma-independent score: 'average_precision' (default), "
+                "'roc_auc', 'neg_log_loss' or any scikit-learn scorer."
+            )
+        if scoring == "log_loss":
+            raise ValueError(
+                "scoring='log_loss': scores are maximised, use 'neg_log_loss' (scikit-learn's name)"
+            )
+        if scoring not in get_scorer_names():
+            raise ValueError(
+                f"unknown scoring {scoring!r}: use a scikit-learn scorer name such as "
+                "'average_precision', 'roc_auc', 'neg_log_loss', 'f1', or a callable "
+                "scorer(estimator, X, y) -> float (higher is better)"
+            )
+        scorer, name = get_scorer(scoring), scoring
+        default_metric = _EARLY_STOPPING_METRIC.get(scoring, "average_precision")
+    elif callable(scoring):
+        # a stable name (a function's repr holds its address), so that a study can resume
+        name = getattr(scoring, "__qualname__", None) or repr(scoring)
+        scorer, default_metric = scoring, "average_precision"
+    else:
+        raise TypeError(
+            f"scoring must be a scikit-learn scorer name or a callable, got {scoring!r}"
+        )
+    metric = default_metric if early_stopping_metric is None else early_stopping_metric
+    if metric not in _EVAL_METRICS:
+        raise ValueError(
+            f"early_stopping_metric must be one of {_EVAL_METRICS} or None, got {metric!r}"
+        )
+    return scorer, name, metric
+
+
+def _check_positive_int(value: Any, name: str, *, minimum: int = 1,
+                        allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_class_counts(y: np.ndarray, cv: int, validation_fraction: float | None) -> np.ndarray:
+    classes, counts = np.unique(y, return_counts=True)
+    labels = classes.tolist()  # plain Python values for readable messages
+    if classes.size < 2:
+        raise ValueError(
+            f"y has a single class ({labels[0]!r}): tuning needs at least two classes"
+        )
+    rarest = int(np.argmin(counts))
+    need = cv
+    if validation_fraction is not None:
+        # each training fold is split again (stratified) for early stopping: the rarest class
+        # needs at least one row on both sides of that split too
+        need = max(cv, math.ceil(2 * cv / (cv - 1)), math.ceil(cv / ((cv - 1) *
+                   min(validation_fraction, 1 - validation_fraction))))
+    if counts[rarest] < need:
+        raise ValueError(
+            f"class {labels[rarest]!r} has only {counts[rarest]} samples: cv={cv} stratified "
+            f"folds{' plus the early-stopping validation split' if validation_fraction else ''} "
+            f"need at least {need} samples of every class. Use fewer folds (cv), "
+            "early_stopping_rounds=None, or more data."
+        )
+    return classes
+
+
+def _fingerprint(X: Any, y: Any, sample_weight: Any) -> str:
+    import joblib
+
+    return joblib.hash((X, y, sample_weight))
+
+
+def _prepare_study(optuna: Any, study: Any, storage: Any, study_name: Any, random_state: Any,
+                   settings: dict[str, Any]) -> tuple[Any, int]:
+    """Create or load the study; check a resumed study was run on the same problem."""
+    if study is None:
+        if storage is not None and study_name is None:
+            study_name = "gbfocal"
+        sampler = optuna.samplers.TPESampler(seed=random_state)
+        # prune only trials in the bottom quarter after a fold: folds are few and noisy, and
+        # a median rule would stop half of all trials on the first fold's luck
+        pruner = optuna.pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=0)
+        study = optuna.create_study(
+            storage=storage, study_name=study_name, direction="maximize", sampler=sampler,
+            pruner=pruner, load_if_exists=storage is not None,
+        )
+    elif storage is not None or study_name is not None:
+        raise ValueError("pass either study or storage/study_name, not both")
+    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise ValueError("study must be created with direction='maximize' (scores are maximised)")
+    saved = study.user_attrs.get(_SETTINGS_ATTR)
+    if saved is None:
+        seed = random_state if random_state is not None else int(
+            np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1)
+        )
+        study.set_user_attr(_SETTINGS_ATTR, {**settings, "fold_seed": seed})
+        return study, seed
+    mismatched = [k for k in settings if saved.get(k) != settings[k]]
+    if random_state is not None and saved["fold_seed"] != random_state:
+        mismatched.append("random_state")
+    if mismatched:
+        raise ValueError(
+            f"the study {study.study_name!r} was run with different {', '.join(mismatched)} "
+            f"(saved: { {k: saved.get(k) for k in mismatched if k in saved} }); its scores are not "
+            "comparable. Use a new study_name, or the same data and settings to resume."
+        )
+    return study, int(saved["fold_seed"])
+
+
+# ------------------------------------------------------------------------ the search
+@dataclass
+class _Objective:
+    """The Optuna objective: mean score of stratified CV, reported fold by fold for pruning."""
+
+    estimator_class: type
+    X: Any
+    y: np.ndarray
+    sample_weight: np.ndarray | None
+    splits: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+    alpha_space: _AlphaSpace
+    gamma_space: Any
+    searched: dict[str, Any]
+    fixed: dict[str, Any]
+    scorer: Callable
+    early_stopping_metric: str
+    early_stopping_rounds: int | None
+    random_state: int
+
+    def params(self, trial: optuna.Trial) -> dict[str, Any]:
+        params = dict(self.fixed)
+        params["alpha"] = self.alpha_space.suggest(trial)
+        params["gamma"] = (
+            _suggest(trial, "gamma", self.gamma_space)
+            if isinstance(self.gamma_space, (tuple, list)) else self.gamma_space
+        )
+        for name, spec in self.searched.items():
+            params[name] = _suggest(trial, name, spec)
+        return params
+
+    def make_estimator(self, params: dict[str, Any], *, early_stopping: bool) -> Any:
+        rounds = self.early_stopping_rounds if early_stopping else None
+        return self.estimator_class(
+            **params, random_state=self.random_state, early_stopping_rounds=rounds,
+            eval_metric=self.early_stopping_metric,
+        )
+
+    def fit_fold(self, params: dict[str, Any], fit_idx: np.ndarray,
+                 val_idx: np.ndarray | None) -> Any:
+        from sklearn.utils import _safe_indexing
+
+        w = self.sample_weight
+        estimator = self.make_estimator(params, early_stopping=val_idx is not None)
+        fit_kwargs: dict[str, Any] = {}
+        if w is not None:
+            fit_kwargs["sample_weight"] = w[fit_idx]
+        if val_idx is not None:
+            fit_kwargs["eval_set"] = [(_safe_indexing(self.X, val_idx), self.y[val_idx])]
+            if w is not None:
+                fit_kwargs["eval_sample_weight"] = [w[val_idx]]
+        return estimator.fit(_safe_indexing(self.X, fit_idx), self.y[fit_idx], **fit_kwargs)
+
+    def score(self, estimator: Any, test_idx: np.ndarray) -> float:
+        from sklearn.utils import _safe_indexing
+
+        w = self.sample_weight
+        kwargs = {} if w is None else {"sample_weight": w[test_idx]}
+        X_test = _safe_indexing(self.X, test_idx)
+        value = float(self.scorer(estimator, X_test, self.y[test_idx], **kwargs))
+        if not math.isfinite(value):
+            raise ValueError(f"the scorer returned {value!r} on a test fold")
+        return value
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        import optuna
+
+        params = self.params(trial)
+        scores: list[float] = []
+        rounds: list[int] = []
+        for fold, (fit_idx, val_idx, test_idx) in enumerate(self.splits):
+            estimator = self.fit_fold(params, fit_idx, val_idx)
+            rounds.append(_rounds_used(estimator))
+            scores.append(self.score(estimator, test_idx))
+            trial.report(float(np.mean(scores)), step=fold)
+            # after the last fold the trial is finished: pruning it would only discard it
+            if fold < len(self.splits) - 1 and trial.should_prune():
+                raise optuna.TrialPruned()
+        trial.set_user_attr("alpha", _jsonable(params["alpha"]))
+        trial.set_user_attr("n_estimators", int(round(float(np.mean(rounds)))))
+        trial.set_user_attr("fold_scores", scores)
+        trial.set_user_attr("fold_rounds", rounds)
+        return float(np.mean(scores))
+
+
+def _rounds_used(estimator: Any) -> int:
+    """Boosting rounds the fitted estimator predicts with (its early-stopping best)."""
+    # gbfocal's ``best_iteration_`` counts rounds from 1 (all rounds without early stopping)
+    return int(estimator.best_iteration_)
+
+
+def _jsonable(value: Any) -> Any:
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def _make_splits(y: np.ndarray, cv: int, validation_fraction: float | None,
+                 seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Outer stratified folds and, inside each training fold, a stratified early-stopping split.
+
+    Computed once, so every trial sees exactly the same rows.
+    """
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    splits = []
+    outer = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+    for train_idx, test_idx in outer.split(np.zeros(len(y)), y):
+        if validation_fraction is None:
+            splits.append((train_idx, None, test_idx))
+            continue
+        fit_idx, val_idx = train_test_split(
+            train_idx, test_size=validation_fraction, stratify=y[train_idx], random_state=seed
+        )
+        splits.append((np.sort(fit_idx), np.sort(val_idx), test_idx))
+    return splits
+
+
+def tune_focal(
+    X: Any,
+    y: Any,
+    *,
+    backend: str = "lightgbm",
+    n_trials: int | None = 50,
+    cv: int = 5,
+    scoring: str | Callable = "average_precision",
+    alpha: Any = "auto",
+    gamma: Any = (0.0, 5.0),
+    params: Mapping[str, Any] | None = None,
+    sample_weight: Any = None,
+    early_stopping_rounds: int | None = 50,
+    early_stopping_metric: str | None = None,
+    validation_fraction: float = 0.2,
+    timeout: float | None = None,
+    random_state: int | None = None,
+    study: optuna.Study | None = None,
+    storage: str | Any = None,
+    study_name: str | None = None,
+    refit: bool = True,
+    show_progress_bar: bool = True,
+) -> TuningResult:
+    """Tune the focal-loss ``alpha`` and ``gamma`` (and booster parameters) with Optuna.
+
+    Every trial trains one focal-loss estimator per stratified CV fold, early-stops it on a
+    stratified validation split of the training fold, and scores it on the held-out fold with
+    a score that does not depend on ``gamma``. The folds are drawn once: every trial sees
+    exactly the same rows.
+
+    Parameters
+    ----------
+    X : array-like or DataFrame of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+        Class labels (binary or multiclass, any label type).
+    backend : {"lightgbm", "xgboost"}, default="lightgbm"
+        :class:`~gbfocal.FocalLGBMClassifier` or :class:`~gbfocal.FocalXGBClassifier`.
+    n_trials : int or None, default=50
+        Number of trials to run now (added to those already in a resumed study). ``None``
+        runs until ``timeout``.
+    cv : int, default=5
+        Number of stratified folds (>= 2).
+    scoring : str or callable, default="average_precision"
+        A scikit-learn scorer name ("average_precision", "roc_auc", "neg_log_loss", "f1", ...)
+        or a callable ``scorer(estimator, X, y[, sample_weight=])``; higher is better.
+        Inside the folds labels are the class indices 0..K-1 (for binary targets the
+        positive class is the larger label, scikit-learn's ``classes_[1]``).
+        ``"focal_loss"`` is rejected: its values are not comparable across ``gamma``.
+    alpha : "auto", value, (low, high), list or optuna distribution, default="auto"
+        The alpha search space:
+
+        * ``"auto"``: binary targets search ``[(0.05, 0.95), "balanced", None]``, multiclass
+          targets ``["balanced", None]``;
+        * ``(low, high)`` or ``(low, high, "log")``: a float range inside [0, 1] (binary);
+        * a list of choices, each ``"balanced"``, ``None``, a float, or at most one
+          ``(low, high)`` range: a categorical trial parameter ``alpha_choice`` picks one and,
+          for the range, the float trial parameter ``alpha`` is sampled;
+        * ``None``, ``"balanced"``, a float or a NumPy array of per-class weights: fixed;
+        * an ``optuna.distributions`` Float- or CategoricalDistribution.
+    gamma : (low, high), float, list or optuna distribution, default=(0.0, 5.0)
+        The gamma search space: a range (``(low, high, "log")`` needs ``low > 0``), a fixed
+        float, or a list of choices.
+    params : dict, optional
+        Booster parameters of the estimator. A value ``(low, high)`` or ``(low, high, "log")``
+        is searched (integers when both bounds are ints), a list is a categorical choice, an
+        ``optuna.distributions`` object is used as is, anything else is fixed. Example:
+        ``{"learning_rate": (0.01, 0.3, "log"), "num_leaves": (8, 64), "n_estimators": 500}``.
+        ``n_estimators`` is the most rounds a fold may use before early stopping.
+    sample_weight : array-like of shape (n_samples,), optional
+        Used for training, early stopping and scoring.
+    early_stopping_rounds : int or None, default=50
+        Stop a fold when the validation score has not improved for this many rounds. ``None``
+        trains every fold for ``n_estimators`` rounds (no validation split).
+    early_stopping_metric : {"average_precision", "roc_auc", "log_loss", "focal_loss"}, optional
+        Validation metric for early stopping. Default: the one matching ``scoring``
+        (``average_precision`` for scorers without a counterpart). Not log loss by default:
+        focal loss worsens log loss by design, so stopping on it cuts focal models short.
+    validation_fraction : float, default=0.2
+        Share of each training fold held out for early stopping.
+    timeout : float, optional
+        Stop starting new trials after this many seconds.
+    random_state : int, optional
+        Seeds the folds, the TPE sampler and the boosters: the same value gives the same
+        best parameters (trials run one at a time). ``None`` draws a seed for the folds once
+        (saved in the study, so a resumed study keeps its folds).
+    study : optuna.Study, optional
+        An existing study (``direction="maximize"``) to continue, e.g. with your own sampler
+        or pruner. Default: a new study with ``TPESampler(seed=random_state)`` and a
+        ``PercentilePruner(25)``: after each fold but the last, a trial whose running mean
+        score is in the bottom quarter of earlier trials at that fold is stopped.
+    storage : str or optuna storage, optional
+        E.g. ``"sqlite:///tuning.db"``; the study is created or, when it exists, resumed.
+    study_name : str, optional
+        Name of the study in ``storage`` (default ``"gbfocal"`` when a storage is given).
+    refit : bool, default=True
+        Refit ``best_estimator`` on all data with the best parameters and rounds.
+    show_progress_bar : bool, default=True
+        Optuna's tqdm progress bar.
+
+    Returns
+    -------
+    TuningResult
+        ``best_params``, ``best_score``, ``study``, ``best_estimator``.
+
+    Raises
+    ------
+    ValueError
+        Unknown backend or scoring, ``scoring="focal_loss"``, bad ranges, a class with too few
+        samples for the folds, or a resumed study run on other data or settings.
+    ImportError
+        Optuna (``pip install gbfocal[tune]``) or the backend library is missing.
+
+    Notes
+    -----
+    The refit model uses ``n_estimators`` = the mean early-stopping rounds of the best
+    trial's folds, trained on all rows (without early stopping). A resumed study keeps its
+    folds and checks that data, backend, scoring and cv are unchanged. Runs with the same
+    ``random_state`` reproduce only if trials run one at a time (as here) and the boosters
+    use a fixed number of threads.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from gbfocal.tuning import tune_focal
+    >>> X, y = make_classification(n_samples=200, weights=[0.8], random_state=0)
+    >>> result = tune_focal(X, y, n_trials=2, cv=2, random_state=0, show_progress_bar=False,
+    ...                     params={"n_estimators": 20, "n_jobs": 1})
+    >>> sorted(result.best_params)
+    ['alpha', 'gamma', 'n_estimators', 'n_jobs']
+    """
+    optuna = _import_optuna()
+    estimator_class = _estimator_class(backend)
+    scorer, scoring_name, es_metric = _resolve_scoring(scoring, early_stopping_metric)
+    n_trials = _check_positive_int(n_trials, "n_trials", allow_none=True)
+    if n_trials is None and timeout is None:
+        raise ValueError("n_trials=None needs a timeout, otherwise the search never ends")
+    if timeout is not None and (not isinstance(timeout, numbers.Real) or not timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    cv = _check_positive_int(cv, "cv", minimum=2)
+    early_stopping_rounds = _check_positive_int(
+        early_stopping_rounds, "early_stopping_rounds", allow_none=True
+    )
+    if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, numbers.Real) \
+            or not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction must lie in (0, 1), got {validation_fraction!r}")
+    if random_state is not None:
+        random_state = _check_positive_int(random_state, "random_state", minimum=0)
+
+    y_array = np.asarray(y)
+    if y_array.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_samples,), got shape {y_array.shape}")
+    n_samples = y_array.shape[0]
+    if not hasattr(X, "shape") or len(X.shape) != 2:
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] != n_samples:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {n_samples} labels")
+    weights = v.check_sample_weight(sample_weight, n_samples)
+    val_fraction = None if early_stopping_rounds is None else float(validation_fraction)
+    classes = _check_class_counts(y_array, cv, val_fraction)
+    binary = classes.size == 2
+
+    alpha_space = _alpha_space(alpha, binary=binary)
+    gamma_space = _gamma_space(gamma)
+    valid_names = list(estimator_class().get_params())
+    searched, fixed = _booster_space(params, valid_names, backend)
+
+    settings = {
+        "backend": backend, "scoring": scoring_name, "cv": cv,
+        "early_stopping_rounds": early_stopping_rounds, "validation_fraction": val_fraction,
+        "data": _fingerprint(X, y_array, weights),
+    }
+    study, seed = _prepare_study(optuna, study, storage, study_name, random_state, settings)
+    objective = _Objective(
+        # folds train and score on class indices 0..K-1, so that scorers with a positive class
+        # (average_precision, f1, ...) work for any label type: the positive class is
+        # classes_[1], scikit-learn's convention; best_estimator is refit on the labels
+        estimator_class=estimator_class, X=X, y=np.searchsorted(classes, y_array),
+        sample_weight=weights, splits=_make_splits(y_array, cv, val_fraction, seed),
+        alpha_space=alpha_space, gamma_space=gamma_space, searched=searched, fixed=fixed,
+        scorer=scorer,
+        early_stopping_metric=es_metric, early_stopping_rounds=early_stopping_rounds,
+        random_state=seed,
+    )
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=1,
+                   show_progress_bar=show_progress_bar)
+
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not complete:
+        raise RuntimeError(
+            "no trial completed (all pruned or stopped by the timeout): raise n_trials/timeout"
+        )
+    best = study.best_trial
+    best_params = _best_params(best, objective)
+    best_estimator = None
+    if refit:
+        estimator = objective.make_estimator(best_params, early_stopping=False)
+        fit_kwargs = {} if weights is None else {"sample_weight": weights}
+        best_estimator = estimator.fit(X, y_array, **fit_kwargs)
+    return TuningResult(
+        best_params=best_params, best_score=float(best.value), study=study,
+        best_estimator=best_estimator, scoring=scoring_name, backend=backend,
+    )
+
+
+def _best_params(trial: Any, objective: _Objective) -> dict[str, Any]:
+    """Estimator parameters of a finished trial: focal + early-stopped rounds + searched + fixed."""
+    alpha_space = objective.alpha_space
+    params = {
+        "alpha": alpha_space.fixed if alpha_space.is_fixed else trial.user_attrs["alpha"],
+        "gamma": trial.params.get("gamma", objective.gamma_space),
+        "n_estimators": int(trial.user_attrs["n_estimators"]),
+    }
+    params.update({name: trial.params[name] for name in objective.searched})
+    params.update({k: val for k, val in objective.fixed.items() if k not in params})
+    return params

@@ -1,0 +1,186 @@
+"""Tests of the command line (gbfocal.cli, ``python -m gbfocal``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+optuna = pytest.importorskip("optuna")
+pytest.importorskip("lightgbm")
+
+import gbfocal  # noqa: E402
+from gbfocal import cli  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--trials", "3", "--cv", "3", "--seed", "0", "--n-jobs", "1", "--no-progress",
+        "--early-stopping-rounds", "5", "--param", "n_estimators=20"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_optuna_logging():
+    level = optuna.logging.get_verbosity()  # the CLI quiets Optuna's per-trial log
+    yield
+    optuna.logging.set_verbosity(level)
+
+
+@pytest.fixture
+def table():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 4))
+    y = (X[:, 0] + 0.5 * X[:, 1] + rng.normal(scale=0.7, size=150) > 1.0).astype(int)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    frame["label"] = np.where(y == 1, "yes", "no")  # string labels travel through
+    return frame
+
+
+def _run_module(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gbfocal", *args], capture_output=True, text=True, cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_help_and_version_from_python_m():
+    helped = _run_module("--help")
+    assert helped.returncode == 0
+    assert "tune" in helped.stdout
+    tune_help = _run_module("tune", "--help")
+    assert tune_help.returncode == 0
+    for option in ("--target", "--backend", "--trials", "--scoring", "--output", "--seed", "--cv"):
+        assert option in tune_help.stdout
+    version = _run_module("--version")
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"gbfocal {gbfocal.__version__}"
+
+
+def test_console_script_is_declared():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"]["gbfocal"] == "gbfocal.cli:main"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_tune_writes_json(table, tmp_path, capsys, suffix):
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    data = tmp_path / f"data{suffix}"
+    table.to_csv(data, index=False) if suffix == ".csv" else table.to_parquet(data)
+    output = tmp_path / "best.json"
+    status = cli.main(
+        ["tune", str(data), "--target", "label", "--output", str(output),
+         "--param", "num_leaves=4:12", "--gamma", "0:3", *FAST]
+    )
+    assert status == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads(output.read_text())
+    assert printed == written
+    best = written["best_params"]
+    assert set(best) >= {"alpha", "gamma", "n_estimators", "num_leaves"}
+    assert 0.0 <= best["gamma"] <= 3.0
+    assert 4 <= best["num_leaves"] <= 12
+    assert 1 <= best["n_estimators"] <= 20
+    assert written["classes"] == ["no", "yes"]
+    assert written["n_trials"] == 3
+    assert 0.0 < written["best_score"] <= 1.0
+    # the written parameters rebuild a working model
+    model = gbfocal.sklearn.FocalLGBMClassifier(**best).fit(table[["a", "b", "c", "d"]],
+                                                           table["label"])
+    assert set(model.predict(table[["a", "b", "c", "d"]])) <= {"no", "yes"}
+
+
+def test_same_seed_same_json(table, tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    table.to_csv(data, index=False)
+    results = []
+    for _ in range(2):
+        assert cli.main(["tune", str(data), "--target", "label", *FAST]) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    assert results[0] == results[1]
+
+
+def _assert_clean_failure(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_missing_file_is_a_clean_error(tmp_path):
+    _assert_clean_failure(
+        _run_module("tune", str(tmp_path / "nope.csv"), "--target", "y"), "no such file"
+    )
+
+
+def test_unreadable_and_unsupported_files(tmp_path):
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"this is not parquet")
+    _assert_clean_failure(_run_module("tune", str(broken), "--target", "y"), "cannot read")
+    excel = tmp_path / "data.xlsx"
+    excel.write_text("a,b\n1,2\n")
+    _assert_clean_failure(_run_module("tune", str(excel), "--target", "y"), "unsupported file")
+
+
+def test_missing_target_column(table, tmp_path):
+    data = tmp_path / "data.csv"
+    table.to_csv(data, index=False)
+    _assert_clean_failure(
+        _run_module("tune", str(data), "--target", "lable"), "target column 'lable' not found"
+    )
+
+
+def test_one_class_target(table, tmp_path):
+    data = tmp_path / "data.csv"
+    table.assign(label="yes").to_csv(data, index=False)
+    _assert_clean_failure(_run_module("tune", str(data), "--target", "label"), "single class")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--scoring", "focal_loss"], "not comparable across trials"),
+        (["--param", "num_leafs=4:8"], "unknown parameter 'num_leafs'"),
+        (["--param", "num_leaves"], "bad --param"),
+        (["--cv", "1"], "cv must be"),
+    ],
+)
+def test_bad_options_are_clean_errors(table, tmp_path, capsys, extra, message):
+    data = tmp_path / "data.csv"
+    table.to_csv(data, index=False)
+    assert cli.main(["tune", str(data), "--target", "label", "--no-progress", *extra]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gbfocal: error:")
+    assert message in err
+
+
+def test_non_numeric_features_are_named(table, tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    table.assign(city="Paris").to_csv(data, index=False)
+    assert cli.main(["tune", str(data), "--target", "label"]) == 1
+    assert "non-numeric feature columns ['city']" in capsys.readouterr().err
+
+
+def test_bad_range_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["tune", "x.csv", "--target", "y", "--gamma", "1:x"])
+    assert exit_info.value.code == 2
+    assert "bad range '1:x'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "spec"),
+    [
+        ("0:5", (0, 5)),
+        ("0.01:0.3:log", (0.01, 0.3, "log")),
+        ("0.05:0.95,balanced,none", [(0.05, 0.95), "balanced", None]),
+        ("2", 2),
+        ("0.25", 0.25),
+        ("gbdt,dart", ["gbdt", "dart"]),
+    ],
+)
+def test_parse_spec(text, spec):
+    assert cli.parse_spec(text) == spec

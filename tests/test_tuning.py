@@ -1,0 +1,271 @@
+"""Tests of gbfocal.tuning.tune_focal: small real Optuna studies (few trials, tiny data)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+optuna = pytest.importorskip("optuna")
+pytest.importorskip("lightgbm")
+
+from gbfocal.tuning import TuningResult, tune_focal  # noqa: E402
+
+# one thread and few rounds: fast and deterministic on a shared machine
+FAST = {"n_estimators": 30, "n_jobs": 1}
+
+
+@pytest.fixture(autouse=True)
+def _quiet_optuna():
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    yield
+    optuna.logging.set_verbosity(level)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        n_samples=240, n_features=6, n_informative=4, weights=[0.8], flip_y=0.02, random_state=3
+    )
+    return X, y
+
+
+def _tune(X, y, **kwargs):
+    options = {
+        "n_trials": 3, "cv": 3, "random_state": 0, "show_progress_bar": False,
+        "early_stopping_rounds": 5, "params": dict(FAST),
+    }
+    options.update(kwargs)
+    return tune_focal(X, y, **options)
+
+
+@pytest.mark.parametrize("backend", ["lightgbm", "xgboost"])
+def test_end_to_end_study(data, backend):
+    if backend == "xgboost":
+        pytest.importorskip("xgboost")
+    X, y = data
+    result = _tune(X, y, backend=backend)
+    assert isinstance(result, TuningResult)
+    assert result.backend == backend
+    assert result.best_score == pytest.approx(result.study.best_value)
+    assert 0.0 <= result.best_score <= 1.0
+    best = result.study.best_trial
+    # n_estimators is the mean of the rounds early stopping kept in the best trial's folds
+    assert result.best_params["n_estimators"] == round(np.mean(best.user_attrs["fold_rounds"]))
+    assert 1 <= result.best_params["n_estimators"] <= FAST["n_estimators"]
+    assert 0.0 <= result.best_params["gamma"] <= 5.0
+    alpha = result.best_params["alpha"]
+    assert alpha in ("balanced", None) or 0.05 <= alpha <= 0.95
+    # the refit model is configured with exactly the reported parameters
+    fitted = result.best_estimator.get_params()
+    for name, value in result.best_params.items():
+        assert fitted[name] == value, name
+    assert fitted["early_stopping_rounds"] is None
+    proba = result.best_estimator.predict_proba(X)
+    assert proba.shape == (len(y), 2)
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    # a useful model: clearly better than the positive rate
+    from sklearn.metrics import average_precision_score
+
+    assert average_precision_score(y, proba[:, 1]) > 2 * y.mean()
+
+
+def test_same_seed_same_study_and_other_seed_differs(data):
+    X, y = data
+    first = _tune(X, y, random_state=7)
+    again = _tune(X, y, random_state=7)
+    assert first.best_params == again.best_params
+    assert [t.params for t in first.study.trials] == [t.params for t in again.study.trials]
+    assert [t.value for t in first.study.trials] == [t.value for t in again.study.trials]
+    other = _tune(X, y, random_state=8)
+    assert [t.params for t in other.study.trials] != [t.params for t in first.study.trials]
+
+
+def test_every_trial_sees_the_same_folds(data):
+    X, y = data
+    seen: list[list[tuple[int, float]]] = []
+
+    def recording_scorer(estimator, X_test, y_test):
+        # fingerprint of the held-out rows, recorded per trial
+        if not seen or len(seen[-1]) == 3:
+            seen.append([])
+        seen[-1].append((len(y_test), float(np.asarray(X_test).sum())))
+        return float(np.mean(estimator.predict(X_test) == y_test))
+
+    result = _tune(X, y, scoring=recording_scorer, n_trials=3)
+    assert len(seen) == 3
+    assert seen[0] == seen[1] == seen[2]
+    assert sum(n for n, _ in seen[0]) == len(y)  # the test folds partition the data
+    assert result.scoring.endswith("recording_scorer")
+
+
+def test_search_space_for_booster_params(data):
+    X, y = data
+    params = {
+        **FAST,
+        "learning_rate": (0.05, 0.3, "log"),
+        "num_leaves": (4, 16),
+        "min_child_samples": [5, 10],
+        "reg_lambda": optuna.distributions.FloatDistribution(0.0, 1.0),
+    }
+    result = _tune(X, y, params=params, alpha=[(0.2, 0.8)], gamma=[0.0, 2.0])
+    for trial in result.study.trials:
+        assert 0.05 <= trial.params["learning_rate"] <= 0.3
+        assert isinstance(trial.params["num_leaves"], int)
+        assert 4 <= trial.params["num_leaves"] <= 16
+        assert trial.params["min_child_samples"] in (5, 10)
+        assert 0.0 <= trial.params["reg_lambda"] <= 1.0
+        assert trial.params["gamma"] in (0.0, 2.0)
+        assert 0.2 <= trial.params["alpha"] <= 0.8
+        assert "alpha_choice" not in trial.params  # a single option needs no choice
+    for name in ("learning_rate", "num_leaves", "min_child_samples", "reg_lambda"):
+        assert result.best_params[name] == result.study.best_trial.params[name]
+    assert result.best_params["n_jobs"] == 1
+
+
+def test_fixed_alpha_and_gamma_are_not_searched(data):
+    X, y = data
+    result = _tune(X, y, alpha="balanced", gamma=1.5, n_trials=2)
+    assert all(t.params == {} for t in result.study.trials)
+    assert result.best_params["alpha"] == "balanced"
+    assert result.best_params["gamma"] == 1.5
+
+
+def test_alpha_choices_include_balanced_and_none(data):
+    X, y = data
+    result = _tune(X, y, n_trials=12, cv=2, params={"n_estimators": 5, "n_jobs": 1})
+    kinds = {t.params["alpha_choice"] for t in result.study.trials}
+    assert kinds == {"range", "balanced", None}
+    for t in result.study.trials:
+        assert ("alpha" in t.params) == (t.params["alpha_choice"] == "range")
+
+
+def test_multiclass_and_sample_weight():
+    X, y = make_classification(
+        n_samples=240, n_features=6, n_informative=4, n_classes=3, weights=[0.6, 0.3, 0.1],
+        random_state=0,
+    )
+    w = np.random.default_rng(0).uniform(0.5, 2.0, size=len(y))
+    result = _tune(X, y, scoring="roc_auc_ovr", sample_weight=w, n_trials=2)
+    for t in result.study.trials:  # float alpha is binary-only: "auto" drops the range
+        assert t.params["alpha_choice"] in ("balanced", None)
+    proba = result.best_estimator.predict_proba(X)
+    assert proba.shape == (len(y), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+
+
+def test_no_early_stopping_uses_all_rounds(data):
+    X, y = data
+    result = _tune(X, y, early_stopping_rounds=None, n_trials=1)
+    assert result.best_params["n_estimators"] == FAST["n_estimators"]
+
+
+def test_pruned_trials_and_no_completed_trial(data):
+    X, y = data
+    # a pruner that prunes every reported value: the trials stop after their first fold
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(
+        lower=2.0))
+    with pytest.raises(RuntimeError, match="no trial completed"):
+        _tune(X, y, study=study, n_trials=2)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.PRUNED] * 2
+    assert all(list(t.intermediate_values) == [0] for t in study.trials)
+
+
+def test_a_trial_is_never_pruned_after_its_last_fold(data):
+    X, y = data
+    # this pruner would prune every value from the second fold on: with cv=2 that fold is
+    # the last one, when the trial is already complete
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(
+        lower=2.0, n_warmup_steps=1))
+    result = _tune(X, y, study=study, n_trials=2, cv=2)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert all(list(t.intermediate_values) == [0, 1] for t in study.trials)
+    assert result.best_estimator is not None
+
+
+def test_sqlite_storage_resumes(data, tmp_path):
+    X, y = data
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    first = _tune(X, y, storage=storage, study_name="resume", n_trials=2, refit=False)
+    assert first.best_estimator is None
+    first_params = [t.params for t in first.study.trials]
+    resumed = _tune(X, y, storage=storage, study_name="resume", n_trials=1, random_state=None)
+    assert len(resumed.study.trials) == 3
+    assert [t.params for t in resumed.study.trials[:2]] == first_params
+    assert resumed.best_score >= first.best_score
+    # other data or settings in the same study would mix incomparable scores
+    with pytest.raises(ValueError, match="different data"):
+        _tune(X[:200], y[:200], storage=storage, study_name="resume", n_trials=1)
+    with pytest.raises(ValueError, match="different scoring"):
+        _tune(X, y, storage=storage, study_name="resume", n_trials=1, scoring="roc_auc")
+    with pytest.raises(ValueError, match="random_state"):
+        _tune(X, y, storage=storage, study_name="resume", n_trials=1, random_state=5)
+
+
+def test_focal_loss_scoring_is_rejected_with_the_reason(data):
+    X, y = data
+    with pytest.raises(ValueError, match="not comparable across trials"):
+        _tune(X, y, scoring="focal_loss")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"backend": "catboost"}, "backend must be one of"),
+        ({"scoring": "accuracy_of_vibes"}, "unknown scoring"),
+        ({"scoring": "log_loss"}, "neg_log_loss"),
+        ({"scoring": 3}, "scoring must be"),
+        ({"gamma": (5.0, 1.0)}, "low < high"),
+        ({"gamma": (-1.0, 1.0)}, ">= 0"),
+        ({"gamma": (0.0, 2.0, "exp")}, "'log'"),
+        ({"gamma": (0.0, 2.0, "log")}, "low > 0"),
+        ({"gamma": -0.5}, "gamma must be"),
+        ({"alpha": (0.5, 1.5)}, "<= 1.0"),
+        ({"alpha": [(0.1, 0.3), (0.5, 0.7)]}, "at most one"),
+        ({"alpha": "sometimes"}, "unknown string"),
+        ({"alpha": [[0.2, 0.8]]}, "cannot be searched"),
+        ({"alpha": []}, "empty"),
+        ({"params": {"num_leafs": (4, 8)}}, "unknown parameter 'num_leafs'"),
+        ({"params": {"gamma": (0.0, 1.0)}}, "tune_focal's own argument"),
+        ({"params": {"learning_rate": (0.3, 0.01)}}, "low < high"),
+        ({"params": ["learning_rate"]}, "params must be a dict"),
+        ({"cv": 1}, "cv must be an integer >= 2"),
+        ({"n_trials": 0}, "n_trials"),
+        ({"n_trials": None}, "needs a timeout"),
+        ({"timeout": -1}, "timeout"),
+        ({"early_stopping_metric": "accuracy"}, "early_stopping_metric"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"sample_weight": np.ones(3)}, "sample_weight"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(data, kwargs, message):
+    X, y = data
+    error = TypeError if kwargs.get("scoring") == 3 or "params" in kwargs and isinstance(
+        kwargs["params"], list) else ValueError
+    with pytest.raises(error, match=message):
+        _tune(X, y, **kwargs)
+
+
+def test_bad_targets_raise_clear_errors(data):
+    X, y = data
+    with pytest.raises(ValueError, match="single class"):
+        _tune(X, np.zeros(len(y)))
+    few = np.zeros(len(y), dtype=int)
+    few[:4] = 1  # 4 positives cannot fill 3 folds plus an early-stopping split
+    with pytest.raises(ValueError, match="class 1 has only 4 samples"):
+        _tune(X, few)
+    with pytest.raises(ValueError, match="rows but y has"):
+        _tune(X[:-1], y)
+    with pytest.raises(ValueError, match="float range is only defined for binary"):
+        _tune(X, np.arange(len(y)) % 3, alpha=(0.1, 0.9))
+
+
+def test_missing_optuna_says_what_to_install(data, monkeypatch):
+    X, y = data
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(ImportError, match=r"pip install gbfocal\[tune\]"):
+        _tune(X, y)
