@@ -1,8 +1,15 @@
 """gbfocal: exact focal loss for LightGBM and XGBoost.
 
-The math (:mod:`gbfocal._focal`) needs only NumPy; the LightGBM / XGBoost adapters,
-the scikit-learn estimators and the Optuna tuner import their libraries lazily.
+The math (``gbfocal._focal``) needs only NumPy; the loss objects import LightGBM and
+XGBoost only when their adapters are called. The scikit-learn estimators, the
+multi-output classifier and the Optuna tuner are loaded on first access, so that
+``import gbfocal`` works with NumPy and SciPy alone.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from ._focal import (
     balanced_alpha,
@@ -11,8 +18,19 @@ from ._focal import (
     multiclass_focal_grad_hess,
     multiclass_focal_loss,
 )
+from .losses import BinaryFocalLoss, MulticlassFocalLoss
 
 __version__ = "0.1.0"
+
+# public name -> submodule that defines it (imported on first attribute access)
+_LAZY = {
+    "FocalLGBMClassifier": "sklearn",
+    "FocalXGBClassifier": "sklearn",
+    "MultiOutputFocalLoss": "multioutput",
+    "FocalMultiOutputClassifier": "multioutput",
+    "tune_focal": "tuning",
+    "TuningResult": "tuning",
+}
 
 __all__ = [
     "__version__",
@@ -21,4 +39,19 @@ __all__ = [
     "binary_focal_loss",
     "multiclass_focal_grad_hess",
     "multiclass_focal_loss",
+    "BinaryFocalLoss",
+    "MulticlassFocalLoss",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
