@@ -1,0 +1,33 @@
+"""The example scripts run end to end (small settings) and print their results."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _run(script: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_breast_cancer_demo(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = _run("breast_cancer.py", "--trials", "3", "--output", str(tmp_path))
+    for word in ("average precision", "ROC AUC", "Brier"):
+        assert word.lower() in out.lower()
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".png"] * 4
+
+
+def test_aspect_sentiment_example():
+    out = _run("aspect_sentiment.py", "--reviews", "600", "--rounds", "15", "--threads", "1")
+    assert "F1" in out
