@@ -343,6 +343,40 @@ def binary_focal_grad_hess(
     return _apply(grad, w), _apply(hess, w)
 
 
+def _grad_hess_checked(
+    y: np.ndarray,
+    z: np.ndarray,
+    alpha: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+    gamma: float,
+    positive: bool,
+    *,
+    binary: bool,
+    dtype: Any = np.float64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian from inputs the caller has already checked (no re-checks).
+
+    The boosting adapters' per-round path: ``y`` are checked labels (int8 0/1 or intp
+    class indices), ``z`` finite float64 margins of the matching shape, ``alpha`` the
+    resolved class weights (None: all ones), ``sample_weight`` a checked float64 array
+    or None, ``gamma`` checked. ``dtype=np.float32`` makes the kernels store float32
+    directly: each value is the float64 result rounded once, exactly what a later
+    ``astype(np.float32)`` gives, without the float64 temporaries.
+    """
+    kernels = _compiled()
+    if kernels is None:  # NumPy path: the public function (it re-checks, but is exact)
+        fn = binary_focal_grad_hess if binary else multiclass_focal_grad_hess
+        grad, hess = fn(y, z, alpha=alpha, gamma=gamma, sample_weight=sample_weight,
+                        hessian="positive" if positive else "exact")
+        return grad.astype(dtype, copy=False), hess.astype(dtype, copy=False)
+    grad, hess = np.empty(z.shape, dtype), np.empty(z.shape, dtype)
+    if binary:
+        kernels.binary_grad_hess(y, z, alpha, sample_weight, gamma, positive, grad, hess)
+    else:
+        kernels.multiclass_grad_hess(y, z, alpha, sample_weight, gamma, positive, grad, hess)
+    return grad, hess
+
+
 # --------------------------------------------------------------------------- multiclass
 def _multiclass_inputs(y_true, raw_score, alpha, gamma, sample_weight, *, resolved=False):
     n = np.shape(y_true)[0] if np.ndim(y_true) >= 1 else 0

@@ -15,6 +15,7 @@ metrics import scikit-learn lazily.
 from __future__ import annotations
 
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from scipy import optimize, special
 
 from . import _validation as v
 from ._focal import (
+    _grad_hess_checked,
     _resolve_alpha,
     binary_focal_grad_hess,
     binary_focal_loss,
@@ -53,12 +55,15 @@ _INIT_BOUND = 50.0
 
 
 # --------------------------------------------------------------------------- helpers
+def _raw_weight(weight: Any) -> Any:
+    """The weights as given, None when unweighted (LightGBM: None; XGBoost: empty array)."""
+    return None if weight is None or np.size(weight) == 0 else weight
+
+
 def _dataset_weight(dataset: Any) -> np.ndarray | None:
     """Row weights of a LightGBM Dataset / XGBoost DMatrix (None when unweighted)."""
-    weight = dataset.get_weight()
-    if weight is None or np.size(weight) == 0:  # LightGBM: None; XGBoost: empty array
-        return None
-    return np.asarray(weight, dtype=np.float64)
+    weight = _raw_weight(dataset.get_weight())
+    return None if weight is None else np.asarray(weight, dtype=np.float64)
 
 
 def _dataset_label(dataset: Any) -> np.ndarray:
@@ -66,6 +71,41 @@ def _dataset_label(dataset: Any) -> np.ndarray:
     if label is None:
         raise ValueError("the dataset passed to the focal objective/metric has no labels")
     return np.asarray(label)
+
+
+def _same_values(current: Any, cached: Any) -> bool:
+    """True if ``current`` holds the values of ``cached`` (identity first: LightGBM hands
+    the same array every round; XGBoost hands a fresh copy, compared by value)."""
+    if current is cached:
+        return True
+    if current is None or cached is None:
+        return False
+    return np.shape(current) == np.shape(cached) and bool(np.array_equal(current, cached))
+
+
+class _TrainingSet:
+    """Checked labels and row weights of the training set an objective last saw.
+
+    Kept so the per-round objective does not re-check labels and weights every
+    boosting round. Never pickled (see ``_FocalLossBase.__getstate__``); holds only a
+    weak reference to the Dataset / DMatrix.
+    """
+
+    __slots__ = ("dataset", "label", "labels", "raw_weight", "weight")
+
+    def __init__(self, dataset: Any, label: Any, raw_weight: Any, labels: np.ndarray,
+                 weight: np.ndarray | None) -> None:
+        try:
+            self.dataset: Any = None if dataset is None else weakref.ref(dataset)
+        except TypeError:  # an object without weak-reference support: compare values only
+            self.dataset = None
+        self.label, self.raw_weight = label, raw_weight  # as the library handed them
+        self.labels, self.weight = labels, weight  # checked
+
+    def matches(self, dataset: Any, label: Any, raw_weight: Any) -> bool:
+        if self.dataset is not None and self.dataset() is not dataset:
+            return False
+        return _same_values(label, self.label) and _same_values(raw_weight, self.raw_weight)
 
 
 def _weighted_mean(values: np.ndarray, sample_weight: np.ndarray | None) -> float:
@@ -102,6 +142,17 @@ class _FocalLossBase:
     alpha: Any
     gamma: float
     hessian: str
+    # True once the user called fit() or init_score(): the objective then keeps alpha_
+    # (e.g. resolved from the global labels before distributed training) instead of
+    # re-resolving it from the training set (or partition) it is handed.
+    _fitted_explicitly: bool = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The per-training-set cache holds a weak reference and large arrays: never copy
+        # it (lgb.train deep-copies params; boosters pickle their objective).
+        state = dict(self.__dict__)
+        state.pop("_train_cache", None)
+        return state
 
     def _validate(self) -> None:
         v.check_alpha_spec(self.alpha, self.n_classes, binary=self._binary)
@@ -129,12 +180,23 @@ class _FocalLossBase:
         self
             With ``alpha_``, an ndarray of shape ``(n_classes,)`` (all ones for
             ``alpha=None``; ``[1 - a, a]`` for a binary float ``a``).
+
+        Notes
+        -----
+        An explicit call (this method or :meth:`init_score`) fixes ``alpha_``: the
+        training objectives then keep it instead of resolving it from the data they
+        are handed. Fit on the global labels before distributed training (Dask),
+        where each worker's objective only sees its partition.
         """
         labels = self._check_labels(y)
-        weight = v.check_sample_weight(sample_weight, labels.shape[0])
+        self._fit_checked(labels, v.check_sample_weight(sample_weight, labels.shape[0]))
+        self._fitted_explicitly = True
+        return self
+
+    def _fit_checked(self, labels: np.ndarray, weight: np.ndarray | None) -> None:
+        """Resolve ``alpha_`` from checked labels and weights (the automatic fit)."""
         alpha = _resolve_alpha(self.alpha, labels, self.n_classes, weight, binary=self._binary)
         self.alpha_ = np.ones(self.n_classes) if alpha is None else alpha
-        return self
 
     def _check_labels(self, y: Any) -> np.ndarray:
         n = np.shape(y)[0] if np.ndim(y) == 1 else -1
@@ -147,7 +209,8 @@ class _FocalLossBase:
         if self.alpha is None:
             return None
         if not hasattr(self, "alpha_"):
-            self.fit(y, sample_weight)
+            labels = self._check_labels(y)
+            self._fit_checked(labels, v.check_sample_weight(sample_weight, labels.shape[0]))
         return self.alpha_
 
     # ------------------------------------------------------------------ NumPy level
@@ -196,16 +259,57 @@ class _FocalLossBase:
     def _objective(
         self, preds: Any, dataset: Any, *, flat_order: str | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        y = _dataset_label(dataset)
-        weight = _dataset_weight(dataset)
-        raw, flat = self._library_margins(preds, y.shape[0], flat_order)
-        # Always resolve alpha_ from the training set being boosted: cheap (one
-        # bincount) and never stale when the same object trains several models.
-        self.fit(y, weight)
-        grad, hess = self.grad_hess(y, raw, weight)
-        if flat:
-            grad, hess = grad.ravel(), hess.ravel()
-        return grad, hess
+        label = dataset.get_label()
+        if label is None:
+            raise ValueError("the dataset passed to the focal objective/metric has no labels")
+        return self._training_grad_hess(
+            preds, dataset, label, _raw_weight(dataset.get_weight()), flat_order
+        )
+
+    def _training_grad_hess(
+        self, preds: Any, dataset: Any, label: Any, raw_weight: Any, flat_order: str | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """float32 gradient and Hessian, shaped like the margins ((n,) or (n, K)).
+
+        The per-round path of every objective adapter: the labels and weights are
+        checked once per training set (see :meth:`_training_set`), the margins every
+        round, and the kernels write float32 straight away.
+        """
+        labels, weight = self._training_set(dataset, label, raw_weight)
+        raw, _ = self._library_margins(preds, labels.shape[0], flat_order)
+        if self._binary:
+            raw = self._check_margins(raw, labels.shape[0])
+            z = v.check_raw_score_binary(raw)
+            if z.shape[0] != labels.shape[0]:
+                raise ValueError(
+                    f"raw_score has {z.shape[0]} samples but the labels have {labels.shape[0]}"
+                )
+        else:
+            z = v.check_raw_score_multiclass(self._check_margins(raw, -1), labels.shape[0])
+        alpha = None if self.alpha is None else self.alpha_
+        return _grad_hess_checked(
+            labels, z, alpha, weight, v.check_gamma(self.gamma),
+            v.check_hessian(self.hessian) == "positive", binary=self._binary, dtype=np.float32,
+        )
+
+    def _training_set(
+        self, dataset: Any, label: Any, raw_weight: Any
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Checked labels and weights of this training set, cached across boosting rounds.
+
+        A different Dataset / DMatrix, or different labels or weights, is a new training
+        set: checked again and, unless the user fitted the loss explicitly, ``alpha_``
+        is resolved from it.
+        """
+        cache = getattr(self, "_train_cache", None)
+        if cache is None or not cache.matches(dataset, label, raw_weight):
+            labels = self._check_labels(label)
+            weight = v.check_sample_weight(raw_weight, labels.shape[0])
+            cache = _TrainingSet(dataset, label, raw_weight, labels, weight)
+            self._train_cache = cache
+            if not self._fitted_explicitly or not hasattr(self, "alpha_"):
+                self._fit_checked(labels, weight)
+        return cache.labels, cache.weight
 
     def _library_margins(
         self, preds: Any, n_samples: int, flat_order: str | None
@@ -233,8 +337,8 @@ class _FocalLossBase:
         """
         grad, hess = self._objective(preds, train_data, flat_order=None)
         # LightGBM stores float32 and flattens (n, K) in Fortran order: hand it
-        # exactly that, so its own conversion is a no-op instead of two copies.
-        return np.asfortranarray(grad, np.float32), np.asfortranarray(hess, np.float32)
+        # exactly that, so its own conversion is a no-op instead of a copy.
+        return np.asfortranarray(grad), np.asfortranarray(hess)
 
     def xgb_objective(self, predt: Any, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
         """XGBoost custom objective: ``xgb.train(params, dtrain, obj=loss.xgb_objective)``.
@@ -242,11 +346,9 @@ class _FocalLossBase:
         ``predt`` is float32 raw margins, ``(n,)`` or ``(n, K)``; returns float32
         gradient and Hessian of the same shape, multiplied by the DMatrix weights.
         """
-        grad, hess = self._objective(predt, dtrain, flat_order="C")
-        if not self._binary and grad.ndim == 1:  # XGBoost >= 2.1 wants (n, K)
-            n = grad.size // self.n_classes
-            grad, hess = grad.reshape(n, -1), hess.reshape(n, -1)
-        return np.ascontiguousarray(grad, np.float32), np.ascontiguousarray(hess, np.float32)
+        # A flattened multiclass layout (XGBoost < 2) is reshaped to (n, K), which is
+        # what XGBoost >= 2.1 wants back; the kernels write C-contiguous float32.
+        return self._objective(predt, dtrain, flat_order="C")
 
     def lgb_metric(self, preds: Any, eval_data: Any) -> tuple[str, float, bool]:
         """LightGBM ``feval``: ``("focal_loss", weighted mean focal loss, False)``."""
@@ -273,11 +375,7 @@ class _FocalLossBase:
         the sample weights (LightGBM positionally, XGBoost as ``sample_weight=``).
         Returns float32 arrays of the shape of ``y_pred``.
         """
-        weight = None if sample_weight is None or np.size(sample_weight) == 0 else sample_weight
-        raw, _ = self._library_margins(y_pred, np.shape(y_true)[0], None)
-        self.fit(y_true, weight)
-        grad, hess = self.grad_hess(y_true, raw, weight)
-        return np.ascontiguousarray(grad, np.float32), np.ascontiguousarray(hess, np.float32)
+        return self._training_grad_hess(y_pred, None, y_true, _raw_weight(sample_weight), None)
 
     def lgb_sklearn_eval(self, metric: str = "focal_loss") -> LightGBMSklearnMetric:
         """A picklable ``eval_metric`` for ``lgb.LGBMClassifier.fit``."""
@@ -330,7 +428,9 @@ class _FocalLossBase:
     def init_score(self, y: Any, sample_weight: Any = None) -> Any:  # pragma: no cover
         raise NotImplementedError
 
-    def predict_proba(self, raw_score: Any) -> np.ndarray:  # pragma: no cover
+    def predict_proba(
+        self, raw_score: Any, *, check_input: bool = True
+    ) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -358,6 +458,11 @@ class BinaryFocalLoss(_FocalLossBase):
     ----------
     alpha_ : ndarray of shape (2,)
         Per-class weights resolved by :meth:`fit` (all ones for ``alpha=None``).
+        An unfitted loss fits itself from the first training set its objective is
+        handed (and again from a different training set). After an explicit
+        :meth:`fit` or :meth:`init_score` the objectives keep ``alpha_`` as it is,
+        e.g. resolved from the global labels in distributed (Dask) training, where
+        each worker only sees its partition.
 
     Notes
     -----
@@ -414,11 +519,21 @@ class BinaryFocalLoss(_FocalLossBase):
         totals = np.bincount(labels, weights=weight, minlength=2) * self.alpha_
         return _minimise_binary(totals, v.check_gamma(self.gamma))
 
-    def predict_proba(self, raw_score: Any) -> np.ndarray:
-        """Probabilities ``(n, 2)`` = ``[1 - sigmoid(z), sigmoid(z)]`` from raw margins."""
+    def predict_proba(self, raw_score: Any, *, check_input: bool = True) -> np.ndarray:
+        """Probabilities ``(n, 2)`` = ``[1 - sigmoid(z), sigmoid(z)]`` from raw margins.
+
+        Parameters
+        ----------
+        raw_score : array-like of shape (n_samples,)
+            Raw margins, e.g. ``booster.predict(X, raw_score=True)``.
+        check_input : bool, default=True
+            Warn when every margin lies in [0, 1] (probabilities passed by mistake).
+            Pass False when ``raw_score`` is known to be margins (a small model's
+            margins can all lie there); shape and finiteness are always checked.
+        """
         z = self._check_margins(raw_score, -1)
         z = v.check_raw_score_binary(z)
-        if z.size > 1 and ((z >= 0) & (z <= 1)).all():
+        if check_input and z.size > 1 and ((z >= 0) & (z <= 1)).all():
             warnings.warn(
                 "predict_proba received raw scores that all lie in [0, 1]: these look like "
                 "probabilities, not raw margins. Applying the sigmoid to probabilities is a "
@@ -455,6 +570,11 @@ class MulticlassFocalLoss(_FocalLossBase):
     ----------
     alpha_ : ndarray of shape (n_classes,)
         Per-class weights resolved by :meth:`fit` (all ones for ``alpha=None``).
+        An unfitted loss fits itself from the first training set its objective is
+        handed (and again from a different training set). After an explicit
+        :meth:`fit` or :meth:`init_score` the objectives keep ``alpha_`` as it is,
+        e.g. resolved from the global labels in distributed (Dask) training, where
+        each worker only sees its partition.
 
     Notes
     -----
@@ -516,11 +636,24 @@ class MulticlassFocalLoss(_FocalLossBase):
         totals = np.bincount(labels, weights=weight, minlength=self.n_classes) * self.alpha_
         return _minimise_multiclass(totals, v.check_gamma(self.gamma))
 
-    def predict_proba(self, raw_score: Any) -> np.ndarray:
-        """Softmax probabilities ``(n, n_classes)`` from raw margins."""
+    def predict_proba(self, raw_score: Any, *, check_input: bool = True) -> np.ndarray:
+        """Softmax probabilities ``(n, n_classes)`` from raw margins.
+
+        Parameters
+        ----------
+        raw_score : array-like of shape (n_samples, n_classes)
+            Raw margins, e.g. ``booster.predict(X, raw_score=True)``.
+        check_input : bool, default=True
+            Raise when every row looks like probabilities (in [0, 1], summing to 1).
+            Pass False when ``raw_score`` is known to be margins; shape and
+            finiteness are always checked.
+        """
         z = self._check_margins(raw_score, -1)
         z = v.check_raw_score_multiclass(z, z.shape[0] if z.ndim == 2 else -1)
-        if ((z >= 0) & (z <= 1)).all() and np.allclose(z.sum(axis=1), 1.0, rtol=0, atol=1e-6):
+        looks_like_proba = ((z >= 0) & (z <= 1)).all() and np.allclose(
+            z.sum(axis=1), 1.0, rtol=0, atol=1e-6
+        )
+        if check_input and looks_like_proba:
             raise ValueError(
                 "predict_proba received raw scores whose rows are probabilities (in [0, 1], "
                 "summing to 1): applying softmax to probabilities is a classic mistake. Pass raw "

@@ -15,7 +15,6 @@ needs scikit-learn but neither booster library.
 from __future__ import annotations
 
 import os
-import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -304,13 +303,9 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
             Columns follow ``classes_``; every row sums to 1.
         """
         raw_score = self.decision_function(X)  # checks is-fitted first
-        with warnings.catch_warnings():
-            # These are the booster's margins, so the loss's guard against probabilities
-            # passed as margins (all values in [0, 1]) would only be a false alarm here.
-            warnings.filterwarnings(
-                "ignore", message="predict_proba received raw scores", category=UserWarning
-            )
-            return self.loss_.predict_proba(raw_score)
+        # These are the booster's margins, so the loss's guard against probabilities
+        # passed as margins (all values in [0, 1]) would only be a false alarm here.
+        return self.loss_.predict_proba(raw_score, check_input=False)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class label.

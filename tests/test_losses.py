@@ -726,3 +726,89 @@ def test_sklearn_api_metric_adapters_inside_the_classifiers():
     assert_allclose(xgb_model.predict_proba(Xv), loss.predict_proba(margin), atol=1e-6)
     assert xgb_model.evals_result()["validation_0"]["log_loss"][-1] == pytest.approx(
         log_loss(yv, expit(margin), sample_weight=wv), rel=1e-5)
+
+
+# --------------------------------------------------------------------------- per-round cache
+def test_explicit_fit_keeps_alpha_for_a_partition():
+    """Distributed training: alpha_ fitted on the global labels survives a partition."""
+    X, y, w = _binary_data(n=400, positive_rate=0.25)
+    part = slice(0, 80)  # a partition with a different positive rate
+    assert not np.isclose(y[part].mean(), y.mean())
+    raw = np.random.default_rng(0).normal(size=80)
+    for explicit in ("fit", "init_score"):
+        loss = BinaryFocalLoss(alpha="balanced")
+        getattr(loss, explicit)(y, w)
+        full_alpha = loss.alpha_.copy()
+        expected = binary_focal_grad_hess(y[part], raw, alpha=full_alpha, sample_weight=w[part])
+        for objective, data in (
+            (loss.lgb_objective, lgb.Dataset(X[part], y[part], weight=w[part]).construct()),
+            (loss.xgb_objective, xgb.DMatrix(X[part], y[part], weight=w[part])),
+        ):
+            raw_in = raw if objective == loss.lgb_objective else raw.astype(np.float32)
+            grad, hess = objective(raw_in, data)
+            assert_array_equal(loss.alpha_, full_alpha)
+            assert_allclose(grad, expected[0], rtol=1e-6)
+            assert_allclose(hess, expected[1], rtol=1e-6)
+        grad, _ = loss.sklearn_objective(y[part], raw, w[part])
+        assert_array_equal(loss.alpha_, full_alpha)
+        assert_allclose(grad, expected[0], rtol=1e-6)
+        # a worker receives a pickled copy: it keeps the global alpha_ too
+        worker_copy = pickle.loads(pickle.dumps(loss))
+        worker_copy.xgb_objective(raw.astype(np.float32), xgb.DMatrix(X[part], y[part]))
+        assert_array_equal(worker_copy.alpha_, full_alpha)
+    # An unfitted loss resolves alpha_ from the partition it is handed.
+    loss = BinaryFocalLoss(alpha="balanced")
+    loss.xgb_objective(raw.astype(np.float32), xgb.DMatrix(X[part], y[part], weight=w[part]))
+    assert_allclose(loss.alpha_, BinaryFocalLoss(alpha="balanced").fit(y[part], w[part]).alpha_)
+
+
+def test_objective_checks_labels_once_per_training_set_and_notices_changes():
+    X, y, w = _binary_data(n=200, positive_rate=0.25)
+    raw = np.random.default_rng(1).normal(size=200)
+    loss = BinaryFocalLoss(alpha="balanced", gamma=2.0)
+    dtrain = xgb.DMatrix(X, y, weight=w)
+    grad, hess = loss.xgb_objective(raw.astype(np.float32), dtrain)
+    first_cache = loss._train_cache
+    loss.xgb_objective(raw.astype(np.float32), dtrain)
+    assert loss._train_cache is first_cache  # same training set: nothing re-checked
+    # float32 kernels output = the float64 result rounded once
+    ref = binary_focal_grad_hess(y, raw.astype(np.float32), alpha="balanced",
+                                 sample_weight=dtrain.get_weight())  # stored as float32
+    assert_array_equal(grad, ref[0].astype(np.float32))
+    assert_array_equal(hess, ref[1].astype(np.float32))
+    # new labels on the same DMatrix, then new weights: a new training set, refitted
+    y2 = 1 - y
+    dtrain.set_label(y2)
+    loss.xgb_objective(raw.astype(np.float32), dtrain)
+    assert_allclose(loss.alpha_, BinaryFocalLoss(alpha="balanced").fit(y2, w).alpha_)
+    dtrain.set_weight(np.ones_like(w))
+    loss.xgb_objective(raw.astype(np.float32), dtrain)
+    assert_allclose(loss.alpha_, BinaryFocalLoss(alpha="balanced").fit(y2).alpha_)
+    # bad labels are still caught on a new training set
+    with pytest.raises(ValueError, match="0/1"):
+        loss.lgb_objective(raw, lgb.Dataset(X, np.where(y == 1, 2, 0)).construct())
+    # margins are checked every round
+    bad = raw.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        loss.lgb_objective(bad, lgb.Dataset(X, y).construct())
+    with pytest.raises(ValueError, match="samples"):
+        loss.lgb_objective(raw[:-1], lgb.Dataset(X, y).construct())
+    # the cache never travels with a copy
+    assert not hasattr(copy.deepcopy(loss), "_train_cache")
+    assert not hasattr(pickle.loads(pickle.dumps(loss)), "_train_cache")
+
+
+def test_predict_proba_check_input_false_skips_the_probability_guard():
+    margins = np.array([0.1, 0.5, 0.9])
+    with pytest.warns(UserWarning, match="look like"):
+        BinaryFocalLoss().predict_proba(margins)
+    proba = BinaryFocalLoss().predict_proba(margins, check_input=False)  # no warning
+    assert_allclose(proba[:, 1], expit(margins))
+    rows = np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
+    with pytest.raises(ValueError, match="probabilities"):
+        MulticlassFocalLoss(3).predict_proba(rows)
+    assert_allclose(MulticlassFocalLoss(3).predict_proba(rows, check_input=False),
+                    softmax(rows, axis=1))
+    with pytest.raises(ValueError, match="finite"):
+        BinaryFocalLoss().predict_proba([0.1, np.nan], check_input=False)
