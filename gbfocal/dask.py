@@ -1,0 +1,178 @@
+"""Distributed training with Dask: global class weights, starting margins and metrics.
+
+With ``xgboost.dask`` and ``lightgbm.dask`` every worker calls the objective and the
+metrics on *its own partitions* only. Three things must nevertheless be global:
+
+* ``alpha="balanced"`` class weights: resolved from the labels of the whole training
+  set, not from each worker's share (which differs with unequal partitions);
+* the starting margin (:meth:`init_score`), for the same reason;
+* the evaluation metrics: the weighted mean ``sum(w l) / sum(w)`` over all rows.
+
+:func:`init_score` fits the loss object on the full (computed) labels, which are small
+next to the features, and :func:`base_margin` turns the result into a per-row Dask
+array with the chunks of the labels. A fitted loss object keeps its ``alpha_`` in the
+training objective, so every worker boosts the global loss.
+
+XGBoost aggregates a custom metric across workers by *averaging the per-worker values*
+(``xgboost.callback._allreduce_metric``: an allreduce-sum divided by the number of
+workers), which is a mean of per-worker means and wrong for unequal partitions.
+:class:`XGBoostDaskMetric` all-reduces the weighted loss sum and the weight sum
+itself, so every worker reports the global weighted mean (and XGBoost's averaging of
+identical values leaves it unchanged).
+
+Dask is imported lazily: ``import gbfocal.dask`` needs only NumPy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .losses import _dataset_label, _dataset_weight, _FocalLossBase, _Metric
+
+__all__ = ["XGBoostDaskMetric", "base_margin", "init_score"]
+
+# Metrics that are a sum over rows divided by the weight sum, so they can be combined
+# exactly from per-worker sums. Ranking metrics are not: use XGBoost's built-in
+# distributed "auc" / "aucpr" (rank-based, so correct on raw margins) for those.
+_DECOMPOSABLE = ("focal_loss", "log_loss")
+
+
+def _check_loss(loss: Any) -> _FocalLossBase:
+    if not isinstance(loss, _FocalLossBase):
+        raise TypeError(
+            f"loss must be a BinaryFocalLoss or MulticlassFocalLoss, got {type(loss).__name__}"
+        )
+    return loss
+
+
+def _to_numpy(values: Any, name: str) -> np.ndarray | None:
+    """A Dask array / Series / DataFrame column (or array-like) computed to NumPy."""
+    if values is None:
+        return None
+    compute = getattr(values, "compute", None)
+    computed = compute() if callable(compute) else values
+    array = np.asarray(getattr(computed, "to_numpy", lambda: computed)())
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    return array
+
+
+def init_score(loss: Any, y: Any, sample_weight: Any = None) -> float | np.ndarray:
+    """Fit ``loss`` on the *global* labels and return its constant starting margin.
+
+    Parameters
+    ----------
+    loss : BinaryFocalLoss or MulticlassFocalLoss
+        Fitted in place (``loss.alpha_``), so that the training objective on every
+        worker uses the class weights of the whole training set.
+    y : dask array or dask Series of shape (n_samples,), or array-like
+        All training labels; computed to NumPy (one small vector).
+    sample_weight : same kind as ``y``, default=None
+        Row weights.
+
+    Returns
+    -------
+    init : float (binary) or ndarray of shape (n_classes,)
+        ``loss.init_score(y, sample_weight)`` on the computed labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da  # doctest: +SKIP
+    >>> from gbfocal.losses import BinaryFocalLoss
+    >>> from gbfocal.dask import init_score
+    >>> y = np.array([0, 0, 0, 1])  # a dask array works the same way
+    >>> loss = BinaryFocalLoss(alpha="balanced")
+    >>> round(init_score(loss, y), 6) == round(loss.init_score(y), 6)
+    True
+    """
+    loss = _check_loss(loss)
+    labels = _to_numpy(y, "y")
+    weight = _to_numpy(sample_weight, "sample_weight")
+    return loss.init_score(labels, weight)
+
+
+def base_margin(loss: Any, y: Any, sample_weight: Any = None) -> Any:
+    """Per-row starting margins as a Dask array chunked like ``y``.
+
+    Fits ``loss`` on the global labels (see :func:`init_score`) and repeats its
+    starting margin on every row: shape ``(n,)`` for the binary loss, ``(n, K)``
+    for the multiclass loss. Pass it as ``DaskDMatrix(base_margin=...)`` (XGBoost) or
+    ``DaskLGBMClassifier.fit(init_score=...)`` (LightGBM). Predicted margins include
+    it only where the prediction data carries it (an XGBoost DMatrix with
+    ``base_margin``); otherwise add ``loss.init_score`` before ``loss.predict_proba``.
+
+    Parameters
+    ----------
+    loss : BinaryFocalLoss or MulticlassFocalLoss
+    y : dask array of shape (n_samples,)
+        Training labels; their chunks define the chunks of the result.
+    sample_weight : dask array of shape (n_samples,), default=None
+
+    Returns
+    -------
+    margin : dask array of shape (n_samples,) or (n_samples, n_classes), float64
+    """
+    try:
+        import dask.array as da
+    except ImportError as exc:
+        raise ImportError("base_margin needs dask: pip install gbfocal[dask]") from exc
+    init = init_score(loss, y, sample_weight)
+    chunks = da.asarray(y).chunks[0]
+    if np.ndim(init) == 0:
+        return da.full(sum(chunks), float(init), chunks=(chunks,), dtype=np.float64)
+    row = np.asarray(init, dtype=np.float64)
+    ones = da.ones((sum(chunks), 1), chunks=(chunks, 1), dtype=np.float64)
+    return ones * row[None, :]
+
+
+class XGBoostDaskMetric(_Metric):
+    """``custom_metric`` for ``xgboost.dask.train``: the global weighted mean.
+
+    Each worker computes ``sum(w l)`` and ``sum(w)`` on its partitions and the two
+    numbers are all-reduced with :mod:`xgboost.collective`, so every worker returns
+    ``sum(w l) / sum(w)`` over all rows, however unequal the partitions. Outside a
+    distributed run the all-reduce is the identity and the value equals
+    ``loss.xgb_eval(metric)``.
+
+    Parameters
+    ----------
+    loss : BinaryFocalLoss or MulticlassFocalLoss
+    metric : {"focal_loss", "log_loss"}, default="focal_loss"
+        Ranking metrics do not decompose into per-worker sums; for those use
+        XGBoost's built-in distributed ``eval_metric="auc"`` / ``"aucpr"``.
+
+    Notes
+    -----
+    XGBoost formats metric values with ``%f`` before parsing them back, so the
+    values in the evaluation history carry 6 decimals (single-machine too).
+    """
+
+    def __init__(self, loss: _FocalLossBase, metric: str = "focal_loss") -> None:
+        super().__init__(loss, metric)
+        if self.metric not in _DECOMPOSABLE:
+            raise ValueError(
+                f"metric {metric!r} does not decompose into per-worker sums; "
+                f"XGBoostDaskMetric supports {_DECOMPOSABLE}. For ranking metrics use "
+                "XGBoost's built-in eval_metric='auc' or 'aucpr' (rank-based, so correct "
+                "on the raw margins of a custom objective)."
+            )
+
+    def __call__(self, predt: Any, dmatrix: Any) -> tuple[str, float]:
+        from xgboost import collective
+
+        y = _dataset_label(dmatrix)
+        weight = _dataset_weight(dmatrix)
+        if y.shape[0] == 0:  # a worker without rows of this evaluation set
+            local = np.zeros(2)
+        else:
+            raw, _ = self.loss._library_margins(predt, y.shape[0], "C")
+            total = float(y.shape[0]) if weight is None else float(np.sum(weight))
+            mean = self.loss._metric_value(self.metric, y, raw, weight)
+            local = np.array([mean * total, total])
+        loss_sum, weight_sum = collective.allreduce(local, collective.Op.SUM)
+        if weight_sum <= 0:
+            raise ValueError("sample_weight sums to zero: the weighted mean loss is undefined")
+        return self.name, float(loss_sum / weight_sum)

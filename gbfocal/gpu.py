@@ -1,0 +1,115 @@
+"""Focal-loss objective for XGBoost on CUDA: gradient and Hessian computed with CuPy.
+
+With ``device="cuda"`` XGBoost hands a custom objective the margins as a NumPy array
+on the host and accepts CuPy arrays back. :class:`XGBoostCudaObjective` copies the
+margins to the GPU, evaluates the same formulas as the CPU path
+(:mod:`gbfocal._gpu`, written once for NumPy and CuPy) in float64 and returns float32
+CuPy arrays. Labels and weights are checked and copied to the device once per
+training set. CuPy is imported on the first call: ``pip install gbfocal[gpu]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _gpu
+from . import _validation as v
+from .losses import _FocalLossBase, _raw_weight
+
+__all__ = ["XGBoostCudaObjective", "xgb_cuda_objective"]
+
+_BACKENDS = ("cupy", "numpy")
+
+
+def _array_module(backend: str) -> Any:
+    if backend == "numpy":
+        return np
+    try:
+        import cupy
+    except ImportError as exc:
+        raise ImportError(
+            "the CUDA focal objective needs CuPy: pip install gbfocal[gpu] "
+            "(cupy-cuda12x; pick the CuPy package matching your CUDA version)"
+        ) from exc
+    return cupy
+
+
+class XGBoostCudaObjective:
+    """XGBoost custom objective computing the focal gradient and Hessian with CuPy.
+
+    Use it like :meth:`~gbfocal.losses.BinaryFocalLoss.xgb_objective`::
+
+        xgb.train({"device": "cuda", ...}, dtrain, obj=XGBoostCudaObjective(loss))
+
+    Parameters
+    ----------
+    loss : BinaryFocalLoss or MulticlassFocalLoss
+        Supplies ``alpha`` / ``gamma`` / ``hessian``; ``alpha_`` is resolved exactly as
+        by ``loss.xgb_objective`` (kept if the loss was fitted explicitly, otherwise
+        from the training set).
+    backend : {"cupy", "numpy"}, default="cupy"
+        Array module; "numpy" runs the identical code on the CPU (for testing, or to
+        keep one code path on machines without a GPU).
+
+    Notes
+    -----
+    Results equal ``loss.xgb_objective`` up to the order of floating-point
+    operations (both compute in float64 and round once to float32).
+    """
+
+    def __init__(self, loss: _FocalLossBase, backend: str = "cupy") -> None:
+        if not isinstance(loss, _FocalLossBase):
+            raise TypeError(
+                f"loss must be a BinaryFocalLoss or MulticlassFocalLoss, got {type(loss).__name__}"
+            )
+        if backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+        self.loss = loss
+        self.backend = backend
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.loss!r}, backend={self.backend!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_device_cache", None)  # device arrays: rebuilt on the next call
+        return state
+
+    def _device_inputs(self, xp: Any, dtrain: Any) -> tuple[Any, Any, Any]:
+        """Checked labels, weights and class weights on the device, cached per training set."""
+        labels, weight = self.loss._training_set(
+            dtrain, dtrain.get_label(), _raw_weight(dtrain.get_weight())
+        )
+        alpha = None if self.loss.alpha is None else self.loss.alpha_
+        cache = getattr(self, "_device_cache", None)
+        if cache is None or cache[0] is not labels or cache[1] is not weight:
+            device = tuple(None if a is None else xp.asarray(a) for a in (labels, weight))
+            cache = (labels, weight, alpha, device)
+            self._device_cache = cache
+        y, w = cache[3]
+        a = None if alpha is None else xp.asarray(alpha, dtype=xp.float64)
+        return y, w, a
+
+    def __call__(self, predt: Any, dtrain: Any) -> tuple[Any, Any]:
+        xp = _array_module(self.backend)
+        y, w, alpha = self._device_inputs(xp, dtrain)
+        raw, _ = self.loss._library_margins(np.asarray(predt), int(y.shape[0]), "C")
+        if self.loss._binary:
+            z = v.check_raw_score_binary(self.loss._check_margins(raw, int(y.shape[0])))
+        else:
+            z = v.check_raw_score_multiclass(raw, int(y.shape[0]))
+        if z.shape[0] != y.shape[0]:
+            raise ValueError(f"predt has {z.shape[0]} rows but the labels have {y.shape[0]}")
+        fn = _gpu.binary_grad_hess if self.loss._binary else _gpu.multiclass_grad_hess
+        grad, hess = fn(
+            xp, y, xp.asarray(z, dtype=xp.float64), alpha, w, v.check_gamma(self.loss.gamma),
+            v.check_hessian(self.loss.hessian) == "positive",
+        )
+        return grad.astype(xp.float32), hess.astype(xp.float32)
+
+
+def xgb_cuda_objective(loss: _FocalLossBase) -> XGBoostCudaObjective:
+    """``XGBoostCudaObjective(loss)``: the CuPy focal objective for ``xgb.train(obj=...)``."""
+    return XGBoostCudaObjective(loss)
