@@ -87,15 +87,8 @@ def _exp(x: float) -> float:
 
 
 @njit(**_INLINE)
-def _log(x: float) -> float:
-    """``log(x)`` for positive normal ``x``."""
-    bits = _float_to_bits(x)
-    mantissa = _bits_to_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)  # [1, 2)
-    high = mantissa > _SQRT2
-    mantissa = mantissa * 0.5 if high else mantissa  # now in (0.707, 1.414]
-    k = np.float64((bits >> 52) - (1022 if high else 1023))
-    f = mantissa - 1.0  # exact (Sterbenz)
-    s = f / (2.0 + f)  # log(1 + f) = 2 atanh(s), |s| < 0.1716
+def _k_ln2_plus_2atanh(k: float, s: float) -> float:
+    """``k log(2) + 2 atanh(s)`` for ``|s| < 0.1716``: the core of ``_log`` and ``_log1p_unit``."""
     s2 = s * s
     w = 1.0 / 21.0  # atanh series to s**21: truncation error < 3e-17 relative
     w = w * s2 + 1.0 / 19.0
@@ -109,6 +102,19 @@ def _log(x: float) -> float:
     w = w * s2 + 1.0 / 3.0
     two_s = 2.0 * s
     return k * _LN2_HI + ((two_s + two_s * (s2 * w)) + k * _LN2_LO)
+
+
+@njit(**_INLINE)
+def _log(x: float) -> float:
+    """``log(x)`` for positive normal ``x``."""
+    bits = _float_to_bits(x)
+    mantissa = _bits_to_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)  # [1, 2)
+    high = mantissa > _SQRT2
+    mantissa = mantissa * 0.5 if high else mantissa  # now in (0.707, 1.414]
+    k = np.float64((bits >> 52) - (1022 if high else 1023))
+    f = mantissa - 1.0  # exact (Sterbenz)
+    s = f / (2.0 + f)  # log(1 + f) = 2 atanh(s), |s| < 0.1716
+    return _k_ln2_plus_2atanh(k, s)
 
 
 @njit(**_INLINE)
@@ -130,20 +136,7 @@ def _log1p_unit(e: float) -> float:
     high = e > _SQRT2 - 1.0
     f = (e - 1.0) * 0.5 if high else e
     s = f / (2.0 + f)
-    s2 = s * s
-    w = 1.0 / 21.0
-    w = w * s2 + 1.0 / 19.0
-    w = w * s2 + 1.0 / 17.0
-    w = w * s2 + 1.0 / 15.0
-    w = w * s2 + 1.0 / 13.0
-    w = w * s2 + 1.0 / 11.0
-    w = w * s2 + 1.0 / 9.0
-    w = w * s2 + 1.0 / 7.0
-    w = w * s2 + 1.0 / 5.0
-    w = w * s2 + 1.0 / 3.0
-    two_s = 2.0 * s
-    k = 1.0 if high else 0.0
-    value = k * _LN2_HI + ((two_s + two_s * (s2 * w)) + k * _LN2_LO)
+    value = _k_ln2_plus_2atanh(1.0 if high else 0.0, s)
     return e if e < 8.673617379884035e-19 else value
 
 
