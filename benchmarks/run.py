@@ -7,8 +7,9 @@ Run ``python benchmarks/run.py`` (full sizes, several minutes) or
 
 Method: every ratio compares timings taken side by side in this one run, in
 alternating order (so a background load spike hits both sides), and reports the
-median of the repetitions. LightGBM and XGBoost get 2 threads; gbfocal's kernels are
-single-threaded SIMD loops. First-call cost (import + compile or cache load) is
+median of the repetitions. LightGBM and XGBoost get 2 threads, and so do gbfocal's
+SIMD kernels (``gbfocal.get_num_threads()`` on this 2-CPU machine; a "1 thread" row
+shows the single-threaded kernel too). First-call cost (import + compile or cache load) is
 measured in fresh subprocesses, so it never pollutes the steady-state timings.
 """
 
@@ -111,6 +112,7 @@ def machine() -> dict[str, Any]:
         "cpu": cpu, "logical_cpus": os.cpu_count(), "memory": memory,
         "python": platform.python_version(), "os": platform.platform(),
         "versions": versions, "gbfocal": gbfocal.__version__,
+        "gbfocal_threads": gbfocal.get_num_threads(),
         "load_average_start": os.getloadavg(),
     }
 
@@ -136,6 +138,17 @@ def _numpy_path(fn: Callable[[], Any]) -> Callable[[], Any]:
     return call
 
 
+def _one_thread(fn: Callable[[], Any]) -> Callable[[], Any]:
+    def call() -> Any:
+        gbfocal.set_num_threads(1)
+        try:
+            return fn()
+        finally:
+            gbfocal.set_num_threads(None)
+
+    return call
+
+
 def _peer(module: str) -> Any:
     try:
         return __import__(module, fromlist=["_"])
@@ -157,6 +170,7 @@ def kernel_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str
         return gbfocal.binary_focal_grad_hess(y, z)
 
     binary = {"log loss (NumPy)": log_loss, "focal (gbfocal)": focal,
+              "focal (gbfocal, 1 thread)": _one_thread(focal),
               "focal (gbfocal, NumPy path)": _numpy_path(focal)}
     imlgb = _peer("imlightgbm.objective")
     if not isinstance(imlgb, str):
@@ -183,6 +197,7 @@ def kernel_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str
         return gbfocal.multiclass_focal_grad_hess(ym, zm)
 
     multi = {"softmax cross-entropy (NumPy)": softmax_ce, "focal (gbfocal)": focal_multi,
+             "focal (gbfocal, 1 thread)": _one_thread(focal_multi),
              "focal (gbfocal, NumPy path)": _numpy_path(focal_multi)}
     if not isinstance(imlgb, str):
         multi["focal (imlightgbm)"] = functools.partial(
@@ -375,8 +390,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"Load average at start {tuple(round(x, 2) for x in m['load_average_start'])}, "
         f"at end {tuple(round(x, 2) for x in results['load_average_end'])} "
         "(other processes shared the machine when this is above 0).  ",
-        f"LightGBM/XGBoost threads: {THREADS}. Medians of repeated runs, ratios measured "
-        "side by side in this run (rotating order). Ratio = time / baseline (first row).",
+        f"LightGBM/XGBoost threads: {THREADS}; gbfocal kernel threads: "
+        f"{m.get('gbfocal_threads', 1)}. Medians of repeated runs, ratios measured side by side "
+        "in this run (rotating order). Ratio = time / baseline (first row).",
         "",
     ]
     kern = results["kernels"]

@@ -18,6 +18,7 @@ from ._focal import (
     multiclass_focal_grad_hess,
     multiclass_focal_loss,
 )
+from ._parallel import get_num_threads, set_num_threads
 from .losses import BinaryFocalLoss, MulticlassFocalLoss
 
 __version__ = "0.1.0"
@@ -39,6 +40,8 @@ __all__ = [
     "binary_focal_loss",
     "multiclass_focal_grad_hess",
     "multiclass_focal_loss",
+    "get_num_threads",
+    "set_num_threads",
     "BinaryFocalLoss",
     "MulticlassFocalLoss",
     *_LAZY,

@@ -27,6 +27,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from ._parallel import run_rows
+
 _OPTIONS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
 _INLINE = {**_OPTIONS, "inline": "always"}
 
@@ -177,7 +179,10 @@ def _target_grad_hess(p: float, q: float, log_p: float, q_g: float, gamma: float
 def _binary_rows(lo, hi, y, z, a0, a1, sw, has_sw, gamma, gamma_code, positive, grad, hess,
                  loss_only):
     """Rows ``lo:hi``; constant flags make LLVM emit one branch-free SIMD loop each."""
-    for i in range(lo, hi):
+    # Slices, then indices from 0: with ``range(lo, hi)`` LLVM cannot rule out negative
+    # indices (which numba wraps around) and the loop stops vectorising (4x slower).
+    y, z, sw, grad, hess = y[lo:hi], z[lo:hi], sw[lo:hi], grad[lo:hi], hess[lo:hi]
+    for i in range(z.shape[0]):
         label = y[i] != 0
         u = z[i] if label else -z[i]
         p, q, log_p, q_g = _target_terms(u, gamma, gamma_code)
@@ -196,33 +201,33 @@ def _binary_rows(lo, hi, y, z, a0, a1, sw, has_sw, gamma, gamma_code, positive, 
 # which LLVM turns into a single branch-free SIMD loop (a function holding several
 # inlined variants behind branches does not vectorise). Variants compile on first use.
 @njit(**_OPTIONS)
-def _binary_loss(y, z, a0, a1, sw, gamma, out):
-    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, False, gamma, -1, False, out, out, True)
+def _binary_loss(lo, hi, y, z, a0, a1, sw, gamma, out):
+    _binary_rows(lo, hi, y, z, a0, a1, sw, False, gamma, -1, False, out, out, True)
 
 
 @njit(**_OPTIONS)
-def _binary_loss_w(y, z, a0, a1, sw, gamma, out):
-    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, True, gamma, -1, False, out, out, True)
+def _binary_loss_w(lo, hi, y, z, a0, a1, sw, gamma, out):
+    _binary_rows(lo, hi, y, z, a0, a1, sw, True, gamma, -1, False, out, out, True)
 
 
 @njit(**_OPTIONS)
-def _binary_gh(y, z, a0, a1, sw, gamma, positive, grad, hess):
-    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, False, gamma, -1, positive, grad, hess, False)
+def _binary_gh(lo, hi, y, z, a0, a1, sw, gamma, positive, grad, hess):
+    _binary_rows(lo, hi, y, z, a0, a1, sw, False, gamma, -1, positive, grad, hess, False)
 
 
 @njit(**_OPTIONS)
-def _binary_gh_w(y, z, a0, a1, sw, gamma, positive, grad, hess):
-    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, True, gamma, -1, positive, grad, hess, False)
+def _binary_gh_w(lo, hi, y, z, a0, a1, sw, gamma, positive, grad, hess):
+    _binary_rows(lo, hi, y, z, a0, a1, sw, True, gamma, -1, positive, grad, hess, False)
 
 
 @njit(**_OPTIONS)
-def _binary_gh_sq(y, z, a0, a1, sw, gamma, positive, grad, hess):
-    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, False, gamma, 2, positive, grad, hess, False)
+def _binary_gh_sq(lo, hi, y, z, a0, a1, sw, gamma, positive, grad, hess):
+    _binary_rows(lo, hi, y, z, a0, a1, sw, False, gamma, 2, positive, grad, hess, False)
 
 
 @njit(**_OPTIONS)
-def _binary_gh_sq_w(y, z, a0, a1, sw, gamma, positive, grad, hess):
-    _binary_rows(0, z.shape[0], y, z, a0, a1, sw, True, gamma, 2, positive, grad, hess, False)
+def _binary_gh_sq_w(lo, hi, y, z, a0, a1, sw, gamma, positive, grad, hess):
+    _binary_rows(lo, hi, y, z, a0, a1, sw, True, gamma, 2, positive, grad, hess, False)
 
 
 def _contiguous(z: np.ndarray, sample_weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -240,7 +245,7 @@ def binary_loss(y, z, alpha, sample_weight, gamma, out):
     a0, a1 = _class_weights(alpha)
     z, sw = _contiguous(z, sample_weight)
     kernel = _binary_loss if sample_weight is None else _binary_loss_w
-    kernel(y, z, a0, a1, sw, gamma, out)
+    run_rows(kernel, z.shape[0], 1, y, z, a0, a1, sw, gamma, out)
 
 
 def binary_grad_hess(y, z, alpha, sample_weight, gamma, positive, grad, hess):
@@ -251,7 +256,7 @@ def binary_grad_hess(y, z, alpha, sample_weight, gamma, positive, grad, hess):
     else:
         kernel = _binary_gh if sample_weight is None else _binary_gh_w
     z, sw = _contiguous(z, sample_weight)
-    kernel(y, z, a0, a1, sw, gamma, positive, grad, hess)
+    run_rows(kernel, z.shape[0], 1, y, z, a0, a1, sw, gamma, positive, grad, hess)
 
 
 # --------------------------------------------------------------------------- multiclass
@@ -312,8 +317,12 @@ def _multiclass_rows(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad,
     row = np.empty((10, _BLOCK))  # per row: p, q, q^g, weight, pull, curl, 1/total, g_y, h_y
     has_alpha = alpha.shape[0] > 0
     has_sw = sw.shape[0] > 0
-    for start in range(lo, hi, _BLOCK):
-        b = min(_BLOCK, hi - start)
+    # Row indices from 0 (see _binary_rows); an empty ``sw`` stays empty.
+    y, z, grad, hess = y[lo:hi], z[lo:hi], grad[lo:hi], hess[lo:hi]
+    sw = sw[lo:hi] if has_sw else sw
+    n_rows = z.shape[0]
+    for start in range(0, n_rows, _BLOCK):
+        b = min(_BLOCK, n_rows - start)
         _block_margin(start, b, y, z, zt, ex, m, top, rest, u)
         # Weights and terms in separate loops without conditional stores, so that the
         # transcendental-heavy one vectorises.
@@ -365,8 +374,8 @@ def _multiclass_rows(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad,
 
 
 @njit(**_OPTIONS)
-def _multiclass(y, z, alpha, sw, gamma, gamma_code, positive, grad, hess, loss_only):
-    _multiclass_rows(0, z.shape[0], y, z, alpha, sw, gamma, gamma_code, positive, grad, hess,
+def _multiclass(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad, hess, loss_only):
+    _multiclass_rows(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad, hess,
                      loss_only)
 
 
@@ -384,10 +393,13 @@ def multiclass_loss(y, z, alpha, sample_weight, gamma, out):
     """Weighted softmax focal loss per row into ``out`` (shape (n,))."""
     z, alpha, sw = _multiclass_arrays(z, alpha, sample_weight)
     column = out.reshape(-1, 1)
-    _multiclass(y, z, alpha, sw, gamma, -1, False, column, column, True)
+    run_rows(_multiclass, z.shape[0], z.shape[1], y, z, alpha, sw, gamma, -1, False, column,
+             column, True)
 
 
 def multiclass_grad_hess(y, z, alpha, sample_weight, gamma, positive, grad, hess):
     """Weighted gradient and diagonal Hessian of the softmax focal loss, (n, K)."""
     z, alpha, sw = _multiclass_arrays(z, alpha, sample_weight)
-    _multiclass(y, z, alpha, sw, gamma, 2 if gamma == 2.0 else -1, positive, grad, hess, False)
+    gamma_code = 2 if gamma == 2.0 else -1
+    run_rows(_multiclass, z.shape[0], z.shape[1], y, z, alpha, sw, gamma, gamma_code, positive,
+             grad, hess, False)
