@@ -46,6 +46,11 @@ from . import _validation as v
 # where every formula underflows (|z| in the hundreds), while leaving every
 # representable log-loss curvature untouched.
 _TINY = np.finfo(np.float64).tiny
+# Gradient and Hessian clip the target margin u here: beyond it p or 1 - p is exactly
+# 0 in float64, so nothing changes, except that products such as gamma * log p (and
+# multiclass margins z_y - z_k of scores near the float64 maximum, which overflow to
+# -inf) no longer turn into 0 * inf = NaN. The loss itself is not clipped.
+_MARGIN_CLIP = 1e300
 
 
 # --------------------------------------------------------------------------- backend
@@ -273,7 +278,7 @@ def binary_focal_loss(
         return out
     _, u, g, w = _binary_inputs(y_true, raw_score, alpha, gamma, sample_weight)
     log_p, log_q = _log_sigmoid_pair(u)
-    with np.errstate(under="ignore"):
+    with np.errstate(under="ignore", over="ignore"):  # q**g -> 0 and a loss beyond 1e308
         loss = -np.exp(g * log_q) * log_p
     return _apply(loss, w)
 
@@ -333,7 +338,7 @@ def binary_focal_grad_hess(
         kernels.binary_grad_hess(y, z, a, w, g, hessian == "positive", grad, hess)
         return grad, hess
     y, u, g, w = _binary_inputs(y_true, raw_score, alpha, gamma, sample_weight)
-    log_p, log_q = _log_sigmoid_pair(u)
+    log_p, log_q = _log_sigmoid_pair(np.clip(u, -_MARGIN_CLIP, _MARGIN_CLIP))
     t = _target_terms(log_p, log_q, g)
     grad_u = _target_grad(t, g)
     grad = np.where(y == 1, grad_u, -grad_u)
@@ -353,6 +358,7 @@ def _grad_hess_checked(
     *,
     binary: bool,
     dtype: Any = np.float64,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradient and Hessian from inputs the caller has already checked (no re-checks).
 
@@ -361,7 +367,10 @@ def _grad_hess_checked(
     resolved class weights (None: all ones), ``sample_weight`` a checked float64 array
     or None, ``gamma`` checked. ``dtype=np.float32`` makes the kernels store float32
     directly: each value is the float64 result rounded once, exactly what a later
-    ``astype(np.float32)`` gives, without the float64 temporaries.
+    ``astype(np.float32)`` gives, without the float64 temporaries. ``z`` may also be
+    float32 (XGBoost's margins: every float32 is exact in float64, so the result is
+    that of ``z.astype(np.float64)``). ``out``: C-contiguous arrays of dtype ``dtype``
+    and the shape of ``z`` that the kernels write into (the NumPy path ignores it).
     """
     kernels = _compiled()
     if kernels is None:  # NumPy path: the public function (it re-checks, but is exact)
@@ -369,7 +378,7 @@ def _grad_hess_checked(
         grad, hess = fn(y, z, alpha=alpha, gamma=gamma, sample_weight=sample_weight,
                         hessian="positive" if positive else "exact")
         return grad.astype(dtype, copy=False), hess.astype(dtype, copy=False)
-    grad, hess = np.empty(z.shape, dtype), np.empty(z.shape, dtype)
+    grad, hess = (np.empty(z.shape, dtype), np.empty(z.shape, dtype)) if out is None else out
     if binary:
         kernels.binary_grad_hess(y, z, alpha, sample_weight, gamma, positive, grad, hess)
     else:
@@ -397,7 +406,8 @@ def _multiclass_margin(y: np.ndarray, z: np.ndarray):
     z_other = z.copy()
     z_other[rows, y] = -np.inf
     lse_other = _logsumexp_rows(z_other)
-    u = z[rows, y] - lse_other
+    with np.errstate(over="ignore"):  # -inf for scores 1e308 apart (clipped by the callers)
+        u = z[rows, y] - lse_other
     log_r = z_other - lse_other[:, None]
     return rows, u, log_r
 
@@ -454,7 +464,7 @@ def multiclass_focal_loss(
     y, z, g, w = _multiclass_inputs(y_true, raw_score, alpha, gamma, sample_weight)
     _, u, _ = _multiclass_margin(y, z)
     log_p, log_q = _log_sigmoid_pair(u)
-    with np.errstate(under="ignore"):
+    with np.errstate(under="ignore", over="ignore"):  # q**g -> 0 and a loss beyond 1e308
         loss = -np.exp(g * log_q) * log_p
     return _apply(loss, w)
 
@@ -521,7 +531,7 @@ def multiclass_focal_grad_hess(
         return grad, hess
     y, z, g, w = _multiclass_inputs(y_true, raw_score, alpha, gamma, sample_weight)
     rows, u, log_r = _multiclass_margin(y, z)
-    log_p, log_q = _log_sigmoid_pair(u)
+    log_p, log_q = _log_sigmoid_pair(np.clip(u, -_MARGIN_CLIP, _MARGIN_CLIP))
     t = _target_terms(log_p, log_q, g)
     p, q, log_pt, q_g = t["p"][:, None], t["q"][:, None], t["l"][:, None], t["q_g"][:, None]
     with np.errstate(under="ignore"):

@@ -39,6 +39,7 @@ _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _SQRT2 = 1.4142135623730951
 _TWO_POW_M200 = 2.0**-200
+_MARGIN_CLIP = 1e300  # as gbfocal._focal._MARGIN_CLIP
 
 
 # --------------------------------------------------------------------------- bit casts
@@ -185,6 +186,7 @@ def _binary_rows(lo, hi, y, z, a0, a1, sw, has_sw, gamma, gamma_code, positive, 
     for i in range(z.shape[0]):
         label = y[i] != 0
         u = z[i] if label else -z[i]
+        u = u if loss_only else min(max(u, -_MARGIN_CLIP), _MARGIN_CLIP)  # see _focal
         p, q, log_p, q_g = _target_terms(u, gamma, gamma_code)
         w = a1 if label else a0
         if has_sw:
@@ -339,7 +341,8 @@ def _multiclass_rows(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad,
                 grad[start + j, 0] = row[0, j] * row[3, j]
             continue
         for j in range(b):
-            p, q, log_p, q_g = _target_terms(u[j], gamma, gamma_code)
+            u_j = min(max(u[j], -_MARGIN_CLIP), _MARGIN_CLIP)  # see _focal._MARGIN_CLIP
+            p, q, log_p, q_g = _target_terms(u_j, gamma, gamma_code)
             g_y, h_y = _target_grad_hess(p, q, log_p, q_g, gamma, positive)
             row[0, j] = p
             row[1, j] = q

@@ -13,6 +13,7 @@ are otherwise idle while it runs.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import os
 import threading
@@ -24,6 +25,8 @@ _ENV = "GBFOCAL_NUM_THREADS"
 # Below this many values (rows x columns) per thread, starting a thread costs more
 # (~20-50 us) than it saves.
 _MIN_VALUES_PER_THREAD = 32_768
+# Chunks per thread, taken from a shared counter (see run_rows).
+_CHUNKS_PER_THREAD = 4
 # Chunk boundaries on multiples of 64 rows: no two threads write one cache line.
 _ALIGN = 64
 
@@ -121,10 +124,10 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def row_chunks(n_rows: int, values_per_row: int, n_threads: int) -> list[tuple[int, int]]:
-    """Contiguous ``(lo, hi)`` row ranges covering ``0:n_rows``, at most ``n_threads``."""
+def row_chunks(n_rows: int, values_per_row: int, max_chunks: int) -> list[tuple[int, int]]:
+    """Contiguous ``(lo, hi)`` row ranges covering ``0:n_rows``, at most ``max_chunks``."""
     by_size = (n_rows * values_per_row) // _MIN_VALUES_PER_THREAD
-    n_chunks = max(1, min(n_threads, by_size))
+    n_chunks = max(1, min(max_chunks, by_size))
     if n_chunks == 1:
         return [(0, n_rows)]
     step = -(-n_rows // n_chunks)  # ceil, then up to a multiple of _ALIGN
@@ -135,17 +138,29 @@ def row_chunks(n_rows: int, values_per_row: int, n_threads: int) -> list[tuple[i
 def run_rows(kernel: Callable[..., None], n_rows: int, values_per_row: int, *args: Any) -> None:
     """Call ``kernel(lo, hi, *args)`` over row chunks, in parallel when worth it.
 
-    The calling thread runs the first chunk itself, so a call never waits for a pool
-    thread that is busy with another call's work.
+    Threads take chunks from a shared counter, a few chunks per thread: a thread that
+    starts late (LightGBM's and XGBoost's OpenMP threads spin for a while after each
+    parallel region) just takes fewer. The calling thread works too, and a helper
+    that has not started by the time the chunks run out is cancelled, so a call never
+    waits for a pool thread busy with another call.
     """
-    chunks = row_chunks(n_rows, values_per_row, get_num_threads())
-    if len(chunks) == 1:
+    n_threads = get_num_threads()
+    chunks = row_chunks(n_rows, values_per_row, n_threads * _CHUNKS_PER_THREAD)
+    if len(chunks) == 1 or n_threads == 1:
         kernel(0, n_rows, *args)
         return
-    pool = _executor(len(chunks) - 1)
-    futures = [pool.submit(kernel, lo, hi, *args) for lo, hi in chunks[1:]]
+    next_chunk = itertools.count().__next__  # atomic under the GIL
+
+    def work() -> None:
+        while (i := next_chunk()) < len(chunks):
+            kernel(chunks[i][0], chunks[i][1], *args)
+
+    helpers = min(n_threads, len(chunks)) - 1
+    pool = _executor(helpers)
+    futures = [pool.submit(work) for _ in range(helpers)]
     try:
-        kernel(chunks[0][0], chunks[0][1], *args)
+        work()
     finally:
         for future in futures:
-            future.result()
+            if not future.cancel():
+                future.result()

@@ -48,7 +48,8 @@ def check_n_classes(n_classes: Any) -> int:
     return int(n_classes)
 
 
-def _as_float_array(values: Any, name: str) -> np.ndarray:
+def _as_float_array(values: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
+    """A float64 array (float32 kept as it is with ``keep_float32``: the kernels read it)."""
     try:
         array = np.asarray(values)
     except Exception as exc:  # e.g. ragged nested lists
@@ -59,12 +60,14 @@ def _as_float_array(values: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
     if np.iscomplexobj(array):
         raise TypeError(f"{name} must be real, got dtype {array.dtype}")
+    if keep_float32 and array.dtype == np.float32:
+        return array
     return array.astype(np.float64, copy=False)
 
 
-def check_raw_score_binary(raw_score: Any) -> np.ndarray:
-    """Raw margins for the binary loss: a finite 1-D float64 array."""
-    z = _as_float_array(raw_score, "raw_score")
+def check_raw_score_binary(raw_score: Any, *, keep_float32: bool = False) -> np.ndarray:
+    """Raw margins for the binary loss: a finite 1-D float64 (or kept float32) array."""
+    z = _as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
     if z.ndim == 2 and z.shape[1] == 2:
         raise ValueError(
             "raw_score must be a 1-D array of raw margins (logits) for the binary loss, got "
@@ -79,9 +82,11 @@ def check_raw_score_binary(raw_score: Any) -> np.ndarray:
     return z
 
 
-def check_raw_score_multiclass(raw_score: Any, n_samples: int) -> np.ndarray:
-    """Raw margins for the softmax loss: a finite (n_samples, K) float64 array, K >= 2."""
-    z = _as_float_array(raw_score, "raw_score")
+def check_raw_score_multiclass(
+    raw_score: Any, n_samples: int, *, keep_float32: bool = False
+) -> np.ndarray:
+    """Raw margins for the softmax loss: a finite (n_samples, K) float array, K >= 2."""
+    z = _as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
     if z.ndim == 1:
         hint = ""
         if n_samples and z.size % n_samples == 0 and z.size // n_samples >= 2:
@@ -113,6 +118,11 @@ def check_raw_score_multiclass(raw_score: Any, n_samples: int) -> np.ndarray:
 def _check_finite(array: np.ndarray, name: str) -> None:
     if array.size == 0:
         raise ValueError(f"{name} is empty: at least one sample is required")
+    # A finite sum proves every value finite (NaN and infinities propagate) without a
+    # boolean temporary; only a non-finite or overflowing sum needs the full check.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(array)):
+            return
     if not np.isfinite(array).all():
         bad = array[~np.isfinite(array)].ravel()[0]
         raise ValueError(f"{name} must be finite, found {bad!r} (NaN or infinity)")

@@ -79,9 +79,10 @@ class XGBoostCudaObjective:
 
     def _device_inputs(self, xp: Any, dtrain: Any) -> tuple[Any, Any, Any]:
         """Checked labels, weights and class weights on the device, cached per training set."""
-        labels, weight = self.loss._training_set(
+        training_set = self.loss._training_set(
             dtrain, dtrain.get_label(), _raw_weight(dtrain.get_weight())
         )
+        labels, weight = training_set.labels, training_set.weight
         alpha = None if self.loss.alpha is None else self.loss.alpha_
         cache = getattr(self, "_device_cache", None)
         if cache is None or cache[0] is not labels or cache[1] is not weight:

@@ -14,6 +14,8 @@ metrics import scikit-learn lazily.
 
 from __future__ import annotations
 
+import platform
+import sys
 import warnings
 import weakref
 from typing import Any
@@ -83,6 +85,22 @@ def _same_values(current: Any, cached: Any) -> bool:
     return np.shape(current) == np.shape(cached) and bool(np.array_equal(current, cached))
 
 
+def _refcounts(arrays: tuple[np.ndarray, ...]) -> list[int]:
+    return [sys.getrefcount(array) for array in arrays]
+
+
+# What _refcounts reports for arrays that only their tuple refers to, measured through
+# the same code (so it holds for any CPython version). Reference counts say nothing
+# certain on other interpreters or without the GIL: there every round gets new arrays.
+_FREE_REFCOUNT = _refcounts((np.empty(0),))[0]
+_CAN_REUSE = platform.python_implementation() == "CPython" and getattr(
+    sys, "_is_gil_enabled", lambda: True)()
+
+
+def _unreferenced(arrays: tuple[np.ndarray, ...]) -> bool:
+    return _CAN_REUSE and all(count == _FREE_REFCOUNT for count in _refcounts(arrays))
+
+
 class _TrainingSet:
     """Checked labels and row weights of the training set an objective last saw.
 
@@ -91,7 +109,7 @@ class _TrainingSet:
     weak reference to the Dataset / DMatrix.
     """
 
-    __slots__ = ("dataset", "label", "labels", "raw_weight", "weight")
+    __slots__ = ("buffers", "dataset", "label", "labels", "raw_weight", "weight")
 
     def __init__(self, dataset: Any, label: Any, raw_weight: Any, labels: np.ndarray,
                  weight: np.ndarray | None) -> None:
@@ -101,6 +119,26 @@ class _TrainingSet:
             self.dataset = None
         self.label, self.raw_weight = label, raw_weight  # as the library handed them
         self.labels, self.weight = labels, weight  # checked
+        self.buffers: tuple[np.ndarray, np.ndarray] | None = None
+
+    def take_buffers(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """float32 gradient and Hessian arrays to write this round's result into.
+
+        Last round's arrays when nothing but this cache refers to them any more (the
+        library has copied them into its own storage and dropped them), else new
+        ones. Reusing them spares the page faults of touching 2 x 4 x n fresh bytes
+        every round, which on some machines cost more than the focal math itself. An
+        array the caller still holds (or any view of it) is never overwritten; the
+        pair stays out of the cache until :meth:`keep_buffers`, so two threads never
+        write into one pair.
+        """
+        buffers, self.buffers = self.buffers, None
+        if buffers is None or buffers[0].shape != shape or not _unreferenced(buffers):
+            buffers = (np.empty(shape, np.float32), np.empty(shape, np.float32))
+        return buffers
+
+    def keep_buffers(self, grad: np.ndarray, hess: np.ndarray) -> None:
+        self.buffers = (grad, hess)
 
     def matches(self, dataset: Any, label: Any, raw_weight: Any) -> bool:
         if self.dataset is not None and self.dataset() is not dataset:
@@ -241,9 +279,11 @@ class _FocalLossBase:
             hessian=self.hessian,
         )
 
-    def _check_margins(self, raw_score: Any, n_samples: int) -> np.ndarray:
+    def _check_margins(
+        self, raw_score: Any, n_samples: int, *, keep_float32: bool = False
+    ) -> np.ndarray:
         """Raw margins as float64 of the expected shape (finiteness is checked later)."""
-        z = v._as_float_array(raw_score, "raw_score")
+        z = v._as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
         if self._binary:
             if z.ndim == 2 and z.shape[1] == 1:
                 z = z[:, 0]
@@ -275,26 +315,28 @@ class _FocalLossBase:
         checked once per training set (see :meth:`_training_set`), the margins every
         round, and the kernels write float32 straight away.
         """
-        labels, weight = self._training_set(dataset, label, raw_weight)
-        raw, _ = self._library_margins(preds, labels.shape[0], flat_order)
+        cache = self._training_set(dataset, label, raw_weight)
+        labels, n = cache.labels, cache.labels.shape[0]
+        # float32 margins (XGBoost's) go to the kernels as they are: no float64 copy.
+        raw, _ = self._library_margins(preds, n, flat_order, keep_float32=True)
         if self._binary:
-            raw = self._check_margins(raw, labels.shape[0])
-            z = v.check_raw_score_binary(raw)
-            if z.shape[0] != labels.shape[0]:
-                raise ValueError(
-                    f"raw_score has {z.shape[0]} samples but the labels have {labels.shape[0]}"
-                )
+            z = v.check_raw_score_binary(self._check_margins(raw, n, keep_float32=True),
+                                         keep_float32=True)
+            if z.shape[0] != n:
+                raise ValueError(f"raw_score has {z.shape[0]} samples but the labels have {n}")
         else:
-            z = v.check_raw_score_multiclass(self._check_margins(raw, -1), labels.shape[0])
+            z = v.check_raw_score_multiclass(self._check_margins(raw, -1, keep_float32=True),
+                                             n, keep_float32=True)
         alpha = None if self.alpha is None else self.alpha_
-        return _grad_hess_checked(
-            labels, z, alpha, weight, v.check_gamma(self.gamma),
+        grad, hess = _grad_hess_checked(
+            labels, z, alpha, cache.weight, v.check_gamma(self.gamma),
             v.check_hessian(self.hessian) == "positive", binary=self._binary, dtype=np.float32,
+            out=cache.take_buffers(z.shape),
         )
+        cache.keep_buffers(grad, hess)
+        return grad, hess
 
-    def _training_set(
-        self, dataset: Any, label: Any, raw_weight: Any
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def _training_set(self, dataset: Any, label: Any, raw_weight: Any) -> _TrainingSet:
         """Checked labels and weights of this training set, cached across boosting rounds.
 
         A different Dataset / DMatrix, or different labels or weights, is a new training
@@ -309,13 +351,15 @@ class _FocalLossBase:
             self._train_cache = cache
             if not self._fitted_explicitly or not hasattr(self, "alpha_"):
                 self._fit_checked(labels, weight)
-        return cache.labels, cache.weight
+        return cache
 
     def _library_margins(
-        self, preds: Any, n_samples: int, flat_order: str | None
+        self, preds: Any, n_samples: int, flat_order: str | None, *, keep_float32: bool = False
     ) -> tuple[np.ndarray, bool]:
         """Margins from a library, reshaping a flattened multiclass layout only if known."""
-        z = np.asarray(preds, dtype=np.float64)
+        z = np.asarray(preds)
+        if not (keep_float32 and z.dtype == np.float32):
+            z = z.astype(np.float64, copy=False)
         if self._binary or z.ndim != 1:
             return z, False
         k = self.n_classes

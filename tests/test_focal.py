@@ -525,3 +525,25 @@ def test_unknown_hessian_mode(func):
     y, z = (Y1, Z1) if func is binary_focal_grad_hess else (YM, ZM)
     with pytest.raises(ValueError, match="hessian must be one of"):
         func(y, z, hessian="newton")
+
+
+@pytest.mark.parametrize("disable_numba", ["0", "1"])
+def test_scores_near_the_float64_maximum(monkeypatch, disable_numba):
+    """Finite gradients and Hessians (no 0 * inf) even where gamma * log p, or the
+    margin of two scores 2e308 apart, overflows; the finite check sums first, and an
+    overflowing sum of finite values is not an error."""
+    monkeypatch.setenv("GBFOCAL_DISABLE_NUMBA", disable_numba)
+    y, z = [1, 0, 1, 0], np.array([1e308, 1e308, -1e308, -1e308])
+    grad, hess = gbfocal.binary_focal_grad_hess(y, z, gamma=2.0, hessian="exact")
+    # saturated: -y_sign * a_t for the misclassified rows, 0 for the others
+    np.testing.assert_array_equal(grad, [0.0, 1.0, -1.0, 0.0])
+    np.testing.assert_array_equal(hess, [0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(gbfocal.binary_focal_loss(y, z), [0.0, 1e308, 1e308, 0.0])
+    zm = np.array([[1e308, -1e308, 0.0], [1e308, -1e308, 0.0]])
+    grad, hess = gbfocal.multiclass_focal_grad_hess([0, 1], zm, gamma=2.0)
+    np.testing.assert_array_equal(grad, [[0.0, 0.0, 0.0], [1.0, -1.0, 0.0]])
+    assert (hess > 0).all() and np.isfinite(hess).all()
+    # the true loss of row 1 is 2e308: beyond float64, so it overflows to inf
+    np.testing.assert_array_equal(gbfocal.multiclass_focal_loss([0, 1], zm), [0.0, np.inf])
+    with pytest.raises(ValueError, match="finite"):
+        gbfocal.binary_focal_grad_hess([1, 0, 1], np.array([1e308, np.nan, -5.0]))

@@ -812,3 +812,59 @@ def test_predict_proba_check_input_false_skips_the_probability_guard():
                     softmax(rows, axis=1))
     with pytest.raises(ValueError, match="finite"):
         BinaryFocalLoss().predict_proba([0.1, np.nan], check_input=False)
+
+
+# --------------------------------------------------------------------------- per-round buffers
+@pytest.mark.parametrize("binary", [True, False])
+def test_objective_reuses_only_buffers_nobody_holds(binary):
+    """Last round's arrays are rewritten only once the caller has dropped them."""
+    if binary:
+        X, y, w = _binary_data(n=300, positive_rate=0.3)
+        loss, shape = BinaryFocalLoss(alpha=0.3, gamma=2.0), (300,)
+    else:
+        X, y, w = _multiclass_data(n=300)
+        loss, shape = MulticlassFocalLoss(3, gamma=2.0), (300, 3)
+    rng = np.random.default_rng(0)
+    dtrain = xgb.DMatrix(X, y, weight=w)
+    w = dtrain.get_weight()  # stored as float32
+    raw1, raw2 = (rng.normal(size=shape).astype(np.float32) for _ in range(2))
+    expected1 = [a.astype(np.float32) for a in loss.grad_hess(y, raw1, w)]
+    expected2 = [a.astype(np.float32) for a in loss.grad_hess(y, raw2, w)]
+
+    grad1, hess1 = loss.xgb_objective(raw1, dtrain)
+    view = hess1[::2]
+    grad2, hess2 = loss.xgb_objective(raw2, dtrain)  # grad1 and hess1 are still held
+    for got, want in ((grad1, expected1[0]), (hess1, expected1[1]),
+                      (grad2, expected2[0]), (hess2, expected2[1])):
+        assert_array_equal(got, want)
+    assert not np.shares_memory(grad1, grad2) and not np.shares_memory(hess1, hess2)
+
+    del grad1, hess1  # only a view of hess1 is left: it must survive the next round
+    grad3, hess3 = loss.xgb_objective(raw2, dtrain)
+    assert_array_equal(view, expected1[1][::2])
+    assert not np.shares_memory(view, hess3)
+
+    address = grad3.ctypes.data, hess3.ctypes.data
+    del grad2, hess2, grad3, hess3, view
+    grad4, hess4 = loss.xgb_objective(raw1, dtrain)
+    assert_array_equal(grad4, expected1[0])
+    assert_array_equal(hess4, expected1[1])
+    if sys.implementation.name == "cpython" and getattr(sys, "_is_gil_enabled", lambda: True)():
+        assert (grad4.ctypes.data, hess4.ctypes.data) == address  # reused: no new pages
+
+
+def test_float32_margins_give_the_float64_result():
+    """XGBoost's float32 margins go to the kernels as they are; every float32 is exact
+    in float64, so the result equals that of the float64 copy bit for bit."""
+    X, y, w = _binary_data(n=500, positive_rate=0.2)
+    raw = np.random.default_rng(3).normal(0, 4, size=500).astype(np.float32)
+    loss = BinaryFocalLoss(alpha=0.25, gamma=1.5)
+    dtrain = xgb.DMatrix(X, y, weight=w)
+    for got, want in zip(loss.xgb_objective(raw, dtrain),
+                         loss.xgb_objective(raw.astype(np.float64), dtrain), strict=True):
+        assert got.dtype == np.float32
+        assert_array_equal(got, want)
+    bad = raw.copy()
+    bad[7] = np.inf
+    with pytest.raises(ValueError, match="raw_score must be finite"):
+        loss.xgb_objective(bad, dtrain)
