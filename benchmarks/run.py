@@ -1,6 +1,6 @@
 """Benchmark suite: gbfocal's focal objectives against the built-in ones.
 
-Run ``python benchmarks/run.py`` (full sizes, several minutes) or
+Run ``python benchmarks/run.py`` (full sizes, about 17 minutes on 2 cores) or
 ``python benchmarks/run.py --quick`` (small sizes, about a minute). Writes
 ``benchmarks/results.md`` (Markdown tables with the machine description) and
 ``benchmarks/results.json``.
@@ -42,7 +42,7 @@ THREADS = 2
 FULL = {
     "kernel_binary_n": 1_000_000, "kernel_multi_n": 200_000, "kernel_multi_k": 7,
     "binary_n": 1_000_000, "binary_rounds": 100, "multi_n": 200_000, "multi_rounds": 50,
-    "n_features": 30, "n_classes": 7, "kernel_repeats": 25, "train_repeats": 3,
+    "n_features": 30, "n_classes": 7, "kernel_repeats": 25, "train_repeats": 5,
 }
 QUICK = {
     "kernel_binary_n": 100_000, "kernel_multi_n": 20_000, "kernel_multi_k": 7,
