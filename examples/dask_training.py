@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     import xgboost.dask as xgb_dask
     from distributed import Client, LocalCluster
 
-    from gbfocal.dask import XGBoostDaskMetric, base_margin
+    from gbfocal.dask import XGBoostDaskMetric, base_margin, lightgbm_metric_history
     from gbfocal.losses import BinaryFocalLoss, MulticlassFocalLoss
 
     X, y = make_data(args.rows, args.classes, args.seed)
@@ -124,6 +124,11 @@ def main(argv: list[str] | None = None) -> None:
         accuracy = np.mean(loss.predict_proba(raw).argmax(axis=1) == y)
         print(f"LightGBM dask {seconds:6.2f} s  train focal loss {mean_focal(loss, y, raw):.6f}"
               f"  single machine {mean_focal(loss, y, raw_1):.6f}  accuracy {accuracy:.4f}")
+        # lightgbm.dask's evals_result_ would hold one worker's share only: the global
+        # weighted metric after every round, computed on the workers block by block
+        history = lightgbm_metric_history(loss, model, dX, dy, init_score=margin)
+        print(f"LightGBM global train focal loss by round: first {history[0]:.6f}, "
+              f"best {history.min():.6f} at round {history.argmin() + 1}")
     if cluster is not None:
         cluster.close()
 

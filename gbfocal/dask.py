@@ -20,6 +20,12 @@ workers), which is a mean of per-worker means and wrong for unequal partitions.
 itself, so every worker reports the global weighted mean (and XGBoost's averaging of
 identical values leaves it unchanged).
 
+``lightgbm.dask`` does not combine evaluation metrics at all: each worker evaluates
+its own partitions of the evaluation set, and the fitted model carries the history
+of one worker (for built-in metrics too; measured in ``tests/test_dask.py``).
+:func:`lightgbm_metric_history` computes the global weighted metric after every
+boosting round from the fitted model instead, block by block on the workers.
+
 Dask is imported lazily: ``import gbfocal.dask`` needs only NumPy.
 """
 
@@ -31,7 +37,7 @@ import numpy as np
 
 from .losses import _dataset_label, _dataset_weight, _FocalLossBase, _Metric
 
-__all__ = ["XGBoostDaskMetric", "base_margin", "init_score"]
+__all__ = ["XGBoostDaskMetric", "base_margin", "init_score", "lightgbm_metric_history"]
 
 # Metrics that are a sum over rows divided by the weight sum, so they can be combined
 # exactly from per-worker sums. Ranking metrics are not: use XGBoost's built-in
@@ -176,3 +182,116 @@ class XGBoostDaskMetric(_Metric):
         if weight_sum <= 0:
             raise ValueError("sample_weight sums to zero: the weighted mean loss is undefined")
         return self.name, float(loss_sum / weight_sum)
+
+
+def _check_decomposable(metric: str, what: str) -> None:
+    if metric not in _DECOMPOSABLE:
+        raise ValueError(
+            f"metric {metric!r} does not decompose into per-worker sums; {what} supports "
+            f"{_DECOMPOSABLE}"
+        )
+
+
+def _lightgbm_booster(model: Any) -> Any:
+    booster = getattr(model, "booster_", model)  # LGBMClassifier / DaskLGBMClassifier
+    if not hasattr(booster, "current_iteration") or not hasattr(booster, "model_to_string"):
+        raise TypeError(
+            "model must be a fitted lightgbm.DaskLGBMClassifier / LGBMClassifier or a "
+            f"lightgbm.Booster, got {type(model).__name__}"
+        )
+    return booster
+
+
+def _block_history(
+    booster: Any, loss: _FocalLossBase, metric: str, x: Any, y: Any, weight: Any, init: Any
+) -> np.ndarray:
+    """``[sum(w l), sum(w)]`` after each boosting round, on one block of rows."""
+    n_rounds = booster.current_iteration()
+    out = np.zeros((n_rounds, 2))
+    y = np.asarray(y)
+    if y.shape[0] == 0:
+        return out
+    w = None if weight is None else np.asarray(weight, dtype=np.float64)
+    total = float(y.shape[0]) if w is None else float(np.sum(w))
+    raw = 0.0 if init is None else np.asarray(init, dtype=np.float64)
+    for i in range(n_rounds):  # one tree per call: O(rounds), not O(rounds**2)
+        raw = raw + booster.predict(x, raw_score=True, start_iteration=i, num_iteration=1)
+        out[i] = loss._metric_value(metric, y, raw, w) * total, total
+    return out
+
+
+def lightgbm_metric_history(
+    loss: Any,
+    model: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any = None,
+    init_score: Any = None,
+    metric: str = "focal_loss",
+) -> np.ndarray:
+    """Global weighted metric after every boosting round of a (Dask) LightGBM model.
+
+    ``lightgbm.dask`` reports, in ``evals_result_``, the metric of one worker's share
+    of the evaluation set only. This recomputes it over all rows: every block of
+    ``X`` is scored on the workers, tree by tree, into ``sum(w l)`` and ``sum(w)``
+    per round, and the sums are added up, so the result is ``sum(w l) / sum(w)``
+    over the whole evaluation set however the rows are partitioned. Use it to pick
+    the number of rounds (``predict(..., num_iteration=best)``) in place of early
+    stopping, which ``lightgbm.dask`` would run per worker on local metrics.
+
+    Parameters
+    ----------
+    loss : BinaryFocalLoss or MulticlassFocalLoss
+        Fitted (``alpha_``), as after :func:`base_margin`.
+    model : DaskLGBMClassifier, LGBMClassifier or lightgbm.Booster
+        Trained with ``loss``'s objective.
+    X : dask array of shape (n_samples, n_features), or array-like
+    y : dask array of shape (n_samples,), or array-like
+    sample_weight : like ``y``, default=None
+    init_score : dask array of shape (n_samples,) or (n_samples, K), default=None
+        The starting margins the model was trained from (:func:`base_margin`);
+        LightGBM's raw scores do not include them.
+    metric : {"focal_loss", "log_loss"}, default="focal_loss"
+        Metrics that are a weighted mean over rows (ranking metrics do not add up
+        across blocks).
+
+    Returns
+    -------
+    history : ndarray of shape (n_rounds,)
+        The metric after rounds 1, 2, ..., ``n_rounds``.
+    """
+    loss = _check_loss(loss)
+    _check_decomposable(metric, "lightgbm_metric_history")
+    booster = _lightgbm_booster(model)
+    columns = [X, y, sample_weight, init_score]
+    if not any(hasattr(a, "to_delayed") for a in columns):  # NumPy: one block
+        sums = _block_history(booster, loss, metric, *columns)
+    else:
+        import dask
+        import dask.array as da
+
+        blocks = _row_blocks(da, columns)
+        task = dask.delayed(_block_history, pure=True)
+        parts = [task(booster, loss, metric, *row) for row in blocks]
+        sums = np.sum(dask.compute(*parts), axis=0)
+    if np.any(sums[:, 1] <= 0):
+        raise ValueError("sample_weight sums to zero: the weighted mean loss is undefined")
+    return sums[:, 0] / sums[:, 1]
+
+
+def _row_blocks(da: Any, columns: list[Any]) -> list[list[Any]]:
+    """Delayed row blocks of the given arrays, all chunked like ``X``'s rows."""
+    x = da.asarray(columns[0])
+    x = x.rechunk({1: -1}) if x.ndim == 2 else x
+    rows = x.chunks[0]
+    lined_up = []
+    for a in columns:
+        if a is None:
+            lined_up.append([None] * len(rows))
+            continue
+        d = da.asarray(a)
+        if d.shape[0] != x.shape[0]:
+            raise ValueError(f"got {d.shape[0]} rows, but X has {x.shape[0]}")
+        d = d.rechunk((rows,) + tuple((n,) for n in d.shape[1:]))
+        lined_up.append(list(d.to_delayed().reshape(len(rows), -1)[:, 0]))
+    return [list(row) for row in zip(*lined_up, strict=True)]

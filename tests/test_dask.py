@@ -29,7 +29,12 @@ xgb_dask = pytest.importorskip("xgboost.dask")
 lgb = pytest.importorskip("lightgbm")
 
 from gbfocal import balanced_alpha  # noqa: E402
-from gbfocal.dask import XGBoostDaskMetric, base_margin, init_score  # noqa: E402
+from gbfocal.dask import (  # noqa: E402
+    XGBoostDaskMetric,
+    base_margin,
+    init_score,
+    lightgbm_metric_history,
+)
 from gbfocal.losses import BinaryFocalLoss, MulticlassFocalLoss  # noqa: E402
 
 SIZES = (450, 150)
@@ -203,3 +208,46 @@ def test_lightgbm_dask_matches_single_machine(client, n_classes):
     assert fit_dask == pytest.approx(fit_single, rel=0.01)
     assert fit_dask < 0.8 * start
     assert np.mean(raw.argmax(axis=1) == raw_single.argmax(axis=1)) > 0.9
+
+
+@pytest.mark.filterwarnings(LGB_WARNING)
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_lightgbm_metric_history_is_global_unlike_evals_result(client, n_classes):
+    X, y, w = _data(n_classes)
+    dX, dy, dw = _pinned(client, [X, y, w])
+    binary = n_classes == 2
+    loss = BinaryFocalLoss(alpha="balanced") if binary else MulticlassFocalLoss(3, "balanced")
+    margin = base_margin(loss, dy, dw)
+    model = lgb.DaskLGBMClassifier(objective=loss.sklearn_objective, client=client,
+                                   metric="None", **LGB_PARAMS)
+    model.fit(dX, dy, sample_weight=dw, init_score=margin, eval_X=(dX,), eval_y=(dy,),
+              eval_sample_weight=[dw], eval_init_score=[margin],
+              eval_metric=[loss.lgb_sklearn_eval("focal_loss")])
+
+    history = lightgbm_metric_history(loss, model, dX, dy, dw, margin)
+    assert history.shape == (ROUNDS,)
+    init = margin.compute()
+    booster = model.booster_
+    for rounds in (1, ROUNDS // 2, ROUNDS):  # against whole-data predictions
+        raw = booster.predict(X, raw_score=True, num_iteration=rounds) + init
+        want = np.sum(loss.loss(y, raw, w)) / np.sum(w)
+        assert history[rounds - 1] == pytest.approx(want, rel=1e-12)
+    # on NumPy input (one block) it is the same
+    assert_allclose(lightgbm_metric_history(loss, booster, X, y, w, init), history, rtol=1e-12)
+    # lightgbm.dask's own history is one worker's share of the rows, not the global value
+    reported = model.evals_result_["valid_0"]["focal_loss"][-1]
+    raw = booster.predict(X, raw_score=True) + init
+    local = [np.sum(loss.loss(y[r], raw[r], w[r])) / np.sum(w[r])
+             for r in (slice(0, SIZES[0]), slice(SIZES[0], None))]
+    assert min(abs(reported - v) for v in local) < 1e-9
+    assert abs(reported - history[-1]) > 1e-3
+
+
+def test_lightgbm_metric_history_rejects_bad_input():
+    loss = BinaryFocalLoss()
+    with pytest.raises(ValueError, match="does not decompose"):
+        lightgbm_metric_history(loss, None, np.zeros((2, 1)), [0, 1], metric="roc_auc")
+    with pytest.raises(TypeError, match="lightgbm"):
+        lightgbm_metric_history(loss, object(), np.zeros((2, 1)), [0, 1])
+    with pytest.raises(TypeError, match="BinaryFocalLoss"):
+        lightgbm_metric_history("focal", object(), np.zeros((2, 1)), [0, 1])
