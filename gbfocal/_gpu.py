@@ -17,6 +17,7 @@ import numpy as np
 
 # Same floor as gbfocal._focal._TINY: keeps the "positive" Hessian strictly positive.
 _TINY = float(np.finfo(np.float64).tiny)
+_MARGIN_CLIP = 1e300
 
 
 def _log_sigmoid_pair(xp: Any, u: Any) -> tuple[Any, Any]:
@@ -34,7 +35,8 @@ def _logsumexp_rows(xp: Any, z: Any) -> Any:
 
 def _target(xp: Any, u: Any, gamma: float) -> tuple[Any, Any, Any, Any, Any, Any]:
     """``p, q, log p, log q, q**g`` of the true class and ``dFL/du`` (unweighted)."""
-    log_p, log_q = _log_sigmoid_pair(xp, u)
+    # clipped as in gbfocal._focal (_MARGIN_CLIP): no 0 * inf near the float64 maximum
+    log_p, log_q = _log_sigmoid_pair(xp, xp.clip(u, -_MARGIN_CLIP, _MARGIN_CLIP))
     p, q, q_g = xp.exp(log_p), xp.exp(log_q), xp.exp(gamma * log_q)
     grad_u = q_g * (gamma * p * log_p - q)
     return p, q, log_p, log_q, q_g, grad_u

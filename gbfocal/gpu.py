@@ -95,17 +95,30 @@ class XGBoostCudaObjective:
 
     def __call__(self, predt: Any, dtrain: Any) -> tuple[Any, Any]:
         xp = _array_module(self.backend)
+        n = int(dtrain.num_row())
+        raw, _ = self.loss._library_margins(np.asarray(predt), n, "C")
+        return self.device_grad_hess(xp.asarray(raw), dtrain)
+
+    def device_grad_hess(self, margins: Any, dtrain: Any) -> tuple[Any, Any]:
+        """float32 gradient and Hessian from margins already on the device of ``backend``.
+
+        ``margins``: ``(n,)`` or ``(n, K)`` array of the array module of ``backend``
+        (CuPy, or NumPy); checked for shape and finiteness like the host path.
+        """
+        xp = _array_module(self.backend)
         y, w, alpha = self._device_inputs(xp, dtrain)
-        raw, _ = self.loss._library_margins(np.asarray(predt), int(y.shape[0]), "C")
-        if self.loss._binary:
-            z = v.check_raw_score_binary(self.loss._check_margins(raw, int(y.shape[0])))
-        else:
-            z = v.check_raw_score_multiclass(raw, int(y.shape[0]))
-        if z.shape[0] != y.shape[0]:
-            raise ValueError(f"predt has {z.shape[0]} rows but the labels have {y.shape[0]}")
+        n = int(y.shape[0])
+        z = xp.asarray(margins, dtype=xp.float64)
+        if self.loss._binary and z.ndim == 2 and z.shape[1] == 1:
+            z = z[:, 0]
+        expected = (n,) if self.loss._binary else (n, self.loss.n_classes)
+        if tuple(z.shape) != expected:
+            raise ValueError(f"margins have shape {tuple(z.shape)}, expected {expected}")
+        if not bool(xp.isfinite(z).all()):
+            raise ValueError("raw_score must be finite (NaN or infinity in the margins)")
         fn = _gpu.binary_grad_hess if self.loss._binary else _gpu.multiclass_grad_hess
         grad, hess = fn(
-            xp, y, xp.asarray(z, dtype=xp.float64), alpha, w, v.check_gamma(self.loss.gamma),
+            xp, y, z, alpha, w, v.check_gamma(self.loss.gamma),
             v.check_hessian(self.loss.hessian) == "positive",
         )
         return grad.astype(xp.float32), hess.astype(xp.float32)

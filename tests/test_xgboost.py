@@ -1,0 +1,114 @@
+"""gbfocal.xgboost.train: the margin-keeping loop builds the model xgb.train(obj=) builds."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+xgb = pytest.importorskip("xgboost")
+
+from gbfocal.losses import BinaryFocalLoss, MulticlassFocalLoss  # noqa: E402
+from gbfocal.xgboost import train  # noqa: E402
+
+PARAMS = {"max_depth": 3, "eta": 0.3, "nthread": 1, "tree_method": "hist"}
+
+
+def _data(n_classes, n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    X[rng.random((n, 5)) < 0.05] = np.nan  # missing values go the same way in both
+    scores = np.nan_to_num(X[:, :n_classes]) * 1.5 - np.arange(n_classes)
+    y = np.argmax(scores + rng.gumbel(size=(n, n_classes)), axis=1).astype(float)
+    return X, y, rng.uniform(0.5, 2.0, n)
+
+
+def _setup(n_classes, weighted=True):
+    X, y, w = _data(n_classes)
+    if n_classes == 2:
+        loss = BinaryFocalLoss(alpha="balanced", gamma=2.0)
+        margin = np.full(len(y), loss.init_score(y, w))
+    else:
+        loss = MulticlassFocalLoss(n_classes, alpha="balanced", gamma=1.5)
+        margin = np.tile(loss.init_score(y, w), (len(y), 1))
+    weight = w if weighted else None
+    dtrain = xgb.DMatrix(X, y, weight=weight, base_margin=margin)
+    return X, y, loss, dtrain
+
+
+def _reference(loss, dtrain, rounds, **kwargs):
+    params = {**PARAMS, "base_score": 0.0, "disable_default_eval_metric": 1}
+    if not loss._binary:
+        params["num_class"] = loss.n_classes
+    return xgb.train(params, dtrain, rounds, obj=loss.xgb_objective, verbose_eval=False,
+                     **kwargs)
+
+
+@pytest.fixture
+def device_branch(monkeypatch):
+    """The GPU branch (margins kept and updated by the loop), with NumPy standing in
+    for CuPy: CI has no GPU."""
+    from gbfocal import xgboost as fast_module
+
+    monkeypatch.setitem(sys.modules, "cupy", np)
+    monkeypatch.setattr(fast_module, "_on_gpu", lambda data: True)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("branch", ["host", "device"])
+def test_same_model_as_xgb_train_with_the_objective(request, n_classes, weighted, branch):
+    if branch == "device":
+        request.getfixturevalue("device_branch")
+    X, _, loss, dtrain = _setup(n_classes, weighted)
+    fast = train(PARAMS, dtrain, 12, loss=loss, data=X, verbose_eval=False)
+    reference = _reference(loss, dtrain, 12)
+    assert fast.get_dump(with_stats=True) == reference.get_dump(with_stats=True)
+    np.testing.assert_array_equal(fast.predict(dtrain, output_margin=True),
+                                  reference.predict(dtrain, output_margin=True))
+
+
+@pytest.mark.usefixtures("device_branch")
+def test_evals_early_stopping_and_history_follow_xgb_train():
+    X, y, loss, dtrain = _setup(2)
+    Xv, yv, _ = _data(2, n=300, seed=1)
+    dvalid = xgb.DMatrix(Xv, yv, base_margin=np.full(len(yv), loss.init_score(y)))
+    evals = [(dtrain, "train"), (dvalid, "valid")]
+    kwargs = dict(evals=evals, custom_metric=loss.xgb_eval("focal_loss"),
+                  early_stopping_rounds=3)
+    history_fast, history_ref = {}, {}
+    fast = train(PARAMS, dtrain, 200, loss=loss, data=X, evals_result=history_fast,
+                 verbose_eval=False, **kwargs)
+    reference = _reference(loss, dtrain, 200, evals_result=history_ref, **kwargs)
+    assert history_fast == history_ref
+    assert fast.best_iteration == reference.best_iteration < 199  # it did stop early
+    assert fast.get_dump() == reference.get_dump()
+
+
+def test_host_data_or_none_boosts_as_xgb_train():
+    X, _, loss, dtrain = _setup(2)
+    reference = _reference(loss, dtrain, 6).get_dump()
+    assert train(PARAMS, dtrain, 6, loss=loss, verbose_eval=False).get_dump() == reference
+
+
+@pytest.mark.parametrize(
+    ("params", "kwargs", "error", "match"),
+    [
+        ({"objective": "binary:logistic"}, {}, ValueError, "objective"),
+        ({"base_score": 0.5}, {}, ValueError, "base_score"),
+        ({"booster": "dart"}, {}, ValueError, "dart"),
+        ({"num_class": 4}, {"multiclass": True}, ValueError, "num_class"),
+        ({}, {"rows": 10}, ValueError, "rows"),
+        ({}, {"dtrain": "not a DMatrix"}, TypeError, "DMatrix"),
+        ({}, {"loss": "focal"}, TypeError, "BinaryFocalLoss"),
+        ([("max_depth", 2)], {}, TypeError, "params"),
+    ],
+)
+@pytest.mark.usefixtures("device_branch")
+def test_bad_arguments_are_rejected(params, kwargs, error, match):
+    X, y, loss, dtrain = _setup(3 if kwargs.get("multiclass") else 2)
+    data = X[: kwargs["rows"]] if "rows" in kwargs else X
+    with pytest.raises(error, match=match):
+        train(params, kwargs.get("dtrain", dtrain), 2, loss=kwargs.get("loss", loss), data=data,
+              verbose_eval=False)
