@@ -43,11 +43,13 @@ FULL = {
     "kernel_binary_n": 1_000_000, "kernel_multi_n": 200_000, "kernel_multi_k": 7,
     "binary_n": 1_000_000, "binary_rounds": 100, "multi_n": 200_000, "multi_rounds": 50,
     "n_features": 30, "n_classes": 7, "kernel_repeats": 25, "train_repeats": 5,
+    "gpu_n": 5_000_000, "gpu_features": 50, "gpu_rounds": 100, "gpu_repeats": 5,
 }
 QUICK = {
     "kernel_binary_n": 100_000, "kernel_multi_n": 20_000, "kernel_multi_k": 7,
     "binary_n": 20_000, "binary_rounds": 10, "multi_n": 5_000, "multi_rounds": 5,
     "n_features": 30, "n_classes": 7, "kernel_repeats": 5, "train_repeats": 2,
+    "gpu_n": 100_000, "gpu_features": 50, "gpu_rounds": 10, "gpu_repeats": 2,
 }
 
 
@@ -342,6 +344,61 @@ def _xgboost(xgb, x, y, k, loss, init, rounds, reps) -> dict[str, Any]:
             "baseline": "built-in"}
 
 
+# --------------------------------------------------------------------------- GPU
+def gpu_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """XGBoost ``device="cuda"``: built-in objective against the focal paths (issue 8).
+
+    Skipped without CuPy and a CUDA device. Each contender ends with a device
+    synchronisation, so that queued GPU work is inside its time.
+    """
+    try:
+        import cupy as cp
+        import xgboost as xgb
+
+        device = cp.cuda.runtime.getDeviceProperties(0)["name"]
+    except Exception as exc:  # noqa: BLE001 - no CuPy, no driver, no device
+        return {"skipped": f"no CUDA device with CuPy ({type(exc).__name__}: {exc})"}
+    from gbfocal.gpu import xgb_cuda_objective
+    from gbfocal.losses import BinaryFocalLoss
+    from gbfocal.xgboost import train as margin_keeping_train
+
+    n, rounds = cfg["gpu_n"], cfg["gpu_rounds"]
+    x, y = _binary_data(n, cfg["gpu_features"], rng)
+    loss = BinaryFocalLoss(gamma=2.0)
+    x_gpu, y_gpu = cp.asarray(x), cp.asarray(y)
+    plain = xgb.QuantileDMatrix(x_gpu, y_gpu)
+    shifted = xgb.QuantileDMatrix(x_gpu, y_gpu, base_margin=cp.full(n, loss.init_score(y)))
+    common = {"device": "cuda", "tree_method": "hist", "max_depth": 6, "eta": 0.1, "seed": 0,
+              "verbosity": 0}
+    custom = {**common, "base_score": 0.0, "disable_default_eval_metric": 1}
+    runs = {
+        "built-in": lambda: xgb.train({**common, "objective": "binary:logistic"}, plain,
+                                      rounds),
+        "focal, xgb.train(obj=CuPy objective)": lambda: xgb.train(
+            custom, shifted, rounds, obj=xgb_cuda_objective(loss)),
+        "focal, xgb.train(obj=loss.xgb_objective)": lambda: xgb.train(
+            custom, shifted, rounds, obj=loss.xgb_objective),
+        "focal, gbfocal.xgboost.train": lambda: margin_keeping_train(
+            common, shifted, rounds, loss=loss, data=x_gpu, verbose_eval=False),
+    }
+
+    def synchronised(fn: Callable[[], Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            out = fn()
+            cp.cuda.Device().synchronize()
+            return out
+
+        return call
+
+    seconds = side_by_side({k: synchronised(f) for k, f in runs.items()}, cfg["gpu_repeats"])
+    identical = (runs["focal, xgb.train(obj=CuPy objective)"]().get_dump()
+                 == runs["focal, gbfocal.xgboost.train"]().get_dump())
+    name = device.decode() if isinstance(device, bytes) else str(device)
+    return {"n": n, "features": cfg["gpu_features"], "rounds": rounds, "device": name,
+            "seconds": seconds, "baseline": "built-in", "identical_trees": identical,
+            "versions": {"xgboost": xgb.__version__, "cupy": cp.__version__}}
+
+
 # --------------------------------------------------------------------------- first call
 _FIRST_CALL = r"""
 import json, sys, time
@@ -427,6 +484,17 @@ def markdown(results: dict[str, Any]) -> str:
                   "|---|---|---|"]
         lines += _ratio_rows(block["seconds"], block["baseline"], 1.0, "s")
         lines.append("")
+    gpu = results.get("gpu", {})
+    if "seconds" in gpu:
+        lines += [f"## XGBoost on {gpu['device']}: {gpu['n']:,} rows x {gpu['features']} "
+                  f"features, {gpu['rounds']} rounds, depth 6", "",
+                  "| objective | median | ratio |", "|---|---|---|"]
+        lines += _ratio_rows(gpu["seconds"], gpu["baseline"], 1.0, "s")
+        lines += ["", f"Identical trees (CuPy objective vs gbfocal.xgboost.train): "
+                  f"{gpu['identical_trees']}; " + ", ".join(
+                      f"{k} {v}" for k, v in gpu["versions"].items()) + ".", ""]
+    elif gpu:
+        lines += [f"- GPU (XGBoost CUDA): skipped ({gpu['skipped']})", ""]
     lines += ["## First-call cost (fresh interpreter)", "", "| cache | import gbfocal | "
               "first binary call | first multiclass call |", "|---|---|---|---|"]
     for label, t in results["first_call"].items():
@@ -449,7 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = (("first_call", lambda: first_call_cost()),
              ("kernels", lambda: kernel_benchmarks(cfg, rng)),
              ("adapters", lambda: adapter_benchmarks(cfg, rng)),
-             ("training", lambda: training_benchmarks(cfg, rng)))
+             ("training", lambda: training_benchmarks(cfg, rng)),
+             ("gpu", lambda: gpu_benchmarks(cfg, rng)))
     for key, step in steps:
         start = time.perf_counter()
         results[key] = step()
