@@ -204,6 +204,18 @@ def _apply(values: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
     return np.ascontiguousarray(values * w, dtype=np.float64)
 
 
+def _floor_weighted(hess: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    """The positive Hessian's ``tiny`` floor again after the row weight, where that is > 0.
+
+    A weight below 1 can take ``tiny`` (or any positive value) under the smallest normal
+    float; rows of weight 0 keep their 0.
+    """
+    if weight is None:
+        return hess
+    w = weight if hess.ndim == 1 else weight[:, None]
+    return np.where(w > 0, np.maximum(hess, _TINY), hess)
+
+
 # --------------------------------------------------------------------------- binary
 def _binary_checked(y_true, raw_score, alpha, gamma, sample_weight):
     z = v.check_raw_score_binary(raw_score)
@@ -302,7 +314,9 @@ def binary_focal_grad_hess(
         "exact": the true second derivative, negative for badly misclassified rows.
         "positive": ``max(exact, a_t (1 - p_t)**gamma p (1 - p), tiny)``, strictly
         positive and finite, equal to the exact Hessian wherever that is at least the
-        focal-weighted log-loss curvature; use it for Newton boosting.
+        focal-weighted log-loss curvature; use it for Newton boosting. ``tiny`` (the
+        smallest normal float64) also floors the value after ``sample_weight``, on rows
+        of positive weight.
 
     Returns
     -------
@@ -345,6 +359,7 @@ def binary_focal_grad_hess(
     hess = _target_hess_exact(t, g)
     if hessian == "positive":
         hess = _positive(hess, t["q_g"] * t["p"] * t["q"])
+        return _apply(grad, w), _floor_weighted(_apply(hess, w), w)
     return _apply(grad, w), _apply(hess, w)
 
 
@@ -486,7 +501,8 @@ def multiclass_focal_grad_hess(
         As in :func:`multiclass_focal_loss`.
     hessian : {"positive", "exact"}, default="positive"
         "exact": the true diagonal of the Hessian. "positive": per entry
-        ``max(exact, a_y (1 - p_y)**gamma p_j (1 - p_j), tiny)``.
+        ``max(exact, a_y (1 - p_y)**gamma p_j (1 - p_j), tiny)``, floored at ``tiny``
+        again after ``sample_weight`` on rows of positive weight.
 
     Returns
     -------
@@ -552,6 +568,7 @@ def multiclass_focal_grad_hess(
         one_minus = one_minus_pj
         one_minus[rows, y] = t["q"]
         hess = _positive(hess, q_g * p_all * one_minus)
+        return _apply(grad, w), _floor_weighted(_apply(hess, w), w)
     return _apply(grad, w), _apply(hess, w)
 
 

@@ -47,7 +47,9 @@ def _hess_u(p: Any, q: Any, log_p: Any, q_g: Any, gamma: float) -> Any:
     return p * q_g * ((2.0 * gamma + 1.0) * q + gamma * log_p * (q - gamma * p))
 
 
-def _weighted(xp: Any, y: Any, alpha: Any, weight: Any, grad: Any, hess: Any) -> tuple[Any, Any]:
+def _weighted(
+    xp: Any, y: Any, alpha: Any, weight: Any, grad: Any, hess: Any, positive: bool
+) -> tuple[Any, Any]:
     row = None if alpha is None else alpha[y]
     if weight is not None:
         row = weight if row is None else row * weight
@@ -55,7 +57,10 @@ def _weighted(xp: Any, y: Any, alpha: Any, weight: Any, grad: Any, hess: Any) ->
         return grad, hess
     if grad.ndim == 2:
         row = row[:, None]
-    return grad * row, hess * row
+    hess = hess * row
+    if positive:  # the floor again after the weight, as gbfocal._focal._floor_weighted
+        hess = xp.where(row > 0, xp.maximum(hess, _TINY), hess)
+    return grad * row, hess
 
 
 def binary_grad_hess(
@@ -69,7 +74,7 @@ def binary_grad_hess(
         hess = _hess_u(p, q, log_p, q_g, gamma)
         if positive:
             hess = xp.maximum(xp.maximum(hess, q_g * p * q), _TINY)
-    return _weighted(xp, y, alpha, weight, grad, hess)
+    return _weighted(xp, y, alpha, weight, grad, hess, positive)
 
 
 def multiclass_grad_hess(
@@ -99,7 +104,7 @@ def multiclass_grad_hess(
             p_j[rows, y] = p1
             one_minus_pj[rows, y] = q1
             hess = xp.maximum(xp.maximum(hess, q_g * p_j * one_minus_pj), _TINY)
-    return _weighted(xp, y, alpha, weight, grad, hess)
+    return _weighted(xp, y, alpha, weight, grad, hess, positive)
 
 
 def _one_minus_r(xp: Any, z: Any, y: Any, rows: Any, log_r: Any) -> Any:

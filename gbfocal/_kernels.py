@@ -67,17 +67,17 @@ def _exp(x: float) -> float:
     k = np.floor(x * _LOG2E + 0.5)
     r = (x - k * _LN2_HI) - k * _LN2_LO  # |r| <= ln(2)/2
     # Taylor series of exp(r) to degree 13: truncation error < 5e-18 for |r| <= ln(2)/2.
-    e = 1.0 / 6227020800.0
-    e = e * r + 1.0 / 479001600.0
-    e = e * r + 1.0 / 39916800.0
-    e = e * r + 1.0 / 3628800.0
-    e = e * r + 1.0 / 362880.0
-    e = e * r + 1.0 / 40320.0
-    e = e * r + 1.0 / 5040.0
-    e = e * r + 1.0 / 720.0
-    e = e * r + 1.0 / 120.0
-    e = e * r + 1.0 / 24.0
-    e = e * r + 1.0 / 6.0
+    # Terms 4..13 in Estrin's scheme (independent products, so the CPU overlaps them),
+    # the four leading terms by Horner's rule, which adds the largest terms last.
+    r2 = r * r
+    r4 = r2 * r2
+    t45 = 1.0 / 24.0 + r * (1.0 / 120.0)
+    t67 = 1.0 / 720.0 + r * (1.0 / 5040.0)
+    t89 = 1.0 / 40320.0 + r * (1.0 / 362880.0)
+    t1011 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0)
+    t1213 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0)
+    tail = (t45 + r2 * t67) + r4 * ((t89 + r2 * t1011) + r4 * t1213)
+    e = tail * r + 1.0 / 6.0
     e = e * r + 0.5
     e = e * r + 1.0
     e = e * r + 1.0
@@ -93,16 +93,16 @@ def _exp(x: float) -> float:
 def _k_ln2_plus_2atanh(k: float, s: float) -> float:
     """``k log(2) + 2 atanh(s)`` for ``|s| < 0.1716``: the core of ``_log`` and ``_log1p_unit``."""
     s2 = s * s
-    w = 1.0 / 21.0  # atanh series to s**21: truncation error < 3e-17 relative
-    w = w * s2 + 1.0 / 19.0
-    w = w * s2 + 1.0 / 17.0
-    w = w * s2 + 1.0 / 15.0
-    w = w * s2 + 1.0 / 13.0
-    w = w * s2 + 1.0 / 11.0
-    w = w * s2 + 1.0 / 9.0
-    w = w * s2 + 1.0 / 7.0
-    w = w * s2 + 1.0 / 5.0
-    w = w * s2 + 1.0 / 3.0
+    s4 = s2 * s2
+    # atanh series to s**21 (truncation error < 3e-17 relative), the sum of s2**j / (2j + 3)
+    # in Estrin's scheme: independent products that the CPU overlaps
+    w01 = 1.0 / 3.0 + s2 * (1.0 / 5.0)
+    w23 = 1.0 / 7.0 + s2 * (1.0 / 9.0)
+    w45 = 1.0 / 11.0 + s2 * (1.0 / 13.0)
+    w67 = 1.0 / 15.0 + s2 * (1.0 / 17.0)
+    w89 = 1.0 / 19.0 + s2 * (1.0 / 21.0)
+    s8 = s4 * s4
+    w = (w01 + s4 * w23) + s8 * ((w45 + s4 * w67) + s8 * w89)
     two_s = 2.0 * s
     return k * _LN2_HI + ((two_s + two_s * (s2 * w)) + k * _LN2_LO)
 
@@ -196,7 +196,8 @@ def _binary_rows(lo, hi, y, z, a0, a1, sw, has_sw, gamma, gamma_code, positive, 
         else:
             g_u, h = _target_grad_hess(p, q, log_p, q_g, gamma, positive)
             grad[i] = (g_u if label else -g_u) * w
-            hess[i] = h * w
+            # floored again after the weight (see _focal._floor_weighted)
+            hess[i] = max(h * w, _TINY) if positive and w > 0.0 else h * w
 
 
 # One compiled loop per variant: each inlines ``_binary_rows`` once with literal flags,
@@ -369,7 +370,8 @@ def _multiclass_rows(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad,
                 h_k = max(max(h_k, curvature), floor)
                 target = k == y[start + j]
                 gt[k, j] = (row[7, j] if target else g_k) * w
-                ht[k, j] = (row[8, j] if target else h_k) * w
+                h_w = (row[8, j] if target else h_k) * w
+                ht[k, j] = max(h_w, floor) if w > 0.0 else h_w  # see _focal._floor_weighted
         for j in range(b):
             for k in range(n_classes):
                 grad[start + j, k] = gt[k, j]

@@ -1,4 +1,4 @@
-"""Threads for the compiled kernels: rows split into chunks, one per thread.
+"""Threads for the compiled kernels: rows split into chunks that threads take in turn.
 
 The kernels release the GIL (numba ``nogil=True``) and compute every row on its own,
 so running disjoint row ranges on plain Python threads gives bit-for-bit the

@@ -547,3 +547,20 @@ def test_scores_near_the_float64_maximum(monkeypatch, disable_numba):
     np.testing.assert_array_equal(gbfocal.multiclass_focal_loss([0, 1], zm), [0.0, np.inf])
     with pytest.raises(ValueError, match="finite"):
         gbfocal.binary_focal_grad_hess([1, 0, 1], np.array([1e308, np.nan, -5.0]))
+
+
+@pytest.mark.parametrize("disable_numba", ["0", "1"])
+def test_positive_hessian_stays_positive_under_tiny_row_weights(monkeypatch, disable_numba):
+    """Found by the property test: a row weight below 1 (alpha = 1 - 1e-16 gives the
+    negative class 1.1e-16) took the tiny floor under the smallest normal float."""
+    monkeypatch.setenv("GBFOCAL_DISABLE_NUMBA", disable_numba)
+    y, z = [0, 1, 0, 1], np.array([709.0, 709.0, 40.0, -3.0])
+    for weight in (None, np.array([1e-300, 1.0, 0.0, 1e-10])):
+        _, h = gbfocal.binary_focal_grad_hess(y, z, alpha=0.9999999999999999, gamma=0.0,
+                                              sample_weight=weight)
+        zero_weight = np.zeros(4, bool) if weight is None else weight == 0
+        assert (h[~zero_weight] > 0).all() and (h[zero_weight] == 0).all()
+    zm = np.array([[800.0, 0.0, -800.0], [0.0, 1.0, 2.0], [5.0, 0.0, 0.0]])
+    _, h = gbfocal.multiclass_focal_grad_hess([2, 0, 1], zm, alpha=[1.0, 1e-300, 1e-20],
+                                              sample_weight=[1e-10, 1.0, 0.0])
+    assert (h[:2] > 0).all() and (h[2] == 0).all()
