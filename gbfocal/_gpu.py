@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from ._focal import _MARGIN_CLIP
+
 # Same floor as gbfocal._focal._TINY: keeps the "positive" Hessian strictly positive.
 _TINY = float(np.finfo(np.float64).tiny)
-_MARGIN_CLIP = 1e300
 
 
 def _log_sigmoid_pair(xp: Any, u: Any) -> tuple[Any, Any]:

@@ -27,6 +27,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from ._focal import _MARGIN_CLIP
 from ._parallel import run_rows
 
 _OPTIONS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
@@ -39,7 +40,6 @@ _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _SQRT2 = 1.4142135623730951
 _TWO_POW_M200 = 2.0**-200
-_MARGIN_CLIP = 1e300  # as gbfocal._focal._MARGIN_CLIP
 
 
 # --------------------------------------------------------------------------- bit casts

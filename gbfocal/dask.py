@@ -45,6 +45,14 @@ __all__ = ["XGBoostDaskMetric", "base_margin", "init_score", "lightgbm_metric_hi
 _DECOMPOSABLE = ("focal_loss", "log_loss")
 
 
+def _check_decomposable(metric: str, what: str, hint: str = "") -> None:
+    if metric not in _DECOMPOSABLE:
+        raise ValueError(
+            f"metric {metric!r} does not decompose into per-worker sums; {what} supports "
+            f"{_DECOMPOSABLE}.{hint}"
+        )
+
+
 def _check_loss(loss: Any) -> _FocalLossBase:
     if not isinstance(loss, _FocalLossBase):
         raise TypeError(
@@ -158,13 +166,11 @@ class XGBoostDaskMetric(_Metric):
 
     def __init__(self, loss: _FocalLossBase, metric: str = "focal_loss") -> None:
         super().__init__(loss, metric)
-        if self.metric not in _DECOMPOSABLE:
-            raise ValueError(
-                f"metric {metric!r} does not decompose into per-worker sums; "
-                f"XGBoostDaskMetric supports {_DECOMPOSABLE}. For ranking metrics use "
-                "XGBoost's built-in eval_metric='auc' or 'aucpr' (rank-based, so correct "
-                "on the raw margins of a custom objective)."
-            )
+        _check_decomposable(
+            self.metric, "XGBoostDaskMetric",
+            " For ranking metrics use XGBoost's built-in eval_metric='auc' or 'aucpr' "
+            "(rank-based, so correct on the raw margins of a custom objective).",
+        )
 
     def __call__(self, predt: Any, dmatrix: Any) -> tuple[str, float]:
         from xgboost import collective
@@ -184,12 +190,6 @@ class XGBoostDaskMetric(_Metric):
         return self.name, float(loss_sum / weight_sum)
 
 
-def _check_decomposable(metric: str, what: str) -> None:
-    if metric not in _DECOMPOSABLE:
-        raise ValueError(
-            f"metric {metric!r} does not decompose into per-worker sums; {what} supports "
-            f"{_DECOMPOSABLE}"
-        )
 
 
 def _lightgbm_booster(model: Any) -> Any:

@@ -181,10 +181,10 @@ class _GradHess:
     def __init__(self, loss: _FocalLossBase, gpu: bool) -> None:
         self.loss = loss
         if gpu:
-            from .gpu import XGBoostCudaObjective
+            from .gpu import XGBoostCudaObjective, _array_module
 
             self.device = XGBoostCudaObjective(loss)
-            self.xp = __import__("cupy")
+            self.xp = _array_module("cupy")
         else:
             self.device, self.xp = None, np
 
