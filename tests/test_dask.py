@@ -84,6 +84,12 @@ def _pinned(client, arrays):
     return out
 
 
+def _balanced_loss(n_classes: int):
+    if n_classes == 2:
+        return BinaryFocalLoss(alpha="balanced")
+    return MulticlassFocalLoss(n_classes, alpha="balanced")
+
+
 def _split(a):
     return a[: SIZES[0]], a[SIZES[0]:]
 
@@ -140,7 +146,7 @@ def test_xgboost_dask_matches_single_machine_and_metric_is_global(client, n_clas
     X, y, w = _data(n_classes)
     dX, dy, dw = _pinned(client, [X, y, w])
     binary = n_classes == 2
-    loss = BinaryFocalLoss(alpha="balanced") if binary else MulticlassFocalLoss(3, "balanced")
+    loss = _balanced_loss(n_classes)
     params = dict(XGB_PARAMS, **({} if binary else {"num_class": 3}))
     dtrain = xgb_dask.DaskDMatrix(client, dX, dy, weight=dw, base_margin=base_margin(loss, dy, dw))
     assert sorted(len(p) for p in dtrain.worker_map.values()) == [1, 1]
@@ -181,7 +187,7 @@ def test_lightgbm_dask_matches_single_machine(client, n_classes):
     X, y, w = _data(n_classes)
     dX, dy, dw = _pinned(client, [X, y, w])
     binary = n_classes == 2
-    loss = BinaryFocalLoss(alpha="balanced") if binary else MulticlassFocalLoss(3, "balanced")
+    loss = _balanced_loss(n_classes)
     margin = base_margin(loss, dy, dw)
 
     model = lgb.DaskLGBMClassifier(objective=loss.sklearn_objective, client=client, **LGB_PARAMS)
@@ -215,8 +221,7 @@ def test_lightgbm_dask_matches_single_machine(client, n_classes):
 def test_lightgbm_metric_history_is_global_unlike_evals_result(client, n_classes):
     X, y, w = _data(n_classes)
     dX, dy, dw = _pinned(client, [X, y, w])
-    binary = n_classes == 2
-    loss = BinaryFocalLoss(alpha="balanced") if binary else MulticlassFocalLoss(3, "balanced")
+    loss = _balanced_loss(n_classes)
     margin = base_margin(loss, dy, dw)
     model = lgb.DaskLGBMClassifier(objective=loss.sklearn_objective, client=client,
                                    metric="None", **LGB_PARAMS)
