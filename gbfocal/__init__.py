@@ -19,6 +19,7 @@ from ._focal import (
     multiclass_focal_loss,
 )
 from ._parallel import get_num_threads, set_num_threads
+from ._posterior import focal_posterior
 from .losses import BinaryFocalLoss, MulticlassFocalLoss
 
 __version__ = "0.1.0"
@@ -38,6 +39,7 @@ __all__ = [
     "balanced_alpha",
     "binary_focal_grad_hess",
     "binary_focal_loss",
+    "focal_posterior",
     "multiclass_focal_grad_hess",
     "multiclass_focal_loss",
     "get_num_threads",

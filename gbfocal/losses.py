@@ -24,6 +24,7 @@ import numpy as np
 from scipy import optimize, special
 
 from . import _validation as v
+from ._posterior import check_posterior_alpha, log_posterior, posterior_log_odds
 from ._focal import (
     _grad_hess_checked,
     _resolve_alpha,
@@ -448,8 +449,11 @@ class _FocalLossBase:
         if metric == "focal_loss":
             return _weighted_mean(self.loss(y, raw, sample_weight), sample_weight)
         if metric == "log_loss":
+            # log loss of the probabilities predict_proba reports (the focal posterior):
+            # the plain link of a focal model is biased towards 1/2 by design.
             fn = binary_focal_loss if self._binary else multiclass_focal_loss
-            values = fn(y, raw, gamma=0.0, sample_weight=sample_weight)
+            corrected = self.posterior_margin(raw)
+            values = fn(y, corrected, gamma=0.0, sample_weight=sample_weight)
             return _weighted_mean(values, sample_weight)
         labels = self._check_labels(y)
         metrics = _sklearn_metrics()
@@ -459,7 +463,7 @@ class _FocalLossBase:
             # margins avoids the ties that sigmoid creates once it saturates at 1.0.
             v.check_raw_score_binary(raw)
             return float(score(labels, raw, sample_weight=sample_weight))
-        proba = self.predict_proba(raw)
+        proba = self.predict_proba(raw, check_input=False)
         if metric == "roc_auc":
             return float(
                 score(labels, proba, multi_class="ovr", average="macro",
@@ -468,12 +472,41 @@ class _FocalLossBase:
         onehot = np.eye(self.n_classes, dtype=np.int8)[labels]
         return float(score(onehot, proba, average="macro", sample_weight=sample_weight))
 
+    # ------------------------------------------------------------------ probabilities
+    def _posterior_alpha(self) -> np.ndarray | None:
+        """The class weights the posterior correction needs (None: all ones)."""
+        if self.alpha is None:
+            return None
+        if not hasattr(self, "alpha_"):
+            if isinstance(self.alpha, str):
+                raise ValueError(
+                    f"alpha={self.alpha!r} is resolved from the training labels, but this loss "
+                    "object has not seen them, and corrected probabilities need the resolved "
+                    "class weights: call loss.fit(y_train, sample_weight) (or init_score) first"
+                )
+            return check_posterior_alpha(self.alpha, self.n_classes)
+        return check_posterior_alpha(self.alpha_, self.n_classes)
+
+    def posterior_margin(self, raw_score: Any) -> np.ndarray:
+        """Raw margins mapped to margins of the class posterior (focal correction).
+
+        Binary: the log-odds of the posterior ``(n,)``; multiclass: its log
+        probabilities ``(n, K)``. Their sigmoid / softmax is
+        :func:`gbfocal.focal_posterior` with this loss's ``alpha_`` and ``gamma``.
+        """
+        z = self._check_margins(raw_score, -1)
+        gamma = v.check_gamma(self.gamma)
+        if self._binary:
+            return posterior_log_odds(v.check_raw_score_binary(z), self._posterior_alpha(), gamma)
+        z = v.check_raw_score_multiclass(z, z.shape[0] if z.ndim == 2 else -1)
+        return log_posterior(z, self._posterior_alpha(), gamma)
+
     # ------------------------------------------------------------------ subclass API
     def init_score(self, y: Any, sample_weight: Any = None) -> Any:  # pragma: no cover
         raise NotImplementedError
 
     def predict_proba(
-        self, raw_score: Any, *, check_input: bool = True
+        self, raw_score: Any, *, corrected: bool = True, check_input: bool = True
     ) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
@@ -540,10 +573,12 @@ class BinaryFocalLoss(_FocalLossBase):
     >>> init = BinaryFocalLoss(gamma=0.0).init_score(y)  # log-odds of the positive rate
     >>> bool(np.isclose(init, np.log(1 / 3)))
     True
-    >>> loss.predict_proba([-2.0, 0.0, 3.0]).round(4)
+    >>> loss.predict_proba([-2.0, 0.0, 3.0], corrected=False).round(4)  # sigmoid
     array([[0.8808, 0.1192],
            [0.5   , 0.5   ],
            [0.0474, 0.9526]])
+    >>> loss.predict_proba([0.0]).round(4)  # focal posterior: a_0 / (a_0 + a_1) at z = 0
+    array([[0.75, 0.25]])
     """
 
     _binary = True
@@ -563,13 +598,20 @@ class BinaryFocalLoss(_FocalLossBase):
         totals = np.bincount(labels, weights=weight, minlength=2) * self.alpha_
         return _minimise_binary(totals, v.check_gamma(self.gamma))
 
-    def predict_proba(self, raw_score: Any, *, check_input: bool = True) -> np.ndarray:
-        """Probabilities ``(n, 2)`` = ``[1 - sigmoid(z), sigmoid(z)]`` from raw margins.
+    def predict_proba(
+        self, raw_score: Any, *, corrected: bool = True, check_input: bool = True
+    ) -> np.ndarray:
+        """Class probabilities ``(n, 2)`` from raw margins.
 
         Parameters
         ----------
         raw_score : array-like of shape (n_samples,)
             Raw margins, e.g. ``booster.predict(X, raw_score=True)``.
+        corrected : bool, default=True
+            True: the class posterior of the focal risk minimiser,
+            :func:`gbfocal.focal_posterior` (the sigmoid of a focal model's margin is
+            biased towards 1/2). False: ``[1 - sigmoid(z), sigmoid(z)]``, the plain link.
+            Both are the same for ``gamma=0, alpha=None``.
         check_input : bool, default=True
             Warn when every margin lies in [0, 1] (probabilities passed by mistake).
             Pass False when ``raw_score`` is known to be margins (a small model's
@@ -586,7 +628,8 @@ class BinaryFocalLoss(_FocalLossBase):
                 UserWarning,
                 stacklevel=2,
             )
-        return np.column_stack([special.expit(-z), special.expit(z)])
+        t = self.posterior_margin(z) if corrected else z
+        return np.column_stack([special.expit(-t), special.expit(t)])
 
 
 # --------------------------------------------------------------------------- multiclass
@@ -652,9 +695,11 @@ class MulticlassFocalLoss(_FocalLossBase):
     >>> init = MulticlassFocalLoss(3, gamma=0.0).init_score(y)  # centred log shares
     >>> np.allclose(init, np.log([2, 1, 1]) - np.log([2, 1, 1]).mean())
     True
-    >>> loss.predict_proba([[0.0, 0.0, 0.0], [2.0, 0.0, -2.0]]).round(4)
+    >>> loss.predict_proba([[0.0, 0.0, 0.0], [2.0, 0.0, -2.0]], corrected=False).round(4)
     array([[0.3333, 0.3333, 0.3333],
            [0.8668, 0.1173, 0.0159]])
+    >>> loss.predict_proba([[0.0, 0.0, 0.0]]).round(4)  # posterior: 1 / alpha_, normalised
+    array([[0.5 , 0.25, 0.25]])
     """
 
     _binary = False
@@ -680,13 +725,19 @@ class MulticlassFocalLoss(_FocalLossBase):
         totals = np.bincount(labels, weights=weight, minlength=self.n_classes) * self.alpha_
         return _minimise_multiclass(totals, v.check_gamma(self.gamma))
 
-    def predict_proba(self, raw_score: Any, *, check_input: bool = True) -> np.ndarray:
-        """Softmax probabilities ``(n, n_classes)`` from raw margins.
+    def predict_proba(
+        self, raw_score: Any, *, corrected: bool = True, check_input: bool = True
+    ) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` from raw margins.
 
         Parameters
         ----------
         raw_score : array-like of shape (n_samples, n_classes)
             Raw margins, e.g. ``booster.predict(X, raw_score=True)``.
+        corrected : bool, default=True
+            True: the class posterior of the focal risk minimiser,
+            :func:`gbfocal.focal_posterior`. False: ``softmax(z)``, the plain link.
+            Both are the same for ``gamma=0, alpha=None``.
         check_input : bool, default=True
             Raise when every row looks like probabilities (in [0, 1], summing to 1).
             Pass False when ``raw_score`` is known to be margins; shape and
@@ -704,7 +755,9 @@ class MulticlassFocalLoss(_FocalLossBase):
                 "margins: booster.predict(X, raw_score=True) (LightGBM) or output_margin=True "
                 "(XGBoost)."
             )
-        return special.softmax(z, axis=1)
+        if not corrected or (self.alpha is None and v.check_gamma(self.gamma) == 0.0):
+            return special.softmax(z, axis=1)
+        return np.exp(self.posterior_margin(z))
 
 
 # --------------------------------------------------------------------------- init score

@@ -36,6 +36,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as v
+from ._posterior import check_posterior_alpha, log_posterior
 from ._focal import (
     _LabelledPairs,
     _multioutput_alpha,
@@ -248,10 +249,13 @@ class MultiOutputFocalLoss:
             for t in totals
         ])
 
-    def predict_proba(self, raw_score: Any) -> np.ndarray:
-        """Softmax probabilities ``(n, n_outputs, n_classes)`` from raw margins.
+    def predict_proba(self, raw_score: Any, *, corrected: bool = True) -> np.ndarray:
+        """Probabilities ``(n, n_outputs, n_classes)`` from raw margins.
 
-        Accepts ``(n, A, K)`` or the flat output-major ``(n, A * K)``.
+        Accepts ``(n, A, K)`` or the flat output-major ``(n, A * K)``. ``corrected=True``
+        (default) gives the class posterior of the focal risk minimiser per output
+        (:func:`gbfocal.focal_posterior` with ``alpha_`` and ``gamma``);
+        ``corrected=False`` the plain softmax, biased towards uniform for ``gamma > 0``.
         """
         z = v._as_float_array(raw_score, "raw_score")
         n = z.shape[0] if z.ndim >= 1 else -1
@@ -262,7 +266,22 @@ class MultiOutputFocalLoss:
                 "summing to 1 per output): pass raw margins, e.g. "
                 "booster.predict(X, raw_score=True) (LightGBM) or output_margin=True (XGBoost)"
             )
-        return special.softmax(z3, axis=2)
+        if not corrected or (self.alpha is None and v.check_gamma(self.gamma) == 0.0):
+            return special.softmax(z3, axis=2)
+        if self.alpha is None:
+            alpha = None
+        elif hasattr(self, "alpha_"):
+            alpha = check_posterior_alpha(self.alpha_, self.n_classes)
+        elif isinstance(self.alpha, str):
+            raise ValueError(
+                f"alpha={self.alpha!r} is resolved from the training labels: call "
+                "loss.fit(y_train) (or init_score) before asking for corrected probabilities"
+            )
+        else:
+            alpha = check_posterior_alpha(self.alpha, self.n_classes)
+        flat = z3.reshape(-1, self.n_classes)
+        log_eta = log_posterior(flat, alpha, v.check_gamma(self.gamma))
+        return np.exp(log_eta).reshape(z3.shape)
 
     # ------------------------------------------------------------------ label encodings
     def lgb_label(self, y: Any) -> np.ndarray:
@@ -421,6 +440,11 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
         Seed of the boosters.
     n_jobs : int or None, default=None
         Threads (-1: all cores); None: the library's default.
+    correct_proba : bool, default=True
+        :meth:`predict_proba` returns the class posterior of the focal risk minimiser
+        (:func:`gbfocal.focal_posterior`); False: the plain softmax of the margins, which
+        focal loss biases towards uniform. :meth:`predict` is the argmax of what
+        :meth:`predict_proba` returns.
     params : dict or None, default=None
         Further booster parameters (e.g. ``num_leaves``, ``min_child_samples``,
         ``max_depth``), passed unchanged.
@@ -477,6 +501,7 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
             Interval(Integral, None, -1, closed="right"),
             Interval(Integral, 1, None, closed="left"),
         ],
+        "correct_proba": ["boolean"],
         "params": [None, dict],
     }
 
@@ -496,6 +521,7 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
         multi_strategy: str = "one_output_per_tree",
         random_state: Any = None,
         n_jobs: int | None = None,
+        correct_proba: bool = True,
         params: dict[str, Any] | None = None,
     ) -> None:
         self.backend = backend
@@ -511,6 +537,7 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
         self.multi_strategy = multi_strategy
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.correct_proba = correct_proba
         self.params = params
 
     def __sklearn_tags__(self) -> Any:
@@ -657,12 +684,15 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
         return raw + self.init_score_
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Probabilities (n_samples, n_outputs, n_classes) over ``classes_``."""
-        return self.loss_.predict_proba(self.decision_function(X))
+        """Probabilities (n_samples, n_outputs, n_classes) over ``classes_``.
+
+        The focal posterior (``correct_proba=True``) or the plain softmax.
+        """
+        return self.loss_.predict_proba(self.decision_function(X), corrected=self.correct_proba)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Most probable label per output, shape (n_samples, n_outputs)."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=2)]
+        """Most probable label per output (argmax of :meth:`predict_proba`), (n, n_outputs)."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=2)]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean over outputs of the (weighted) accuracy on the labelled entries of ``y``."""

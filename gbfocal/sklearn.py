@@ -33,6 +33,19 @@ __all__ = ["FocalLGBMClassifier", "FocalXGBClassifier"]
 
 EVAL_METRICS = ("focal_loss", "log_loss", "average_precision", "roc_auc")
 _HIGHER_IS_BETTER = frozenset({"average_precision", "roc_auc"})
+# eval_metric="auto": what early stopping watches by default (measured in the README,
+# "Defaults"): the focal loss itself stops far too early.
+_AUTO_METRIC = {"binary": "average_precision", "multiclass": "log_loss"}
+
+# Native class-weighting options that a custom objective silently ignores: rejected,
+# pointing to alpha (the focal loss's own class weights).
+_CLASS_WEIGHT_PARAMS = {
+    "scale_pos_weight": "alpha=[1, scale_pos_weight] (weights of [negative, positive])",
+    "is_unbalance": 'alpha="balanced"',
+    "unbalance": 'alpha="balanced"',
+    "unbalanced_sets": 'alpha="balanced"',
+    "class_weight": 'alpha (one weight per class in the order of classes_, or "balanced")',
+}
 
 # Input accepted by fit / predict: dense or sparse numbers; NaN means "missing", which
 # both libraries handle natively.
@@ -122,7 +135,8 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
         ],
         "early_stopping_rounds": [None, Interval(Integral, 1, None, closed="left")],
-        "eval_metric": [StrOptions(set(EVAL_METRICS))],
+        "eval_metric": [StrOptions({"auto", *EVAL_METRICS})],
+        "correct_proba": ["boolean"],
         "verbose": ["verbose"],
         "params": [None, dict],
     }
@@ -256,12 +270,26 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
         return checked
 
     def _check_extra_params(self) -> None:
+        for name, replacement in _CLASS_WEIGHT_PARAMS.items():
+            if name in (self.params or {}):
+                raise ValueError(
+                    f"params={{{name!r}: {self.params[name]!r}}} would be ignored: the library "
+                    f"applies it only to its built-in objectives. Weight the classes of the focal "
+                    f"loss with {replacement}"
+                )
         clashes = sorted(set(self.params or {}) & self._reserved_params)
         if clashes:
             raise ValueError(
                 f"params must not set {clashes}: the estimator sets these itself (use the "
                 "constructor arguments, e.g. n_estimators, eval_metric, random_state)"
             )
+
+    @property
+    def _eval_metric(self) -> str:
+        """The metric early stopping watches: ``eval_metric``, with "auto" resolved."""
+        if self.eval_metric != "auto":
+            return str(self.eval_metric)
+        return _AUTO_METRIC["binary" if self.n_classes_ == 2 else "multiclass"]
 
     def _booster_params(self) -> dict[str, Any]:
         """Library parameters from the constructor arguments, then `params`."""
@@ -290,7 +318,12 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
         return trees + self.init_score_
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities (sigmoid / softmax of :meth:`decision_function`).
+        """Class probabilities from :meth:`decision_function`.
+
+        With ``correct_proba=True`` (default) the class posterior of the focal risk
+        minimiser (:func:`gbfocal.focal_posterior` with ``loss_.alpha_`` and ``gamma``):
+        the sigmoid / softmax of a focal model's margin is biased towards 1/2 (uniform).
+        With ``correct_proba=False`` the plain sigmoid / softmax of the margins.
 
         Parameters
         ----------
@@ -305,10 +338,12 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
         raw_score = self.decision_function(X)  # checks is-fitted first
         # These are the booster's margins, so the loss's guard against probabilities
         # passed as margins (all values in [0, 1]) would only be a false alarm here.
-        return self.loss_.predict_proba(raw_score, check_input=False)
+        return self.loss_.predict_proba(
+            raw_score, corrected=self.correct_proba, check_input=False
+        )
 
     def predict(self, X: Any) -> np.ndarray:
-        """Most probable class label.
+        """Most probable class label (argmax of :meth:`predict_proba`).
 
         Parameters
         ----------
@@ -371,21 +406,28 @@ _FIT_CONTROL_DOC = """
     early_stopping_rounds : int or None, default=None
         Stop when ``eval_metric`` on the validation set (``eval_set`` in :meth:`fit`)
         has not improved for this many rounds; predictions then use the best round.
-    eval_metric : {"focal_loss", "log_loss", "average_precision", "roc_auc"}, \
-default="focal_loss"
-        Validation metric, computed on the raw margins with the right link (sigmoid /
-        softmax; ROC AUC and average precision are macro one-vs-rest for multiclass),
-        weighted by ``eval_sample_weight``. The default is the training objective
-        itself, so early stopping keeps the round where the focal loss generalises
-        best; log loss would stop a reweighted model before the reweighting shows,
-        because focal loss deliberately worsens log loss (calibration) to rank the
-        hard and rare rows better.
+    eval_metric : {"auto", "focal_loss", "log_loss", "average_precision", "roc_auc"}, \
+default="auto"
+        Validation metric (early stopping watches it), computed from the raw margins and
+        weighted by ``eval_sample_weight``. "auto": average precision for two classes,
+        log loss for more. "log_loss" is the log loss of the corrected probabilities
+        (the focal posterior, what :meth:`predict_proba` returns); ROC AUC and average
+        precision are macro one-vs-rest for multiclass. "focal_loss" (the training
+        objective itself) stops far too early: measured in the README ("Defaults").
+    correct_proba : bool, default=True
+        :meth:`predict_proba` returns the class posterior of the focal risk minimiser
+        (:func:`gbfocal.focal_posterior`); False returns the plain sigmoid / softmax of
+        the margins, which focal loss biases towards 1/2. :meth:`predict` is the argmax
+        of what :meth:`predict_proba` returns; :meth:`decision_function` is the raw
+        margin either way.
     verbose : int or bool, default=0
         0: silent. A positive number prints the validation metric every ``verbose``
         rounds (and the library's warnings).
     params : dict or None, default=None
         Further native booster parameters (e.g. ``max_bin``), applied last. Names the
-        estimator sets itself (objective, metric, number of rounds, ...) are rejected.
+        estimator sets itself (objective, metric, number of rounds, ...) are rejected,
+        and so are the native class weights that a custom objective ignores
+        (``scale_pos_weight``, ``is_unbalance``, ``class_weight``): use ``alpha``.
 """
 
 _ATTRIBUTES_DOC = """
@@ -535,7 +577,8 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         random_state: Any = None,
         n_jobs: int | None = None,
         early_stopping_rounds: int | None = None,
-        eval_metric: str = "focal_loss",
+        eval_metric: str = "auto",
+        correct_proba: bool = True,
         verbose: int | bool = 0,
         params: dict[str, Any] | None = None,
     ) -> None:
@@ -558,6 +601,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         self.n_jobs = n_jobs
         self.early_stopping_rounds = early_stopping_rounds
         self.eval_metric = eval_metric
+        self.correct_proba = correct_proba
         self.verbose = verbose
         self.params = params
 
@@ -639,7 +683,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
             num_boost_round=self.n_estimators,
             valid_sets=valid_sets,
             valid_names=[f"valid_{i}" for i in range(len(valid_sets))],
-            feval=self.loss_.lgb_eval(self.eval_metric) if valid_sets else None,
+            feval=self.loss_.lgb_eval(self._eval_metric) if valid_sets else None,
             callbacks=own_callbacks + callbacks,
         )
         best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
@@ -763,7 +807,8 @@ default="gain"
         random_state: Any = None,
         n_jobs: int | None = None,
         early_stopping_rounds: int | None = None,
-        eval_metric: str = "focal_loss",
+        eval_metric: str = "auto",
+        correct_proba: bool = True,
         verbose: int | bool = 0,
         params: dict[str, Any] | None = None,
     ) -> None:
@@ -784,6 +829,7 @@ default="gain"
         self.n_jobs = n_jobs
         self.early_stopping_rounds = early_stopping_rounds
         self.eval_metric = eval_metric
+        self.correct_proba = correct_proba
         self.verbose = verbose
         self.params = params
 
@@ -845,8 +891,8 @@ default="gain"
             num_boost_round=self.n_estimators,
             evals=watch,
             obj=self.loss_.xgb_objective,
-            custom_metric=self.loss_.xgb_eval(self.eval_metric) if watch else None,
-            maximize=self.eval_metric in _HIGHER_IS_BETTER,
+            custom_metric=self.loss_.xgb_eval(self._eval_metric) if watch else None,
+            maximize=self._eval_metric in _HIGHER_IS_BETTER,
             early_stopping_rounds=self.early_stopping_rounds,
             evals_result=evals_result,
             verbose_eval=int(self.verbose) if self.verbose else False,

@@ -18,7 +18,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit, softmax
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
-from gbfocal import binary_focal_grad_hess, binary_focal_loss, multiclass_focal_loss
+from gbfocal import (
+    binary_focal_grad_hess,
+    binary_focal_loss,
+    focal_posterior,
+    multiclass_focal_loss,
+)
 from gbfocal.losses import (
     METRICS,
     BinaryFocalLoss,
@@ -222,7 +227,7 @@ def test_init_score_with_a_missing_class_stays_finite():
 # --------------------------------------------------------------------------- predict_proba
 def test_predict_proba_binary():
     z = np.array([-1000.0, -3.0, 0.0, 2.0, 1000.0])
-    proba = BinaryFocalLoss().predict_proba(z)
+    proba = BinaryFocalLoss().predict_proba(z, corrected=False)
     assert proba.shape == (5, 2)
     assert_allclose(proba[:, 1], expit(z), rtol=1e-15)
     assert_array_equal(proba[[0, -1]], [[1.0, 0.0], [0.0, 1.0]])
@@ -231,7 +236,7 @@ def test_predict_proba_binary():
 
 def test_predict_proba_multiclass():
     z = np.array([[1000.0, -1000.0, 0.0], [0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
-    proba = MulticlassFocalLoss(3).predict_proba(z)
+    proba = MulticlassFocalLoss(3).predict_proba(z, corrected=False)
     assert_allclose(proba, softmax(z, axis=1), rtol=1e-14)
     assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-15)
     assert np.isfinite(proba).all()
@@ -577,8 +582,10 @@ def test_metric_during_training_matches_final_predictions():
                         custom_metric=loss.xgb_eval("log_loss"), evals_result=xgb_evals,
                         verbose_eval=False)
     margin = booster.predict(xgb.DMatrix(Xv), output_margin=True)
+    # log loss of the corrected probabilities (the focal posterior), not of sigmoid(margin)
+    posterior = focal_posterior(margin, alpha=loss.alpha_, gamma=loss.gamma)
     assert xgb_evals["valid"]["log_loss"][-1] == pytest.approx(
-        log_loss(yv, expit(margin), sample_weight=wv), rel=1e-5)
+        log_loss(yv, posterior, sample_weight=wv), rel=1e-5)
 
 
 def test_early_stopping_direction_follows_the_metric():
@@ -720,12 +727,14 @@ def test_sklearn_api_metric_adapters_inside_the_classifiers():
                                   eval_metric=loss.xgb_sklearn_eval("log_loss"))
     xgb_model.fit(X, y, sample_weight=w, eval_set=[(Xv, yv)], sample_weight_eval_set=[wv],
                   verbose=False)
-    # with a callable objective XGBClassifier keeps the "binary:logistic" link, so its
-    # predict_proba is a real probability and agrees with ours
+    # with a callable objective XGBClassifier keeps the "binary:logistic" link: its
+    # predict_proba is the plain sigmoid of the margin, not the focal posterior
     margin = xgb_model.predict(Xv, output_margin=True)
-    assert_allclose(xgb_model.predict_proba(Xv), loss.predict_proba(margin), atol=1e-6)
+    assert_allclose(xgb_model.predict_proba(Xv), loss.predict_proba(margin, corrected=False),
+                    atol=1e-6)
+    posterior = focal_posterior(margin, alpha=loss.alpha_, gamma=loss.gamma)
     assert xgb_model.evals_result()["validation_0"]["log_loss"][-1] == pytest.approx(
-        log_loss(yv, expit(margin), sample_weight=wv), rel=1e-5)
+        log_loss(yv, posterior, sample_weight=wv), rel=1e-5)
 
 
 # --------------------------------------------------------------------------- per-round cache
@@ -804,12 +813,12 @@ def test_predict_proba_check_input_false_skips_the_probability_guard():
     with pytest.warns(UserWarning, match="look like"):
         BinaryFocalLoss().predict_proba(margins)
     proba = BinaryFocalLoss().predict_proba(margins, check_input=False)  # no warning
-    assert_allclose(proba[:, 1], expit(margins))
+    assert_allclose(proba[:, 1], focal_posterior(margins, gamma=2.0))
     rows = np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
     with pytest.raises(ValueError, match="probabilities"):
         MulticlassFocalLoss(3).predict_proba(rows)
     assert_allclose(MulticlassFocalLoss(3).predict_proba(rows, check_input=False),
-                    softmax(rows, axis=1))
+                    focal_posterior(rows, gamma=2.0))
     with pytest.raises(ValueError, match="finite"):
         BinaryFocalLoss().predict_proba([0.1, np.nan], check_input=False)
 

@@ -401,3 +401,25 @@ def test_estimator_missing_marker_none_and_errors():
         clf.fit(X, mixed)
     with pytest.raises(ValueError, match="backend"):
         FocalMultiOutputClassifier(backend="catboost").fit(X, labels)
+
+
+def test_estimator_probabilities_are_corrected_by_default():
+    """predict_proba is the per-output focal posterior; correct_proba=False the softmax;
+    predict is the argmax of what predict_proba returns."""
+    from scipy.special import softmax
+
+    from gbfocal import FocalMultiOutputClassifier, focal_posterior
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = np.where(X[:, :2] > 0.3, 2, np.where(X[:, :2] < -0.3, 0, 1))
+    y[rng.random(y.shape) < 0.2] = -1
+    clf = FocalMultiOutputClassifier(alpha="balanced", n_estimators=15, n_jobs=1).fit(X, y)
+    raw = clf.decision_function(X)
+    proba = clf.predict_proba(X)
+    for a in range(2):
+        np.testing.assert_allclose(proba[:, a], focal_posterior(raw[:, a], alpha=clf.alpha_,
+                                                                gamma=clf.gamma), rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=2)])
+    plain = clf.set_params(correct_proba=False)
+    np.testing.assert_allclose(plain.predict_proba(X), softmax(raw, axis=2), rtol=1e-12)

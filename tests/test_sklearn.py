@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import gbfocal.sklearn as focal_sklearn
+from gbfocal import focal_posterior
 from gbfocal.losses import BinaryFocalLoss, MulticlassFocalLoss
 from gbfocal.sklearn import FocalLGBMClassifier, FocalXGBClassifier
 
@@ -83,8 +84,14 @@ def test_binary_outputs_are_consistent(Estimator: Any) -> None:
     assert raw.shape == (len(y),)
     assert proba.shape == (len(y), 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    np.testing.assert_allclose(proba[:, 1], expit(raw), rtol=1e-12)
+    # corrected by default: the focal posterior of the margins, not their sigmoid
+    np.testing.assert_allclose(proba[:, 1], focal_posterior(raw, gamma=clf.gamma), rtol=1e-12)
+    assert np.abs(proba[:, 1] - expit(raw)).max() > 0.05
+    # alpha=None: the posterior is 1/2 at margin 0, so predict is the sign of the margin
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[(raw > 0).astype(int)])
+    plain = clone(clf).set_params(correct_proba=False).fit(X, y)
+    np.testing.assert_allclose(plain.predict_proba(X)[:, 1], expit(plain.decision_function(X)),
+                               rtol=1e-12)
     assert isinstance(clf.loss_, BinaryFocalLoss)
     assert clf.n_features_in_ == X.shape[1]
     assert clf.score(X, y) > 0.85
@@ -101,8 +108,11 @@ def test_multiclass_string_labels(Estimator: Any) -> None:
     raw = clf.decision_function(X)
     proba = clf.predict_proba(X)
     assert raw.shape == proba.shape == (len(y), 3)
-    np.testing.assert_allclose(proba, softmax(raw, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(proba, focal_posterior(raw, gamma=clf.gamma), rtol=1e-12)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    plain = clone(clf).set_params(correct_proba=False).fit(X, y)
+    np.testing.assert_allclose(plain.predict_proba(X), softmax(plain.decision_function(X),
+                                                                axis=1), rtol=1e-12)
     predicted = clf.predict(X)
     assert set(predicted) <= set(names)
     np.testing.assert_array_equal(predicted, names[raw.argmax(axis=1)])
@@ -259,7 +269,7 @@ def test_eval_set_labels_map_through_classes(Estimator: Any) -> None:
     y = np.array(["no", "yes"])[y_index]
     clf = Estimator(early_stopping_rounds=3, **FAST)
     clf.fit(X[:200], y[:200], eval_set=[(X[200:], y[200:])])
-    assert len(clf.evals_result_["valid_0"]["focal_loss"]) >= 1
+    assert len(clf.evals_result_["valid_0"]["average_precision"]) >= 1  # "auto", binary
     y_bad = y[200:].copy()
     y_bad[0] = "maybe"
     with pytest.raises(ValueError, match="eval_set"):
@@ -393,3 +403,82 @@ def test_docstring_examples_run() -> None:
     failures, attempted = doctest.testmod(focal_sklearn, verbose=False)
     assert attempted > 0
     assert failures == 0
+
+
+# ---------------------------------------------------- issue 12: probabilities and defaults
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_corrected_probabilities_are_calibrated_where_the_plain_link_is_not(
+    Estimator: Any,
+) -> None:
+    """On held-out data with 10 % positives, the focal posterior's mean matches the positive
+    rate and its log loss beats the plain sigmoid's; the ranking is the same."""
+    X, y = make_classification(n_samples=6000, n_features=8, n_informative=4, weights=[0.9],
+                               class_sep=0.5, flip_y=0.02, random_state=3)
+    X_fit, y_fit, X_test, y_test = X[:4000], y[:4000], X[4000:], y[4000:]
+    size = {"num_leaves": 7} if Estimator is FocalLGBMClassifier else {"max_depth": 3}
+    clf = Estimator(gamma=2.0, n_estimators=150, learning_rate=0.05, n_jobs=1, random_state=0,
+                    **size).fit(X_fit, y_fit)
+    corrected = clf.predict_proba(X_test)[:, 1]
+    plain = clf.loss_.predict_proba(clf.decision_function(X_test), corrected=False)[:, 1]
+    from sklearn.metrics import log_loss
+
+    assert abs(corrected.mean() - y_test.mean()) < 0.03
+    assert plain.mean() - y_test.mean() > 0.1  # pulled towards 1/2
+    assert log_loss(y_test, corrected) < 0.8 * log_loss(y_test, plain)
+    assert roc_auc_score(y_test, corrected) == pytest.approx(roc_auc_score(y_test, plain),
+                                                             abs=1e-9)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_predict_is_the_argmax_of_the_returned_probabilities(Estimator: Any) -> None:
+    X, y = _binary(n=600, weights=(0.85,))
+    for correct in (True, False):
+        clf = Estimator(alpha=0.9, gamma=2.0, correct_proba=correct, **FAST).fit(X, y)
+        proba = clf.predict_proba(X)
+        np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+    # with alpha the corrected posterior's threshold is not margin 0: some rows differ
+    corrected = Estimator(alpha=0.9, gamma=2.0, **FAST).fit(X, y)
+    raw_rule = corrected.classes_[(corrected.decision_function(X) > 0).astype(int)]
+    assert (raw_rule != corrected.predict(X)).any()
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_default_eval_metric_is_average_precision_binary_log_loss_multiclass(
+    Estimator: Any,
+) -> None:
+    X, y = _binary(n=300)
+    clf = Estimator(early_stopping_rounds=5, **FAST).fit(X[:200], y[:200],
+                                                         eval_set=[(X[200:], y[200:])])
+    assert list(clf.evals_result_["valid_0"]) == ["average_precision"]
+    X, y = _multiclass(n=300)
+    clf = Estimator(early_stopping_rounds=5, **FAST).fit(X[:200], y[:200],
+                                                         eval_set=[(X[200:], y[200:])])
+    assert list(clf.evals_result_["valid_0"]) == ["log_loss"]
+    # the multiclass default is the log loss of the corrected probabilities
+    from sklearn.metrics import log_loss
+
+    last = clf.evals_result_["valid_0"]["log_loss"][clf.best_iteration_ - 1]
+    assert last == pytest.approx(log_loss(y[200:], clf.predict_proba(X[200:]),
+                                          labels=clf.classes_), rel=1e-5)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("name", ["scale_pos_weight", "is_unbalance", "class_weight"])
+def test_native_class_weights_are_rejected_not_ignored(Estimator: Any, name: str) -> None:
+    X, y = _binary(n=100)
+    value = True if name == "is_unbalance" else 5.0
+    with pytest.raises(ValueError, match=rf"{name}.*alpha"):
+        Estimator(params={name: value}, **FAST).fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_float_alpha_weighs_the_larger_label_with_string_classes(Estimator: Any) -> None:
+    """classes_ is sorted, so with labels fraud/legit a float alpha is the weight of 'legit'
+    (classes_[1]); fraud gets 1 - alpha. Weighting fraud needs alpha=[w_fraud, w_legit]."""
+    X, y_index = _binary(n=200)
+    y = np.array(["legit", "fraud"])[y_index]
+    clf = Estimator(alpha=0.25, **FAST).fit(X, y)
+    assert clf.classes_.tolist() == ["fraud", "legit"]
+    np.testing.assert_allclose(clf.loss_.alpha_, [0.75, 0.25])
+    per_class = Estimator(alpha=[0.25, 0.75], **FAST).fit(X, y)
+    np.testing.assert_allclose(per_class.loss_.alpha_, [0.25, 0.75])
