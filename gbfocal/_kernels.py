@@ -266,6 +266,18 @@ def binary_grad_hess(y, z, alpha, sample_weight, gamma, positive, grad, hess):
 _BLOCK = 256  # rows per block: the (K, _BLOCK) scratch stays in L1/L2
 
 
+def _block_rows(n_rows: int) -> int:
+    """Rows per block for a call on ``n_rows`` rows: ``_BLOCK``, or ``n_rows`` if fewer.
+
+    The scratch is four ``(K, block)`` arrays, allocated per call: sized by ``_BLOCK``
+    alone, one row with K = 200,000 classes took 1.6 GB and seconds to allocate and
+    fault in. With the block cut to the rows the scratch is at most four times the
+    margins the call works on (plus 14 numbers per block row). Every row is computed
+    on its own, so the block size never changes a result.
+    """
+    return max(1, min(_BLOCK, n_rows))
+
+
 @njit(**_INLINE)
 def _block_margin(lo, b, y, z, zt, ex, m, top, rest, u):
     """Target margins of rows ``lo:lo+b`` and their softmax pieces, class-major.
@@ -306,26 +318,27 @@ def _block_margin(lo, b, y, z, zt, ex, m, top, rest, u):
 
 
 @njit(**_INLINE)
-def _multiclass_rows(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad, hess,
+def _multiclass_rows(lo, hi, block, y, z, alpha, sw, gamma, gamma_code, positive, grad, hess,
                      loss_only):
+    """Rows ``lo:hi`` in blocks of ``block`` rows (see _block_rows)."""
     n_classes = z.shape[1]
-    zt = np.empty((n_classes, _BLOCK))
-    ex = np.empty((n_classes, _BLOCK))
-    gt = np.empty((n_classes, _BLOCK))
-    ht = np.empty((n_classes, _BLOCK))
-    m = np.empty(_BLOCK)
-    top = np.empty(_BLOCK, dtype=np.int64)
-    rest = np.empty(_BLOCK)
-    u = np.empty(_BLOCK)
-    row = np.empty((10, _BLOCK))  # per row: p, q, q^g, weight, pull, curl, 1/total, g_y, h_y
+    zt = np.empty((n_classes, block))
+    ex = np.empty((n_classes, block))
+    gt = np.empty((n_classes, block))
+    ht = np.empty((n_classes, block))
+    m = np.empty(block)
+    top = np.empty(block, dtype=np.int64)
+    rest = np.empty(block)
+    u = np.empty(block)
+    row = np.empty((10, block))  # per row: p, q, q^g, weight, pull, curl, 1/total, g_y, h_y
     has_alpha = alpha.shape[0] > 0
     has_sw = sw.shape[0] > 0
     # Row indices from 0 (see _binary_rows); an empty ``sw`` stays empty.
     y, z, grad, hess = y[lo:hi], z[lo:hi], grad[lo:hi], hess[lo:hi]
     sw = sw[lo:hi] if has_sw else sw
     n_rows = z.shape[0]
-    for start in range(0, n_rows, _BLOCK):
-        b = min(_BLOCK, n_rows - start)
+    for start in range(0, n_rows, block):
+        b = min(block, n_rows - start)
         _block_margin(start, b, y, z, zt, ex, m, top, rest, u)
         # Weights and terms in separate loops without conditional stores, so that the
         # transcendental-heavy one vectorises.
@@ -378,10 +391,31 @@ def _multiclass_rows(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad,
                 hess[start + j, k] = ht[k, j]
 
 
+# Two compiled loops, as for the binary variants: with the block a compile-time constant
+# the loops run 10-25% faster than with a block known only at run time (measured for
+# K = 10 to 1000), so the run-time block serves only row ranges shorter than _BLOCK,
+# which are cheap anyway.
 @njit(**_OPTIONS)
-def _multiclass(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad, hess, loss_only):
-    _multiclass_rows(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad, hess,
+def _multiclass_full(lo, hi, y, z, alpha, sw, gamma, gamma_code, positive, grad, hess,
+                     loss_only):
+    _multiclass_rows(lo, hi, _BLOCK, y, z, alpha, sw, gamma, gamma_code, positive, grad, hess,
                      loss_only)
+
+
+@njit(**_OPTIONS)
+def _multiclass_short(lo, hi, block, y, z, alpha, sw, gamma, gamma_code, positive, grad, hess,
+                      loss_only):
+    _multiclass_rows(lo, hi, block, y, z, alpha, sw, gamma, gamma_code, positive, grad, hess,
+                     loss_only)
+
+
+def _multiclass(lo: int, hi: int, *args: object) -> None:
+    """Rows ``lo:hi`` of the multiclass kernel, with scratch sized by _block_rows."""
+    block = _block_rows(hi - lo)
+    if block == _BLOCK:
+        _multiclass_full(lo, hi, *args)
+    else:
+        _multiclass_short(lo, hi, block, *args)
 
 
 _EMPTY = np.empty(0)

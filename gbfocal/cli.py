@@ -1,8 +1,10 @@
 """Command line: ``gbfocal tune data.csv --target y`` (also ``python -m gbfocal``).
 
 Reads a CSV or Parquet table, runs :func:`gbfocal.tuning.tune_focal` and prints / writes the
-best parameters as JSON. User errors (bad file, missing column, one-class target, bad option)
-end with a one-line message on stderr and a non-zero exit status, never a traceback.
+best parameters as JSON (stdout); a short summary (the scored class, the best score, the
+log-loss baseline and the per-fold differences) goes to stderr. User errors (bad file, missing
+column, one-class target, bad option) end with a one-line message on stderr and a non-zero
+exit status, never a traceback.
 """
 
 from __future__ import annotations
@@ -165,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--scoring", default="average_precision",
         help="scikit-learn scorer name: average_precision (default), roc_auc, neg_log_loss, ...",
     )
+    tune.add_argument(
+        "--pos-label", default=None, metavar="LABEL",
+        help="binary targets: the class scored as positive and weighted by a float alpha "
+             "(default: the larger label, e.g. 'yes' of no/yes; printed and saved in the JSON)",
+    )
     tune.add_argument("--seed", type=int, default=None, help="random seed (reproducible search)")
     tune.add_argument(
         "--alpha", type=_spec_argument, default="auto",
@@ -179,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--early-stopping-rounds", type=int, default=50,
                       help="early-stopping patience inside each fold (default 50; 0 disables)")
     tune.add_argument("--n-jobs", type=int, default=None, help="booster threads")
+    tune.add_argument(
+        "--no-baseline", action="store_true",
+        help="skip the plain log-loss baseline (gamma=0, alpha=none) on the same folds",
+    )
     tune.add_argument("--storage", default=None,
                       help="Optuna storage URL to save/resume the study, e.g. sqlite:///study.db")
     tune.add_argument("--study-name", default=None, help="study name inside --storage")
@@ -198,11 +209,25 @@ def _to_json(value: Any) -> Any:
     return value
 
 
+def _match_label(text: str, labels: Sequence[Any]) -> Any:
+    """The label of ``y`` that ``--pos-label`` names (labels read from a file may be numbers).
+
+    Unmatched text is returned as is, for tune_focal to reject with the list of labels.
+    """
+    for candidates in ([c for c in labels if str(c) == text],
+                       [c for c in labels if c == _scalar(text)]):
+        if len(candidates) == 1:
+            return candidates[0]
+    return text
+
+
 def run_tune(args: argparse.Namespace) -> dict[str, Any]:
     params = dict(_parse_param(text) for text in args.param)
     if args.n_jobs is not None:
         params["n_jobs"] = args.n_jobs
     X, y = split_features(read_table(args.data), args.target)
+    classes = sorted(set(y.tolist()), key=str)
+    pos_label = None if args.pos_label is None else _match_label(args.pos_label, classes)
     try:
         import optuna
     except ImportError as exc:
@@ -212,16 +237,21 @@ def run_tune(args: argparse.Namespace) -> dict[str, Any]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says enough
     result = tune_focal(
         X, y, backend=args.backend, n_trials=args.trials, cv=args.cv, scoring=args.scoring,
-        alpha=args.alpha, gamma=args.gamma, params=params or None,
+        pos_label=pos_label, alpha=args.alpha, gamma=args.gamma, params=params or None,
         early_stopping_rounds=args.early_stopping_rounds or None, timeout=args.timeout,
         random_state=args.seed, storage=args.storage, study_name=args.study_name,
-        refit=False, show_progress_bar=not args.no_progress,
+        refit=False, baseline=not args.no_baseline, show_progress_bar=not args.no_progress,
     )
     states = [t.state.name for t in result.study.trials]
     return _to_json({
         "best_params": result.best_params,
         "best_score": result.best_score,
         "scoring": result.scoring,
+        "pos_label": result.pos_label,
+        "best_fold_scores": result.best_fold_scores,
+        "baseline_score": result.baseline_score,
+        "baseline_fold_scores": result.baseline_fold_scores,
+        "fold_differences": result.fold_differences,
         "backend": result.backend,
         "cv": args.cv,
         "seed": args.seed,
@@ -230,9 +260,32 @@ def run_tune(args: argparse.Namespace) -> dict[str, Any]:
         "n_pruned": states.count("PRUNED"),
         "data": str(args.data),
         "target": args.target,
-        "classes": sorted(set(y.tolist()), key=str),
+        "classes": classes,
         "gbfocal_version": __version__,
     })
+
+
+def _summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The human-readable part of the result, printed on stderr (stdout stays pure JSON)."""
+    scoring = summary["scoring"]
+    lines: list[str] = []
+    if summary.get("pos_label") is not None:
+        lines.append(f"positive (scored) class: {summary['pos_label']!r}")
+    lines.append(
+        f"best {scoring}: {summary['best_score']:.4f} (mean of {summary['cv']} folds; "
+        f"{summary['n_complete']} trials complete, {summary['n_pruned']} pruned)"
+    )
+    if summary.get("baseline_score") is not None:
+        lines.append(
+            f"baseline {scoring} (log loss: gamma=0, alpha=none): "
+            f"{summary['baseline_score']:.4f}"
+        )
+    differences = summary.get("fold_differences")
+    if differences:
+        per_fold = ", ".join(f"{d:+.4f}" for d in differences)
+        mean = sum(differences) / len(differences)
+        lines.append(f"best - baseline per fold: {per_fold} (mean {mean:+.4f})")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -258,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("gbfocal: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(text)
+    for line in _summary_lines(summary):
+        print(f"gbfocal: {line}", file=sys.stderr)
     if args.output:
         print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -203,9 +203,24 @@ def _lightgbm_booster(model: Any) -> Any:
 
 
 def _block_history(
-    booster: Any, loss: _FocalLossBase, metric: str, x: Any, y: Any, weight: Any, init: Any
+    model_str: str, loss: _FocalLossBase, metric: str, x: Any, y: Any, weight: Any, init: Any
 ) -> np.ndarray:
-    """``[sum(w l), sum(w)]`` after each boosting round, on one block of rows."""
+    """``[sum(w l), sum(w)]`` after each boosting round, on one block of rows.
+
+    ``model_str`` is the model as ``Booster.model_to_string(num_iteration=-1)``; every
+    call scores with a Booster of its own built from it (see
+    :func:`lightgbm_metric_history` for why).
+    """
+    import lightgbm
+
+    # LightGBM's predict writes start_iteration / num_iteration into the C++ model it
+    # scores with, under a lock shared by all predictions (LightGBM issue #6142): two
+    # threads scoring different trees of one Booster use each other's trees (measured:
+    # 340 of 600 calls wrong). A Booster of its own per call has nothing to share, unlike
+    # a lock per Booster it also keeps a caller's threads predicting with the model out
+    # of the way, and blocks still run in parallel. Building it parses the model string:
+    # what unpickling a Booster on a worker does anyway, and less than the predictions.
+    booster = lightgbm.Booster(model_str=model_str)
     n_rounds = booster.current_iteration()
     out = np.zeros((n_rounds, 2))
     y = np.asarray(y)
@@ -259,20 +274,30 @@ def lightgbm_metric_history(
     -------
     history : ndarray of shape (n_rounds,)
         The metric after rounds 1, 2, ..., ``n_rounds``.
+
+    Notes
+    -----
+    Every block is scored by a Booster of its own, built from the model string, so
+    the result is the same under every Dask scheduler (threads, processes,
+    distributed) and while other threads predict with ``model``.
     """
     loss = _check_loss(loss)
     _check_decomposable(metric, "lightgbm_metric_history")
-    booster = _lightgbm_booster(model)
+    # All trees (-1), whatever best_iteration says; a string, so that no task shares
+    # the caller's Booster: a copy per task makes any scheduler (threads included) and
+    # a caller's own threads predicting with the model safe.
+    model_str = _lightgbm_booster(model).model_to_string(num_iteration=-1)
     columns = [X, y, sample_weight, init_score]
     if not any(hasattr(a, "to_delayed") for a in columns):  # NumPy: one block
-        sums = _block_history(booster, loss, metric, *columns)
+        sums = _block_history(model_str, loss, metric, *columns)
     else:
         import dask
         import dask.array as da
 
         blocks = _row_blocks(da, columns)
+        shared = dask.delayed(model_str, pure=True)  # one graph key, not a copy per task
         task = dask.delayed(_block_history, pure=True)
-        parts = [task(booster, loss, metric, *row) for row in blocks]
+        parts = [task(shared, loss, metric, *row) for row in blocks]
         sums = np.sum(dask.compute(*parts), axis=0)
     if np.any(sums[:, 1] <= 0):
         raise ValueError("sample_weight sums to zero: the weighted mean loss is undefined")

@@ -83,7 +83,7 @@ class XGBoostCudaObjective:
             dtrain, dtrain.get_label(), _raw_weight(dtrain.get_weight())
         )
         labels, weight = training_set.labels, training_set.weight
-        alpha = None if self.loss.alpha is None else self.loss.alpha_
+        alpha = None if self.loss.alpha is None else training_set.alpha
         cache = getattr(self, "_device_cache", None)
         if cache is None or cache[0] is not labels or cache[1] is not weight:
             device = tuple(None if a is None else xp.asarray(a) for a in (labels, weight))

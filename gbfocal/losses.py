@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import platform
 import sys
+import threading
 import warnings
 import weakref
 from typing import Any
@@ -24,7 +25,6 @@ import numpy as np
 from scipy import optimize, special
 
 from . import _validation as v
-from ._posterior import check_posterior_alpha, log_posterior, posterior_log_odds
 from ._focal import (
     _grad_hess_checked,
     _resolve_alpha,
@@ -33,6 +33,7 @@ from ._focal import (
     multiclass_focal_grad_hess,
     multiclass_focal_loss,
 )
+from ._posterior import check_posterior_alpha, log_posterior, posterior_log_odds
 
 __all__ = [
     "METRICS",
@@ -69,11 +70,19 @@ def _dataset_weight(dataset: Any) -> np.ndarray | None:
     return None if weight is None else np.asarray(weight, dtype=np.float64)
 
 
+_NO_LABELS = (
+    "the {kind} passed to the focal objective/metric has no labels: build it with the labels, "
+    "e.g. lgb.Dataset(X, label=y) / xgb.DMatrix(X, label=y)"
+)
+
+
 def _dataset_label(dataset: Any) -> np.ndarray:
+    """The labels as the library stores them; a missing or empty label is a clear error
+    (XGBoost returns an empty array, which would otherwise read as 'y_true is empty')."""
     label = dataset.get_label()
-    if label is None:
-        raise ValueError("the dataset passed to the focal objective/metric has no labels")
-    return np.asarray(label)
+    if label is None or np.size(label) == 0:
+        raise ValueError(_NO_LABELS.format(kind=type(dataset).__name__))
+    return np.asarray(label)  # the same object for an ndarray: the per-round cache keys on it
 
 
 def _same_values(current: Any, cached: Any) -> bool:
@@ -110,16 +119,19 @@ class _TrainingSet:
     weak reference to the Dataset / DMatrix.
     """
 
-    __slots__ = ("buffers", "dataset", "label", "labels", "raw_weight", "weight")
+    __slots__ = ("alpha", "buffers", "dataset", "label", "labels", "raw_weight", "weight")
 
     def __init__(self, dataset: Any, label: Any, raw_weight: Any, labels: np.ndarray,
-                 weight: np.ndarray | None) -> None:
+                 weight: np.ndarray | None, alpha: np.ndarray) -> None:
         try:
             self.dataset: Any = None if dataset is None else weakref.ref(dataset)
         except TypeError:  # an object without weak-reference support: compare values only
             self.dataset = None
         self.label, self.raw_weight = label, raw_weight  # as the library handed them
         self.labels, self.weight = labels, weight  # checked
+        # the class weights this training set is boosted with: kept here, not only in the
+        # loss's alpha_, so that two trainings sharing one loss object never mix them
+        self.alpha = alpha
         self.buffers: tuple[np.ndarray, np.ndarray] | None = None
 
     def take_buffers(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -145,6 +157,14 @@ class _TrainingSet:
         if self.dataset is not None and self.dataset() is not dataset:
             return False
         return _same_values(label, self.label) and _same_values(raw_weight, self.raw_weight)
+
+
+# Training sets a loss object remembers at once (several concurrent trainings may share
+# one loss; the oldest is forgotten first).
+_MAX_TRAINING_SETS = 8
+# One lock for every loss object's training-set list: it is held only to look up or
+# insert a cache entry, never while gradients are computed.
+_TRAINING_SETS_LOCK = threading.Lock()
 
 
 def _weighted_mean(values: np.ndarray, sample_weight: np.ndarray | None) -> float:
@@ -190,7 +210,7 @@ class _FocalLossBase:
         # The per-training-set cache holds a weak reference and large arrays: never copy
         # it (lgb.train deep-copies params; boosters pickle their objective).
         state = dict(self.__dict__)
-        state.pop("_train_cache", None)
+        state.pop("_train_caches", None)
         return state
 
     def _validate(self) -> None:
@@ -234,8 +254,11 @@ class _FocalLossBase:
 
     def _fit_checked(self, labels: np.ndarray, weight: np.ndarray | None) -> None:
         """Resolve ``alpha_`` from checked labels and weights (the automatic fit)."""
+        self.alpha_ = self._resolved_alpha(labels, weight)
+
+    def _resolved_alpha(self, labels: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
         alpha = _resolve_alpha(self.alpha, labels, self.n_classes, weight, binary=self._binary)
-        self.alpha_ = np.ones(self.n_classes) if alpha is None else alpha
+        return np.ones(self.n_classes) if alpha is None else alpha
 
     def _check_labels(self, y: Any) -> np.ndarray:
         n = np.shape(y)[0] if np.ndim(y) == 1 else -1
@@ -300,11 +323,8 @@ class _FocalLossBase:
     def _objective(
         self, preds: Any, dataset: Any, *, flat_order: str | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        label = dataset.get_label()
-        if label is None:
-            raise ValueError("the dataset passed to the focal objective/metric has no labels")
         return self._training_grad_hess(
-            preds, dataset, label, _raw_weight(dataset.get_weight()), flat_order
+            preds, dataset, _dataset_label(dataset), _raw_weight(dataset.get_weight()), flat_order
         )
 
     def _training_grad_hess(
@@ -328,7 +348,7 @@ class _FocalLossBase:
         else:
             z = v.check_raw_score_multiclass(self._check_margins(raw, -1, keep_float32=True),
                                              n, keep_float32=True)
-        alpha = None if self.alpha is None else self.alpha_
+        alpha = None if self.alpha is None else cache.alpha
         grad, hess = _grad_hess_checked(
             labels, z, alpha, cache.weight, v.check_gamma(self.gamma),
             v.check_hessian(self.hessian) == "positive", binary=self._binary, dtype=np.float32,
@@ -342,16 +362,27 @@ class _FocalLossBase:
 
         A different Dataset / DMatrix, or different labels or weights, is a new training
         set: checked again and, unless the user fitted the loss explicitly, ``alpha_``
-        is resolved from it.
+        is resolved from it. Each training set keeps the class weights it was resolved
+        with (``cache.alpha``), so concurrent trainings that share one loss object (threads)
+        each boost with their own; ``alpha_`` is the most recently resolved one.
         """
-        cache = getattr(self, "_train_cache", None)
-        if cache is None or not cache.matches(dataset, label, raw_weight):
-            labels = self._check_labels(label)
-            weight = v.check_sample_weight(raw_weight, labels.shape[0])
-            cache = _TrainingSet(dataset, label, raw_weight, labels, weight)
-            self._train_cache = cache
-            if not self._fitted_explicitly or not hasattr(self, "alpha_"):
-                self._fit_checked(labels, weight)
+        with _TRAINING_SETS_LOCK:
+            caches: list[_TrainingSet] = self.__dict__.setdefault("_train_caches", [])
+            for cache in reversed(caches):
+                if cache.matches(dataset, label, raw_weight):
+                    return cache
+        labels = self._check_labels(label)
+        weight = v.check_sample_weight(raw_weight, labels.shape[0])
+        if self._fitted_explicitly and hasattr(self, "alpha_"):
+            alpha = self.alpha_
+        else:
+            alpha = self._resolved_alpha(labels, weight)
+            self.alpha_ = alpha
+        cache = _TrainingSet(dataset, label, raw_weight, labels, weight, alpha)
+        with _TRAINING_SETS_LOCK:
+            caches = self.__dict__.setdefault("_train_caches", [])
+            caches.append(cache)
+            del caches[:-_MAX_TRAINING_SETS]
         return cache
 
     def _library_margins(
@@ -456,6 +487,7 @@ class _FocalLossBase:
             values = fn(y, corrected, gamma=0.0, sample_weight=sample_weight)
             return _weighted_mean(values, sample_weight)
         labels = self._check_labels(y)
+        self.check_metric_defined(metric, labels, sample_weight)
         metrics = _sklearn_metrics()
         score = metrics.roc_auc_score if metric == "roc_auc" else metrics.average_precision_score
         if self._binary:
@@ -471,6 +503,28 @@ class _FocalLossBase:
             )
         onehot = np.eye(self.n_classes, dtype=np.int8)[labels]
         return float(score(onehot, proba, average="macro", sample_weight=sample_weight))
+
+    def check_metric_defined(
+        self, metric: str, labels: np.ndarray, sample_weight: np.ndarray | None = None,
+        *, name: str = "the evaluation data",
+    ) -> None:
+        """Raise ValueError when ``metric`` is undefined on these labels.
+
+        ROC AUC and average precision need every class with positive weight (one-vs-rest
+        for multiclass): otherwise they are NaN every round and early stopping would
+        silently keep the first round.
+        """
+        if not METRICS[_check_metric(metric)]:
+            return  # the losses are defined for any labels
+        counts = np.bincount(labels, weights=sample_weight, minlength=self.n_classes)
+        missing = np.flatnonzero(counts <= 0)
+        if missing.size:
+            raise ValueError(
+                f"{metric} is undefined on {name}: classes {missing.tolist()} (class indices) "
+                "have no rows (or zero weight), so the metric would be NaN every round and "
+                "early stopping would keep round 1. Use a validation set with every class "
+                "(a stratified split), or eval_metric='log_loss'"
+            )
 
     # ------------------------------------------------------------------ probabilities
     def _posterior_alpha(self) -> np.ndarray | None:

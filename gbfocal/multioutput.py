@@ -36,13 +36,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as v
-from ._posterior import check_posterior_alpha, log_posterior
 from ._focal import (
     _LabelledPairs,
     _multioutput_alpha,
     multioutput_focal_grad_hess,
     multioutput_focal_loss,
 )
+from ._posterior import check_posterior_alpha, log_posterior
 from .losses import (
     MulticlassFocalLoss,
     _dataset_label,
@@ -398,10 +398,60 @@ class MultiOutputFocalLoss:
 
 # --------------------------------------------------------------------------- estimator
 def _missing_mask(y: np.ndarray, marker: Any) -> np.ndarray:
-    """Entries equal to ``marker``; None/NaN markers match None and NaN."""
+    """Entries equal to ``marker``; None/NaN markers match None and NaN.
+
+    A numeric marker also matches its text in string labels: NumPy stores ``-1`` as
+    ``"-1"`` in a string array, which would otherwise become a class of its own.
+    """
     if marker is None or (isinstance(marker, Real) and np.isnan(marker)):
         return np.frompyfunc(lambda x: x is None or x != x, 1, 1)(y).astype(bool)
-    return np.asarray(y.astype(object) == marker, dtype=bool)
+    values = y.astype(object)
+    missing = np.asarray(values == marker, dtype=bool)
+    if isinstance(marker, Real) and not isinstance(marker, bool):
+        texts = {str(marker)}
+        if float(marker).is_integer():
+            texts.add(str(int(marker)))
+        is_text = np.frompyfunc(lambda x: isinstance(x, str) and x in texts, 1, 1)
+        missing |= is_text(values).astype(bool)
+    return missing
+
+
+# Booster parameters (main names) the multi-output estimator sets itself -> what to use.
+_RESERVED = {
+    "lightgbm": {
+        "objective": "the focal loss (alpha, gamma, hessian)",
+        "metric": "nothing (no metric is evaluated)",
+        "num_class": "the labels",
+        "num_iterations": "n_estimators",
+        "early_stopping_round": "nothing (not supported here)",
+        "learning_rate": "learning_rate",
+        "bagging_fraction": "subsample",
+        "bagging_freq": "subsample (bagging every round when < 1)",
+        "feature_fraction": "colsample_bytree",
+        "lambda_l2": "reg_lambda",
+        "seed": "random_state",
+        "num_threads": "n_jobs",
+    },
+    "xgboost": {
+        "objective": "the focal loss (alpha, gamma, hessian)",
+        "num_class": "the labels",
+        "num_target": "the labels",
+        "eval_metric": "nothing (no metric is evaluated)",
+        "base_score": "nothing (the estimator sets the initial score itself)",
+        "disable_default_eval_metric": "nothing",
+        "num_boost_round": "n_estimators",
+        "n_estimators": "n_estimators",
+        "early_stopping_rounds": "nothing (not supported here)",
+        "eta": "learning_rate",
+        "subsample": "subsample",
+        "colsample_bytree": "colsample_bytree",
+        "lambda": "reg_lambda",
+        "seed": "random_state",
+        "nthread": "n_jobs",
+        "tree_method": "nothing (hist is required for vector labels)",
+        "multi_strategy": "multi_strategy",
+    },
+}
 
 
 
@@ -588,8 +638,17 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
 
         ``sample_weight`` (n_samples,) weights every output of a row.
         """
-        from .sklearn import _X_CHECKS, _check_weight
+        from .sklearn import (
+            _X_CHECKS,
+            _check_native_params,
+            _check_weight,
+            _lightgbm_aliases,
+            _xgboost_aliases,
+        )
 
+        _import(self.backend, self.backend)
+        aliases = _lightgbm_aliases() if self.backend == "lightgbm" else _xgboost_aliases()
+        _check_native_params(self.params, _RESERVED[self.backend], aliases)
         X = validate_data(self, X, reset=True, **_X_CHECKS)
         codes = self._encode(y)
         if codes.shape[0] != X.shape[0]:
@@ -671,12 +730,17 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ predict
     def decision_function(self, X: Any) -> np.ndarray:
         """Raw margins (n_samples, n_outputs, n_classes), initial score included."""
-        from .sklearn import _X_CHECKS
+        from .sklearn import _X_CHECKS, _n_threads
 
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, **_X_CHECKS)
         if self.backend == "lightgbm":
-            raw = np.stack([b.predict(X, raw_score=True) for b in self.boosters_], axis=1)
+            # the thread count goes with every call (see FocalLGBMClassifier._predict_trees)
+            threads = _n_threads(self.n_jobs)
+            extra = {} if threads is None else {"num_threads": threads}
+            raw = np.stack(
+                [b.predict(X, raw_score=True, **extra) for b in self.boosters_], axis=1
+            )
         else:
             xgb = _import("xgboost", "xgboost")
             raw = self.boosters_[0].predict(xgb.DMatrix(X), output_margin=True)

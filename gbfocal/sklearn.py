@@ -14,6 +14,7 @@ needs scikit-learn but neither booster library.
 
 from __future__ import annotations
 
+import functools
 import os
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -74,6 +75,89 @@ def _import_xgboost() -> Any:
             "FocalXGBClassifier needs XGBoost: pip install gbfocal[xgboost]"
         ) from exc
     return xgboost
+
+
+# --------------------------------------------------------------------------- parameter aliases
+@functools.cache
+def _lightgbm_aliases() -> dict[str, str]:
+    """Every LightGBM parameter name and alias -> its main name, from LightGBM's own table."""
+    from lightgbm.basic import _ConfigAliases  # the table LightGBM's C++ side exports
+
+    return {
+        alias: main
+        for main, aliases in _ConfigAliases._get_all_param_aliases().items()
+        for alias in (main, *aliases)
+    }
+
+
+# Distinct, non-default values: each name's aliases are the keys of XGBoost's saved
+# configuration that echo the same value (XGBoost writes both spellings of an alias).
+_XGB_PROBE = {"eta": 0.0123, "max_depth": 17, "min_child_weight": 0.0456, "subsample": 0.789,
+              "colsample_bytree": 0.654, "alpha": 0.0321, "lambda": 0.0987, "seed": 424242,
+              "nthread": 3, "gamma": 0.0234}
+
+
+@functools.cache
+def _xgboost_aliases() -> dict[str, str]:
+    """XGBoost parameter aliases -> main name, read from a configured booster (XGBoost has
+    no alias table in Python; its saved configuration lists every alias with its value)."""
+    import json
+
+    import xgboost as xgb
+
+    one_row = xgb.DMatrix(np.zeros((1, 1)), label=[0.0])  # configuring needs a feature count
+    booster = xgb.Booster(_XGB_PROBE, cache=[one_row])
+    flat: dict[str, str] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, str):
+                    flat.setdefault(key, value)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads(booster.save_config()))
+    aliases = {}
+    for main in _XGB_PROBE:
+        for key, value in flat.items():
+            if value == flat.get(main):
+                aliases[key] = main
+    return aliases
+
+
+def _check_native_params(
+    params: dict[str, Any] | None, reserved: dict[str, str], aliases: dict[str, str]
+) -> None:
+    """Reject names the estimator controls, under any alias, and one parameter given twice.
+
+    ``reserved`` maps a main parameter name to what to use instead; ``aliases`` maps every
+    spelling to its main name (the library's own table).
+    """
+    for name, replacement in _CLASS_WEIGHT_PARAMS.items():
+        if name in (params or {}) or aliases.get(name, "") in (params or {}):
+            raise ValueError(
+                f"params={{{name!r}: {params[name]!r}}} would be ignored: the library "
+                f"applies it only to its built-in objectives. Weight the classes of the focal "
+                f"loss with {replacement}"
+            )
+    seen: dict[str, str] = {}
+    for key in params or {}:
+        main = aliases.get(key, key)
+        if main in reserved:
+            alias_note = "" if key == main else f" (an alias of {main!r})"
+            raise ValueError(
+                f"params must not set {key!r}{alias_note}: the estimator sets it itself; use "
+                f"{reserved[main]}"
+            )
+        if main in seen:
+            raise ValueError(
+                f"params sets {main!r} twice, as {seen[main]!r} and {key!r}: the library would "
+                "keep one of them silently; pass one name"
+            )
+        seen[main] = key
 
 
 def _check_weight(sample_weight: Any, n_samples: int, name: str) -> np.ndarray | None:
@@ -141,8 +225,9 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
         "params": [None, dict],
     }
 
-    # Booster parameters the estimator sets itself; `params` must not override them.
-    _reserved_params: ClassVar[frozenset[str]] = frozenset()
+    # Booster parameters (main names) the estimator sets itself -> what to use instead;
+    # `params` must not set them under any alias.
+    _reserved_params: ClassVar[dict[str, str]] = {}
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -205,12 +290,6 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
                 "at least 2 classes"
             )
         evals = self._validation_sets(eval_set, eval_sample_weight, encoder)
-        if self.early_stopping_rounds is not None and not evals:
-            raise ValueError(
-                "early_stopping_rounds needs a validation set: pass eval_set=[(X_val, y_val)] "
-                "to fit"
-            )
-
         n_classes = len(encoder.classes_)
         if n_classes == 2:
             loss = BinaryFocalLoss(alpha=self.alpha, gamma=self.gamma, hessian=self.hessian)
@@ -218,11 +297,19 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
             loss = MulticlassFocalLoss(
                 n_classes, alpha=self.alpha, gamma=self.gamma, hessian=self.hessian
             )
+        self.n_classes_ = n_classes  # _eval_metric needs it
+        for i, (_, y_val, w_val) in enumerate(evals):
+            loss.check_metric_defined(self._eval_metric, y_val, w_val, name=f"eval_set[{i}]")
+        if self.early_stopping_rounds is not None and not evals:
+            raise ValueError(
+                "early_stopping_rounds needs a validation set: pass eval_set=[(X_val, y_val)] "
+                "to fit"
+            )
+
         loss.fit(y_index, sample_weight=weight)
         init_score = loss.init_score(y_index, sample_weight=weight)
 
         self.classes_ = encoder.classes_
-        self.n_classes_ = n_classes
         self.loss_ = loss
         self.init_score_ = (
             float(init_score) if n_classes == 2 else np.asarray(init_score, dtype=np.float64)
@@ -270,19 +357,7 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
         return checked
 
     def _check_extra_params(self) -> None:
-        for name, replacement in _CLASS_WEIGHT_PARAMS.items():
-            if name in (self.params or {}):
-                raise ValueError(
-                    f"params={{{name!r}: {self.params[name]!r}}} would be ignored: the library "
-                    f"applies it only to its built-in objectives. Weight the classes of the focal "
-                    f"loss with {replacement}"
-                )
-        clashes = sorted(set(self.params or {}) & self._reserved_params)
-        if clashes:
-            raise ValueError(
-                f"params must not set {clashes}: the estimator sets these itself (use the "
-                "constructor arguments, e.g. n_estimators, eval_metric, random_state)"
-            )
+        _check_native_params(self.params, self._reserved_params, self._aliases())
 
     @property
     def _eval_metric(self) -> str:
@@ -360,6 +435,9 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------- library-specific hooks
     def _import_library(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _aliases(self) -> dict[str, str]:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def _library_params(self) -> dict[str, Any]:  # pragma: no cover - overridden
@@ -535,26 +613,27 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         "importance_type": [StrOptions({"split", "gain"})],
     }
 
-    _reserved_params = frozenset(
-        {
-            # objective, metric and their aliases
-            "objective", "objective_type", "app", "application", "loss",
-            "metric", "metrics", "metric_types", "num_class", "num_classes",
-            "boost_from_average", "init_score",
-            # number of rounds and early stopping (constructor arguments)
-            "num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees",
-            "num_round", "num_rounds", "nrounds", "num_boost_round", "n_estimators",
-            "max_iter", "early_stopping_round", "early_stopping_rounds",
-            "early_stopping", "n_iter_no_change",
-            # set from constructor arguments
-            "learning_rate", "num_leaves", "max_depth", "min_data_in_leaf",
-            "min_child_samples", "min_sum_hessian_in_leaf", "min_child_weight",
-            "bagging_fraction", "subsample", "bagging_freq", "subsample_freq",
-            "feature_fraction", "colsample_bytree", "lambda_l1", "reg_alpha",
-            "lambda_l2", "reg_lambda", "seed", "random_state", "num_threads", "n_jobs",
-            "verbosity", "verbose",
-        }
-    )  # fmt: skip
+    _reserved_params: ClassVar[dict[str, str]] = {
+        "objective": "the focal loss (alpha, gamma, hessian)",
+        "metric": "eval_metric",
+        "num_class": "the labels (the number of classes comes from y)",
+        "boost_from_average": "nothing (the estimator sets the initial score itself)",
+        "num_iterations": "n_estimators",
+        "early_stopping_round": "early_stopping_rounds",
+        "learning_rate": "learning_rate",
+        "num_leaves": "num_leaves",
+        "max_depth": "max_depth",
+        "min_data_in_leaf": "min_child_samples",
+        "min_sum_hessian_in_leaf": "min_child_weight",
+        "bagging_fraction": "subsample",
+        "bagging_freq": "subsample_freq",
+        "feature_fraction": "colsample_bytree",
+        "lambda_l1": "reg_alpha",
+        "lambda_l2": "reg_lambda",
+        "seed": "random_state",
+        "num_threads": "n_jobs",
+        "verbosity": "verbose",
+    }
 
     def __init__(
         self,
@@ -607,6 +686,10 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
 
     def _import_library(self) -> Any:
         return _import_lightgbm()
+
+    def _aliases(self) -> dict[str, str]:
+        _import_lightgbm()
+        return _lightgbm_aliases()
 
     def _library_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -692,7 +775,13 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
     def _predict_trees(self, X: Any) -> np.ndarray:
         if issparse(X):  # LightGBM predicts CSR matrices natively, other sparse types via a warning
             X = csr_matrix(X)
-        return self.booster_.predict(X, raw_score=True, num_iteration=self.best_iteration_)
+        # The thread count goes with every call: LightGBM's predict otherwise starts all
+        # OpenMP threads, and a fork after that (joblib, multiprocessing) can hang.
+        threads = _n_threads(self.n_jobs)
+        extra = {} if threads is None else {"num_threads": threads}
+        return self.booster_.predict(
+            X, raw_score=True, num_iteration=self.best_iteration_, **extra
+        )
 
     def _feature_importances(self) -> np.ndarray:
         return self.booster_.feature_importance(
@@ -776,17 +865,27 @@ default="gain"
         ],
     }
 
-    _reserved_params = frozenset(
-        {
-            "objective", "num_class", "eval_metric", "base_score",
-            "disable_default_eval_metric", "num_boost_round", "n_estimators",
-            "early_stopping_rounds",
-            # set from constructor arguments
-            "eta", "learning_rate", "max_depth", "min_child_weight", "subsample",
-            "colsample_bytree", "alpha", "reg_alpha", "lambda", "reg_lambda",
-            "tree_method", "seed", "random_state", "nthread", "n_jobs", "verbosity",
-        }
-    )  # fmt: skip
+    _reserved_params: ClassVar[dict[str, str]] = {
+        "objective": "the focal loss (alpha, gamma, hessian)",
+        "num_class": "the labels (the number of classes comes from y)",
+        "eval_metric": "eval_metric",
+        "base_score": "nothing (the estimator sets the initial score itself)",
+        "disable_default_eval_metric": "eval_metric",
+        "num_boost_round": "n_estimators",
+        "n_estimators": "n_estimators",
+        "early_stopping_rounds": "early_stopping_rounds",
+        "eta": "learning_rate",
+        "max_depth": "max_depth",
+        "min_child_weight": "min_child_weight",
+        "subsample": "subsample",
+        "colsample_bytree": "colsample_bytree",
+        "alpha": "reg_alpha",
+        "lambda": "reg_lambda",
+        "tree_method": "tree_method",
+        "seed": "random_state",
+        "nthread": "n_jobs",
+        "verbosity": "verbose",
+    }
 
     def __init__(
         self,
@@ -835,6 +934,20 @@ default="gain"
 
     def _import_library(self) -> Any:
         return _import_xgboost()
+
+    def _aliases(self) -> dict[str, str]:
+        _import_xgboost()
+        return _xgboost_aliases()
+
+    def _check_extra_params(self) -> None:
+        super()._check_extra_params()
+        booster = (self.params or {}).get("booster", "gbtree")
+        if booster not in ("gbtree", "dart"):
+            raise ValueError(
+                f"params={{'booster': {booster!r}}} is not supported: the focal objective "
+                "trains tree boosters ('gbtree', the default, or 'dart'); gblinear fails after "
+                "training in XGBoost's C++ code"
+            )
 
     def _library_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {

@@ -12,10 +12,11 @@ trials with different ``gamma`` rewards large ``gamma``, not better models.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,10 +59,13 @@ class TuningResult:
     Attributes
     ----------
     best_params : dict
-        ``alpha`` (a float, ``"balanced"``, ``None`` or the fixed per-class weights), ``gamma``,
-        ``n_estimators`` (mean of the early-stopping rounds over the folds) and every other
-        searched or fixed booster parameter: ``FocalLGBMClassifier(**best_params)`` is the model
-        that scored ``best_score`` (up to ``random_state``).
+        ``alpha`` (a float, ``"balanced"``, ``None`` or per-class weights), ``gamma``,
+        ``n_estimators`` (mean of the early-stopping rounds over the best trial's folds) and
+        every other searched or fixed booster parameter: ``FocalLGBMClassifier(**best_params)``
+        fitted on the original labels is the model that scored ``best_score`` (up to
+        ``random_state``). When ``pos_label`` is the smaller of two labels a searched or fixed
+        float alpha is reported as the weights ``[alpha, 1 - alpha]`` in label order (see
+        :func:`tune_focal`).
     best_score : float
         Mean cross-validated score of the best trial (higher is better).
     study : optuna.Study
@@ -72,6 +76,19 @@ class TuningResult:
         Name of the score (``__qualname__`` or ``repr`` of a callable scorer).
     backend : str
         ``"lightgbm"`` or ``"xgboost"``.
+    pos_label : label or None
+        The class that was scored as positive (binary targets); ``None`` for multiclass.
+    best_fold_scores : list of float or None
+        The best trial's score on each test fold (the folds of ``study``).
+    baseline_score : float or None
+        Mean cross-validated score of the plain log-loss model (``gamma=0``, ``alpha=None``,
+        otherwise the best trial's parameters) on the same folds; ``None`` when
+        ``baseline=False``.
+    baseline_fold_scores : list of float or None
+        The baseline's score on each test fold.
+    fold_differences : list of float or None
+        ``best_fold_scores - baseline_fold_scores``, fold by fold (paired: same rows, same
+        early-stopping split). Positive values favour the focal loss.
     """
 
     best_params: dict[str, Any]
@@ -80,6 +97,11 @@ class TuningResult:
     best_estimator: Any = field(default=None, repr=False)
     scoring: str = "average_precision"
     backend: str = "lightgbm"
+    pos_label: Any = None
+    best_fold_scores: list[float] | None = None
+    baseline_score: float | None = None
+    baseline_fold_scores: list[float] | None = None
+    fold_differences: list[float] | None = None
 
 
 def _import_optuna() -> Any:
@@ -381,16 +403,173 @@ def _fingerprint(X: Any, y: Any, sample_weight: Any) -> str:
     return joblib.hash((X, y, sample_weight))
 
 
+def _resolve_pos_label(classes: np.ndarray, pos_label: Any, *, binary: bool) -> tuple[Any, bool]:
+    """Return ``(positive label, swapped)``; ``swapped`` when it is the smaller label.
+
+    The estimators weight ``classes_[1]`` (the larger label) by a float alpha and scorers
+    with a positive class score class index 1, so inside the folds the positive label is
+    mapped to index 1; ``swapped`` says that this reverses the sorted label order.
+    """
+    labels = classes.tolist()  # plain Python values: JSON-able and readable in messages
+    if not binary:
+        if pos_label is not None:
+            raise ValueError(
+                f"pos_label={pos_label!r} is only defined for binary targets; y has "
+                f"{len(labels)} classes {labels}"
+            )
+        return None, False
+    if pos_label is None:
+        return labels[1], False
+    for index, label in enumerate(labels):
+        equal = label == pos_label
+        # a NumPy array compares element-wise: it is never one label
+        if isinstance(equal, (bool, np.bool_)) and equal:
+            return label, index == 0
+    raise ValueError(f"pos_label={pos_label!r} is not one of the labels of y: {labels}")
+
+
+def _fold_alpha(alpha: Any, swapped: bool) -> Any:
+    """Per-class weights given in sorted-label order -> the order of the fold class indices."""
+    if swapped and isinstance(alpha, list):
+        return alpha[::-1]
+    return alpha
+
+
+def _label_alpha(alpha: Any, swapped: bool) -> Any:
+    """``alpha`` as the folds used it (float = weight of index 1 = pos_label) -> as the
+    estimators read it on the original labels (float = weight of ``classes_[1]``)."""
+    if not swapped:
+        return alpha
+    if isinstance(alpha, list):
+        return alpha[::-1]
+    if isinstance(alpha, numbers.Real):
+        # pos_label is classes_[0]: its weight goes first. A vector rather than 1 - alpha, so
+        # that a reported float always means the weight of the larger label for the estimator
+        # and never silently the opposite of the tuning's own alpha
+        return [float(alpha), 1.0 - float(alpha)]
+    return alpha
+
+
+# ----------------------------------------------------------- the search definition
+# Booster parameters that change how fast a model trains or what it reports, not the model:
+# a resumed study may change them.
+_RUNTIME_PARAMS = ("n_jobs", "verbose", "importance_type")
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-able form of a parameter value, equal for equal values after a storage trip."""
+    if isinstance(value, np.ndarray):
+        return [_canonical(item) for item in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(item) for k, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    # an object's repr often holds its address: the qualified name is what stays the same
+    return getattr(value, "__qualname__", None) or repr(value)
+
+
+def _spec_record(spec: Any) -> dict[str, Any]:
+    """Record of one normalised spec: a range, a list of choices or a fixed value.
+
+    Tagged, because in JSON a range ``(0, 5)`` and the choices ``[0, 5]`` look the same.
+    """
+    if _is_range(spec):
+        low, high, *rest = spec
+        integer = isinstance(low, numbers.Integral) and isinstance(high, numbers.Integral)
+        return {"range": [_canonical(low), _canonical(high)], "log": bool(rest), "int": integer}
+    if isinstance(spec, list):
+        return {"choices": _canonical(spec)}
+    return {"fixed": _canonical(spec)}
+
+
+def _alpha_record(space: _AlphaSpace) -> dict[str, Any]:
+    if space.is_fixed:
+        return {"fixed": _canonical(space.fixed)}
+    span = None if space.low is None else [space.low, space.high]
+    return {"choices": _canonical(list(space.choices)), "range": span, "log": space.log}
+
+
+def _search_definition(*, backend: str, scoring: str, cv: int, early_stopping_rounds: int | None,
+                       early_stopping_metric: str, validation_fraction: float | None,
+                       pos_label: Any, data: str, alpha_space: _AlphaSpace, gamma_space: Any,
+                       searched: Mapping[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything that makes two trials' scores comparable, as saved in the study."""
+    params = {name: _spec_record(spec) for name, spec in searched.items()}
+    params.update({
+        name: _spec_record(value) for name, value in fixed.items() if name not in _RUNTIME_PARAMS
+    })
+    definition = {
+        "backend": backend, "scoring": scoring, "cv": cv,
+        "early_stopping_rounds": early_stopping_rounds,
+        "early_stopping_metric": early_stopping_metric,
+        "validation_fraction": validation_fraction, "pos_label": _canonical(pos_label),
+        "data": data, "alpha": _alpha_record(alpha_space), "gamma": _spec_record(gamma_space),
+        "params": params,
+    }
+    # what a storage returns: tuples as lists, dict keys as strings
+    return json.loads(json.dumps(definition))
+
+
+_NOT_RECORDED = object()
+
+
+def _show(record: Any) -> str:
+    """A saved or new setting, for the resume error message."""
+    if record is _NOT_RECORDED:
+        return "(not recorded)"
+    if isinstance(record, dict) and "fixed" in record:
+        return repr(record["fixed"])
+    if isinstance(record, dict) and "choices" in record:
+        text = f"choices {record['choices']!r}"
+        if record.get("range") is not None:
+            text += f" + range {tuple(record['range'])}" + (" log" if record.get("log") else "")
+        return text
+    if isinstance(record, dict) and "range" in record:
+        kind = "int " if record.get("int") else ""
+        return f"{kind}range {tuple(record['range'])}" + (" log" if record.get("log") else "")
+    return repr(record)
+
+
+def _definition_changes(saved: Mapping[str, Any],
+                        definition: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(name, saved, new)`` for every setting of ``definition`` that ``saved`` differs in."""
+    changes = []
+    for key, new in definition.items():
+        if key == "params":
+            continue
+        old = saved.get(key, _NOT_RECORDED)
+        if old != new:
+            changes.append((key, old, new))
+    old_params = saved.get("params")
+    if not isinstance(old_params, Mapping):
+        changes.append(("params", _NOT_RECORDED, definition["params"]))
+        return changes
+    new_params = definition["params"]
+    for name in sorted(set(old_params) | set(new_params)):
+        old = old_params.get(name, _NOT_RECORDED)
+        new = new_params.get(name, _NOT_RECORDED)
+        if old != new:
+            changes.append((f"params[{name!r}]", old, new))
+    return changes
+
+
 def _prepare_study(optuna: Any, study: Any, storage: Any, study_name: Any, random_state: Any,
-                   settings: dict[str, Any]) -> tuple[Any, int]:
-    """Create or load the study; check a resumed study was run on the same problem."""
+                   definition: dict[str, Any]) -> tuple[Any, int]:
+    """Create or load the study; refuse to resume one whose trials are not comparable."""
     if study is None:
         if storage is not None and study_name is None:
             study_name = "gbfocal"
         sampler = optuna.samplers.TPESampler(seed=random_state)
-        # prune only trials in the bottom quarter after a fold: folds are few and noisy, and
-        # a median rule would stop half of all trials on the first fold's luck
-        pruner = optuna.pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=0)
+        # Prune only clearly bad trials. In a maximised study PercentilePruner(p) stops a trial
+        # whose best running score is below the (100 - p)-th percentile of the completed
+        # trials at that fold, i.e. it keeps the top p percent: 75 stops the bottom quarter.
+        # Folds are few and noisy, so never on the first fold (warmup) and only once 10
+        # trials (TPE's random start-up) have completed.
+        pruner = optuna.pruners.PercentilePruner(75.0, n_startup_trials=10, n_warmup_steps=1)
         study = optuna.create_study(
             storage=storage, study_name=study_name, direction="maximize", sampler=sampler,
             pruner=pruner, load_if_exists=storage is not None,
@@ -404,16 +583,20 @@ def _prepare_study(optuna: Any, study: Any, storage: Any, study_name: Any, rando
         seed = random_state if random_state is not None else int(
             np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1)
         )
-        study.set_user_attr(_SETTINGS_ATTR, {**settings, "fold_seed": seed})
+        study.set_user_attr(_SETTINGS_ATTR, {**definition, "fold_seed": seed})
         return study, seed
-    mismatched = [k for k in settings if saved.get(k) != settings[k]]
+    changes = _definition_changes(saved, definition)
     if random_state is not None and saved["fold_seed"] != random_state:
-        mismatched.append("random_state")
-    if mismatched:
+        changes.append(("random_state", saved["fold_seed"], random_state))
+    if changes:
+        details = "; ".join(
+            f"{name}: saved {_show(old)}, now {_show(new)}" for name, old, new in changes
+        )
         raise ValueError(
-            f"the study {study.study_name!r} was run with different {', '.join(mismatched)} "
-            f"(saved: { {k: saved.get(k) for k in mismatched if k in saved} }); its scores are not "
-            "comparable. Use a new study_name, or the same data and settings to resume."
+            f"the study {study.study_name!r} was run with different "
+            f"{', '.join(name for name, _, _ in changes)} ({details}); its trials are not "
+            "comparable with this search (their scores or best_params would describe other "
+            "models). Use a new study_name, or the same data and settings to resume."
         )
     return study, int(saved["fold_seed"])
 
@@ -421,13 +604,17 @@ def _prepare_study(optuna: Any, study: Any, storage: Any, study_name: Any, rando
 # ------------------------------------------------------------------------ the search
 @dataclass
 class _Objective:
-    """The Optuna objective: mean score of stratified CV, reported fold by fold for pruning."""
+    """The Optuna objective: mean score of stratified CV, reported fold by fold for pruning.
+
+    Labels are fold class indices: 0..K-1 in sorted order, except that for binary targets
+    index 1 is always ``pos_label``. ``alpha_space`` is in that index order too.
+    """
 
     estimator_class: type
     X: Any
     y: np.ndarray
     sample_weight: np.ndarray | None
-    splits: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+    splits: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]
     alpha_space: _AlphaSpace
     gamma_space: Any
     searched: dict[str, Any]
@@ -448,8 +635,22 @@ class _Objective:
             params[name] = _suggest(trial, name, spec)
         return params
 
+    def trial_params(self, trial: Any) -> dict[str, Any]:
+        """The fold estimator parameters a finished trial was trained with."""
+        params = dict(self.fixed)
+        params.update({name: trial.params[name] for name in self.searched})
+        params["alpha"] = (
+            self.alpha_space.fixed if self.alpha_space.is_fixed else trial.user_attrs["alpha"]
+        )
+        params["gamma"] = (
+            trial.params["gamma"] if isinstance(self.gamma_space, (tuple, list))
+            else self.gamma_space
+        )
+        return params
+
     def make_estimator(self, params: dict[str, Any], *, early_stopping: bool) -> Any:
         rounds = self.early_stopping_rounds if early_stopping else None
+        # eval_metric is always passed: the estimators' default changes between versions
         return self.estimator_class(
             **params, random_state=self.random_state, early_stopping_rounds=rounds,
             eval_metric=self.early_stopping_metric,
@@ -481,22 +682,31 @@ class _Objective:
             raise ValueError(f"the scorer returned {value!r} on a test fold")
         return value
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def cross_validate(self, params: dict[str, Any],
+                       trial: optuna.Trial | None = None) -> tuple[list[float], list[int]]:
+        """Scores and early-stopping rounds per fold; reported to (and pruned by) ``trial``."""
         import optuna
 
-        params = self.params(trial)
         scores: list[float] = []
         rounds: list[int] = []
         for fold, (fit_idx, val_idx, test_idx) in enumerate(self.splits):
             estimator = self.fit_fold(params, fit_idx, val_idx)
             rounds.append(_rounds_used(estimator))
             scores.append(self.score(estimator, test_idx))
+            if trial is None:
+                continue
             trial.report(float(np.mean(scores)), step=fold)
             # after the last fold the trial is finished: pruning it would only discard it
             if fold < len(self.splits) - 1 and trial.should_prune():
                 raise optuna.TrialPruned()
+        return scores, rounds
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        params = self.params(trial)
+        scores, rounds = self.cross_validate(params, trial)
         trial.set_user_attr("alpha", _jsonable(params["alpha"]))
         trial.set_user_attr("n_estimators", int(round(float(np.mean(rounds)))))
+        # saved in the study so that a resumed search can still pair them with the baseline
         trial.set_user_attr("fold_scores", scores)
         trial.set_user_attr("fold_rounds", rounds)
         return float(np.mean(scores))
@@ -513,14 +723,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def _make_splits(y: np.ndarray, cv: int, validation_fraction: float | None,
-                 seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+                 seed: int) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
     """Outer stratified folds and, inside each training fold, a stratified early-stopping split.
 
     Computed once, so every trial sees exactly the same rows.
     """
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
-    splits = []
+    splits: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
     outer = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
     for train_idx, test_idx in outer.split(np.zeros(len(y)), y):
         if validation_fraction is None:
@@ -541,6 +751,7 @@ def tune_focal(
     n_trials: int | None = 50,
     cv: int = 5,
     scoring: str | Callable = "average_precision",
+    pos_label: Any = None,
     alpha: Any = "auto",
     gamma: Any = (0.0, 5.0),
     params: Mapping[str, Any] | None = None,
@@ -554,6 +765,7 @@ def tune_focal(
     storage: str | Any = None,
     study_name: str | None = None,
     refit: bool = True,
+    baseline: bool = True,
     show_progress_bar: bool = True,
 ) -> TuningResult:
     """Tune the focal-loss ``alpha`` and ``gamma`` (and booster parameters) with Optuna.
@@ -561,7 +773,8 @@ def tune_focal(
     Every trial trains one focal-loss estimator per stratified CV fold, early-stops it on a
     stratified validation split of the training fold, and scores it on the held-out fold with
     a score that does not depend on ``gamma``. The folds are drawn once: every trial sees
-    exactly the same rows.
+    exactly the same rows. The plain log-loss model is then scored on the same folds, so that
+    the gain of the focal loss can be read fold by fold.
 
     Parameters
     ----------
@@ -578,9 +791,14 @@ def tune_focal(
     scoring : str or callable, default="average_precision"
         A scikit-learn scorer name ("average_precision", "roc_auc", "neg_log_loss", "f1", ...)
         or a callable ``scorer(estimator, X, y[, sample_weight=])``; higher is better.
-        Inside the folds labels are the class indices 0..K-1 (for binary targets the
-        positive class is the larger label, scikit-learn's ``classes_[1]``).
+        Inside the folds labels are class indices: for binary targets 1 is ``pos_label``
+        and 0 the other label, for multiclass targets 0..K-1 in sorted label order.
         ``"focal_loss"`` is rejected: its values are not comparable across ``gamma``.
+    pos_label : label, optional
+        Binary targets only: the class that scorers with a positive class (average
+        precision, f1, ...) score, and whose weight a float ``alpha`` is. Default: the larger
+        label (scikit-learn's ``classes_[1]``), e.g. ``"yes"`` of ``"no"``/``"yes"`` but
+        ``"legit"`` of ``"fraud"``/``"legit"``: pass ``pos_label="fraud"`` there.
     alpha : "auto", value, (low, high), list or optuna distribution, default="auto"
         The alpha search space:
 
@@ -590,8 +808,16 @@ def tune_focal(
         * a list of choices, each ``"balanced"``, ``None``, a float, or at most one
           ``(low, high)`` range: a categorical trial parameter ``alpha_choice`` picks one and,
           for the range, the float trial parameter ``alpha`` is sampled;
-        * ``None``, ``"balanced"``, a float or a NumPy array of per-class weights: fixed;
+        * ``None``, ``"balanced"``, a float or a NumPy array of per-class weights (in sorted
+          label order): fixed;
         * an ``optuna.distributions`` Float- or CategoricalDistribution.
+
+        A float alpha is the weight of ``pos_label`` (the other class gets ``1 - alpha``),
+        for any label type. The estimators weight their ``classes_[1]`` by a float alpha, so
+        when ``pos_label`` is the smaller label the folds train on labels where it is class 1,
+        and ``best_params`` reports the float as the vector ``[alpha, 1 - alpha]`` (weights in
+        sorted label order), which the estimators read the same way on the original labels;
+        the trial parameter ``alpha`` keeps the weight of ``pos_label``.
     gamma : (low, high), float, list or optuna distribution, default=(0.0, 5.0)
         The gamma search space: a range (``(low, high, "log")`` needs ``low > 0``), a fixed
         float, or a list of choices.
@@ -600,7 +826,8 @@ def tune_focal(
         is searched (integers when both bounds are ints), a list is a categorical choice, an
         ``optuna.distributions`` object is used as is, anything else is fixed. Example:
         ``{"learning_rate": (0.01, 0.3, "log"), "num_leaves": (8, 64), "n_estimators": 500}``.
-        ``n_estimators`` is the most rounds a fold may use before early stopping.
+        ``n_estimators`` (fixed or searched) is the most rounds a fold may use before early
+        stopping; ``best_params["n_estimators"]`` is the rounds early stopping kept.
     sample_weight : array-like of shape (n_samples,), optional
         Used for training, early stopping and scoring.
     early_stopping_rounds : int or None, default=50
@@ -620,36 +847,54 @@ def tune_focal(
         (saved in the study, so a resumed study keeps its folds).
     study : optuna.Study, optional
         An existing study (``direction="maximize"``) to continue, e.g. with your own sampler
-        or pruner. Default: a new study with ``TPESampler(seed=random_state)`` and a
-        ``PercentilePruner(25)``: after each fold but the last, a trial whose running mean
-        score is in the bottom quarter of earlier trials at that fold is stopped.
+        or pruner. Default: a new study with ``TPESampler(seed=random_state)`` and
+        ``PercentilePruner(75, n_startup_trials=10, n_warmup_steps=1)``, which stops only
+        clearly bad trials: once 10 trials have completed, a trial whose best running mean
+        score so far is in the bottom quarter of the completed trials at the same fold is
+        stopped, from the second fold on and never after the last one (with ``cv=2`` no
+        trial is pruned). Note that Optuna's ``PercentilePruner(p)`` in a maximised study
+        *keeps* the top ``p`` percent.
     storage : str or optuna storage, optional
         E.g. ``"sqlite:///tuning.db"``; the study is created or, when it exists, resumed.
     study_name : str, optional
         Name of the study in ``storage`` (default ``"gbfocal"`` when a storage is given).
     refit : bool, default=True
         Refit ``best_estimator`` on all data with the best parameters and rounds.
+    baseline : bool, default=True
+        Also cross-validate the plain log-loss model (``gamma=0``, ``alpha=None``) with the
+        best trial's booster parameters (the same ``n_estimators`` cap and early stopping) on
+        the same folds: ``baseline_score``, ``baseline_fold_scores`` and the paired
+        ``fold_differences`` of the result. Costs ``cv`` more fits.
     show_progress_bar : bool, default=True
         Optuna's tqdm progress bar.
 
     Returns
     -------
     TuningResult
-        ``best_params``, ``best_score``, ``study``, ``best_estimator``.
+        ``best_params``, ``best_score``, ``study``, ``best_estimator``, ``pos_label``, the
+        best trial's ``best_fold_scores`` and the baseline fields.
 
     Raises
     ------
     ValueError
-        Unknown backend or scoring, ``scoring="focal_loss"``, bad ranges, a class with too few
-        samples for the folds, or a resumed study run on other data or settings.
+        Unknown backend, scoring or ``pos_label``, ``scoring="focal_loss"``, bad ranges, a
+        class with too few samples for the folds, or a resumed study whose saved search
+        differs (the message names each changed setting, saved and new value).
     ImportError
         Optuna (``pip install gbfocal[tune]``) or the backend library is missing.
 
     Notes
     -----
     The refit model uses ``n_estimators`` = the mean early-stopping rounds of the best
-    trial's folds, trained on all rows (without early stopping). A resumed study keeps its
-    folds and checks that data, backend, scoring and cv are unchanged. Runs with the same
+    trial's folds, trained on all rows (without early stopping).
+
+    A study saves its whole search definition in its user attribute ``gbfocal_settings``:
+    backend, scoring, cv, early-stopping rounds, metric and validation fraction,
+    ``pos_label``, a fingerprint of ``X``, ``y`` and ``sample_weight``, the alpha and gamma
+    spaces and every searched range or fixed value of ``params``, plus the fold seed.
+    Resuming with any of them changed raises ``ValueError``: old trials would be scored on
+    other folds or labels, or ``best_params`` would describe a model that was never trained.
+    Only ``n_jobs``, ``verbose`` and ``importance_type`` may change. Runs with the same
     ``random_state`` reproduce only if trials run one at a time (as here) and the boosters
     use a fixed number of threads.
 
@@ -662,6 +907,8 @@ def tune_focal(
     ...                     params={"n_estimators": 20, "n_jobs": 1})
     >>> sorted(result.best_params)
     ['alpha', 'gamma', 'n_estimators', 'n_jobs']
+    >>> len(result.fold_differences)
+    2
     """
     optuna = _import_optuna()
     estimator_class = _estimator_class(backend)
@@ -695,24 +942,31 @@ def tune_focal(
     val_fraction = None if early_stopping_rounds is None else float(validation_fraction)
     classes = _check_class_counts(y_array, cv, val_fraction)
     binary = classes.size == 2
+    pos_label, swapped = _resolve_pos_label(classes, pos_label, binary=binary)
 
     alpha_space = _alpha_space(alpha, binary=binary)
     gamma_space = _gamma_space(gamma)
     valid_names = list(estimator_class().get_params())
     searched, fixed = _booster_space(params, valid_names, backend)
 
-    settings = {
-        "backend": backend, "scoring": scoring_name, "cv": cv,
-        "early_stopping_rounds": early_stopping_rounds, "validation_fraction": val_fraction,
-        "data": _fingerprint(X, y_array, weights),
-    }
-    study, seed = _prepare_study(optuna, study, storage, study_name, random_state, settings)
+    definition = _search_definition(
+        backend=backend, scoring=scoring_name, cv=cv, early_stopping_rounds=early_stopping_rounds,
+        early_stopping_metric=es_metric, validation_fraction=val_fraction, pos_label=pos_label,
+        data=_fingerprint(X, y_array, weights), alpha_space=alpha_space, gamma_space=gamma_space,
+        searched=searched, fixed=fixed,
+    )
+    study, seed = _prepare_study(optuna, study, storage, study_name, random_state, definition)
+    # Folds train and score on class indices so that scorers with a positive class
+    # (average_precision, f1, ...) score pos_label (index 1) for any label type, and a float
+    # alpha weights it; best_estimator is refit on the original labels.
+    y_index = np.searchsorted(classes, y_array)
+    if swapped:
+        y_index = 1 - y_index
+    if alpha_space.is_fixed:
+        alpha_space = replace(alpha_space, fixed=_fold_alpha(alpha_space.fixed, swapped))
     objective = _Objective(
-        # folds train and score on class indices 0..K-1, so that scorers with a positive class
-        # (average_precision, f1, ...) work for any label type: the positive class is
-        # classes_[1], scikit-learn's convention; best_estimator is refit on the labels
-        estimator_class=estimator_class, X=X, y=np.searchsorted(classes, y_array),
-        sample_weight=weights, splits=_make_splits(y_array, cv, val_fraction, seed),
+        estimator_class=estimator_class, X=X, y=y_index, sample_weight=weights,
+        splits=_make_splits(y_array, cv, val_fraction, seed),
         alpha_space=alpha_space, gamma_space=gamma_space, searched=searched, fixed=fixed,
         scorer=scorer,
         early_stopping_metric=es_metric, early_stopping_rounds=early_stopping_rounds,
@@ -727,7 +981,17 @@ def tune_focal(
             "no trial completed (all pruned or stopped by the timeout): raise n_trials/timeout"
         )
     best = study.best_trial
-    best_params = _best_params(best, objective)
+    best_params = _best_params(best, objective, swapped)
+    best_folds = best.user_attrs.get("fold_scores")
+    best_folds = None if best_folds is None else [float(s) for s in best_folds]
+    baseline_folds = differences = None
+    if baseline:
+        # the best trial's booster, fold caps and early stopping, with the focal loss off:
+        # the paired difference isolates what gamma and alpha bring
+        plain = {**objective.trial_params(best), "gamma": 0.0, "alpha": None}
+        baseline_folds, _ = objective.cross_validate(plain)
+        if best_folds is not None and len(best_folds) == len(baseline_folds):
+            differences = [b - p for b, p in zip(best_folds, baseline_folds, strict=True)]
     best_estimator = None
     if refit:
         estimator = objective.make_estimator(best_params, early_stopping=False)
@@ -736,17 +1000,25 @@ def tune_focal(
     return TuningResult(
         best_params=best_params, best_score=float(best.value), study=study,
         best_estimator=best_estimator, scoring=scoring_name, backend=backend,
+        pos_label=pos_label, best_fold_scores=best_folds,
+        baseline_score=None if baseline_folds is None else float(np.mean(baseline_folds)),
+        baseline_fold_scores=baseline_folds, fold_differences=differences,
     )
 
 
-def _best_params(trial: Any, objective: _Objective) -> dict[str, Any]:
-    """Estimator parameters of a finished trial: focal + early-stopped rounds + searched + fixed."""
-    alpha_space = objective.alpha_space
-    params = {
-        "alpha": alpha_space.fixed if alpha_space.is_fixed else trial.user_attrs["alpha"],
-        "gamma": trial.params.get("gamma", objective.gamma_space),
-        "n_estimators": int(trial.user_attrs["n_estimators"]),
+def _best_params(trial: Any, objective: _Objective, swapped: bool) -> dict[str, Any]:
+    """Estimator parameters of a finished trial, for the original labels.
+
+    The folds' parameters with ``n_estimators`` replaced by the early-stopped rounds (also
+    when ``n_estimators`` was searched: the sampled value was only the folds' cap) and
+    ``alpha`` translated from the fold class order to the label order.
+    """
+    params = objective.trial_params(trial)
+    params["n_estimators"] = int(trial.user_attrs["n_estimators"])
+    params["alpha"] = _label_alpha(params["alpha"], swapped)
+    # the order of the result: the focal parameters first, as documented
+    first = ("alpha", "gamma", "n_estimators")
+    return {
+        **{name: params[name] for name in first},
+        **{k: val for k, val in params.items() if k not in first},
     }
-    params.update({name: trial.params[name] for name in objective.searched})
-    params.update({k: val for k, val in objective.fixed.items() if k not in params})
-    return params

@@ -52,7 +52,8 @@ def test_help_and_version_from_python_m():
     assert "tune" in helped.stdout
     tune_help = _run_module("tune", "--help")
     assert tune_help.returncode == 0
-    for option in ("--target", "--backend", "--trials", "--scoring", "--output", "--seed", "--cv"):
+    for option in ("--target", "--backend", "--trials", "--scoring", "--output", "--seed", "--cv",
+                   "--pos-label", "--no-baseline"):
         assert option in tune_help.stdout
     version = _run_module("--version")
     assert version.returncode == 0
@@ -92,6 +93,59 @@ def test_tune_writes_json(table, tmp_path, capsys, suffix):
     model = gbfocal.sklearn.FocalLGBMClassifier(**best).fit(table[["a", "b", "c", "d"]],
                                                            table["label"])
     assert set(model.predict(table[["a", "b", "c", "d"]])) <= {"no", "yes"}
+
+
+@pytest.mark.parametrize(("extra", "scored"), [([], "yes"), (["--pos-label", "no"], "no")])
+def test_scored_class_and_baseline_are_printed_and_saved(table, tmp_path, capsys, extra, scored):
+    data = tmp_path / "data.csv"
+    table.to_csv(data, index=False)
+    output = tmp_path / "best.json"
+    assert cli.main(["tune", str(data), "--target", "label", "-o", str(output), *FAST,
+                     *extra]) == 0
+    captured = capsys.readouterr()
+    written = json.loads(output.read_text())
+    assert json.loads(captured.out) == written  # stdout stays pure JSON
+    assert written["pos_label"] == scored
+    assert f"gbfocal: positive (scored) class: {scored!r}" in captured.err
+    assert len(written["best_fold_scores"]) == 3
+    assert np.mean(written["best_fold_scores"]) == pytest.approx(written["best_score"])
+    assert len(written["baseline_fold_scores"]) == 3
+    assert np.mean(written["baseline_fold_scores"]) == pytest.approx(written["baseline_score"])
+    np.testing.assert_allclose(
+        written["fold_differences"],
+        np.subtract(written["best_fold_scores"], written["baseline_fold_scores"]),
+    )
+    assert f"baseline average_precision (log loss: gamma=0, alpha=none): " \
+           f"{written['baseline_score']:.4f}" in captured.err
+    per_fold = ", ".join(f"{d:+.4f}" for d in written["fold_differences"])
+    assert f"best - baseline per fold: {per_fold}" in captured.err
+
+
+def test_pos_label_changes_the_score(table, tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    table.to_csv(data, index=False)
+    scores = {}
+    for label in ("yes", "no"):
+        assert cli.main(["tune", str(data), "--target", "label", "--pos-label", label,
+                         "--alpha", "none", "--gamma", "0", *FAST]) == 0
+        scores[label] = json.loads(capsys.readouterr().out)["best_score"]
+    # "no" is the majority (about 80 % of rows): its average precision is far higher
+    assert scores["no"] > scores["yes"] + 0.1
+
+
+def test_numeric_pos_label_and_unknown_pos_label(table, tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    table.assign(label=(table["label"] == "yes").astype(int)).to_csv(data, index=False)
+    assert cli.main(["tune", str(data), "--target", "label", "--pos-label", "0",
+                     "--no-baseline", *FAST]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert written["pos_label"] == 0  # the label, not the text "0"
+    assert written["baseline_score"] is None
+    assert written["fold_differences"] is None
+    assert cli.main(["tune", str(data), "--target", "label", "--pos-label", "yes",
+                     *FAST]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gbfocal: error: pos_label='yes' is not one of the labels")
 
 
 def test_same_seed_same_json(table, tmp_path, capsys):

@@ -23,7 +23,8 @@ def _run(script: str, *args: str) -> str:
 def test_breast_cancer_demo(tmp_path):
     pytest.importorskip("matplotlib")
     out = _run("breast_cancer.py", "--trials", "3", "--output", str(tmp_path))
-    for word in ("average precision", "ROC AUC", "Brier"):
+    for word in ("average precision", "ROC AUC", "Brier", "plain sigmoid",
+                 "plain log loss (gamma=0, alpha=None) on the same folds"):
         assert word.lower() in out.lower()
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".png"] * 4
 

@@ -777,9 +777,9 @@ def test_objective_checks_labels_once_per_training_set_and_notices_changes():
     loss = BinaryFocalLoss(alpha="balanced", gamma=2.0)
     dtrain = xgb.DMatrix(X, y, weight=w)
     grad, hess = loss.xgb_objective(raw.astype(np.float32), dtrain)
-    first_cache = loss._train_cache
+    first_cache = loss._train_caches[-1]
     loss.xgb_objective(raw.astype(np.float32), dtrain)
-    assert loss._train_cache is first_cache  # same training set: nothing re-checked
+    assert loss._train_caches == [first_cache]  # same training set: nothing re-checked
     # float32 kernels output = the float64 result rounded once
     ref = binary_focal_grad_hess(y, raw.astype(np.float32), alpha="balanced",
                                  sample_weight=dtrain.get_weight())  # stored as float32
@@ -804,8 +804,8 @@ def test_objective_checks_labels_once_per_training_set_and_notices_changes():
     with pytest.raises(ValueError, match="samples"):
         loss.lgb_objective(raw[:-1], lgb.Dataset(X, y).construct())
     # the cache never travels with a copy
-    assert not hasattr(copy.deepcopy(loss), "_train_cache")
-    assert not hasattr(pickle.loads(pickle.dumps(loss)), "_train_cache")
+    assert not hasattr(copy.deepcopy(loss), "_train_caches")
+    assert not hasattr(pickle.loads(pickle.dumps(loss)), "_train_caches")
 
 
 def test_predict_proba_check_input_false_skips_the_probability_guard():

@@ -7,7 +7,11 @@ its own, so any thread count must give the single-threaded result bit for bit.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -123,6 +127,56 @@ def test_concurrent_callers_get_their_own_results(small_chunks):
         np.testing.assert_array_equal(h0, h1)
 
 
+def test_resizing_while_other_threads_submit_never_fails(small_chunks):
+    """A caller that grows the pool never shuts it down under another caller's submit.
+
+    The pool is replaced when a call needs more threads than it has. Here a "resizer"
+    marks the pool too small over and over (as a first call with a larger thread count
+    does), while eight threads with changing thread counts call the kernels; every call
+    must succeed and give the one-thread result bit for bit. Before the fix a call died
+    with "cannot schedule new futures after shutdown" within the first few dozen calls.
+    """
+    rng = np.random.default_rng(11)
+    binary, multiclass = _binary_case(rng, 3000), _multiclass_case(rng, 1000, 3)
+    gbfocal.set_num_threads(1)
+    want = [gbfocal.binary_focal_grad_hess(*binary[:2], sample_weight=binary[2]),
+            gbfocal.multiclass_focal_grad_hess(*multiclass[:2], sample_weight=multiclass[2])]
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def call(seed):
+        picks = np.random.default_rng(seed)
+        try:
+            for i in range(150):
+                gbfocal.set_num_threads(int(picks.integers(2, 9)))  # shared: races too
+                if i % 2:
+                    got = gbfocal.multiclass_focal_grad_hess(*multiclass[:2],
+                                                             sample_weight=multiclass[2])
+                else:
+                    got = gbfocal.binary_focal_grad_hess(*binary[:2], sample_weight=binary[2])
+                for a, b in zip(got, want[i % 2], strict=True):
+                    np.testing.assert_array_equal(a, b)
+        except BaseException as exc:  # reported in the main thread
+            errors.append(exc)
+
+    def resize():
+        while not done.is_set():
+            with _parallel._lock:
+                _parallel._pool_size = 0  # the next call replaces the pool
+            time.sleep(0)  # releases the GIL: callers run between resizes
+
+    callers = [threading.Thread(target=call, args=(seed,)) for seed in range(8)]
+    resizer = threading.Thread(target=resize)
+    resizer.start()
+    for thread in callers:
+        thread.start()
+    for thread in callers:
+        thread.join()
+    done.set()
+    resizer.join()
+    assert not errors, f"{len(errors)} of 8 threads failed, first: {errors[0]!r}"
+
+
 def _child(queue):
     y, z, w = _binary_case(np.random.default_rng(0), 5000)
     queue.put(float(gbfocal.binary_focal_grad_hess(y, z, sample_weight=w)[0].sum()))
@@ -169,3 +223,46 @@ def test_environment_variable_sets_the_default(monkeypatch):
             gbfocal.get_num_threads()
     monkeypatch.delenv("GBFOCAL_NUM_THREADS")
     assert gbfocal.get_num_threads() == _parallel._available_cpus()
+
+
+_IMPORT_AND_CALL = """
+import warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import gbfocal
+print("warnings:", [(w.category.__name__, str(w.message)) for w in caught])
+for call in (gbfocal.get_num_threads,
+             lambda: gbfocal.binary_focal_grad_hess([0, 1], [0.5, -0.5])):
+    try:
+        call()
+    except ValueError as exc:
+        print("ValueError:", exc)
+    else:
+        print("no error")
+"""
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-3"])
+def test_bad_environment_variable_is_reported_at_import_and_raised_on_use(bad):
+    """A fresh interpreter: the warning comes at ``import gbfocal``, before any data.
+
+    The import itself still succeeds (the variable matters only to the compiled
+    kernels); ``get_num_threads()`` and every kernel call raise, naming the variable
+    and the bad value, so the value never silently falls back to a default.
+    """
+    # the gbfocal under test, wherever pytest runs from
+    root = os.path.dirname(os.path.dirname(os.path.abspath(gbfocal.__file__)))
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "GBFOCAL_NUM_THREADS": bad, "PYTHONPATH": path}
+    env.pop("GBFOCAL_DISABLE_NUMBA", None)
+    run = subprocess.run([sys.executable, "-c", _IMPORT_AND_CALL], env=env, text=True,
+                         capture_output=True, timeout=300, check=True)
+    lines = run.stdout.splitlines()
+    named = f"GBFOCAL_NUM_THREADS must be a positive integer, got {bad!r}"
+    assert lines[0].startswith("warnings: [('RuntimeWarning', ") and named in lines[0]
+    assert lines[1:] == [f"ValueError: {named}"] * 2, run.stdout
+    # -W error turns the warning into an import error, for those who want one
+    strict = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c",
+                             "import gbfocal"], env=env, text=True, capture_output=True,
+                            timeout=300)
+    assert strict.returncode != 0 and named in strict.stderr

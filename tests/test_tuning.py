@@ -97,8 +97,8 @@ def test_every_trial_sees_the_same_folds(data):
         return float(np.mean(estimator.predict(X_test) == y_test))
 
     result = _tune(X, y, scoring=recording_scorer, n_trials=3)
-    assert len(seen) == 3
-    assert seen[0] == seen[1] == seen[2]
+    assert len(seen) == 4  # three trials, then the log-loss baseline
+    assert seen[0] == seen[1] == seen[2] == seen[3]
     assert sum(n for n, _ in seen[0]) == len(y)  # the test folds partition the data
     assert result.scoring.endswith("recording_scorer")
 
@@ -162,6 +162,85 @@ def test_no_early_stopping_uses_all_rounds(data):
     X, y = data
     result = _tune(X, y, early_stopping_rounds=None, n_trials=1)
     assert result.best_params["n_estimators"] == FAST["n_estimators"]
+
+
+def test_searched_n_estimators_refits_with_the_early_stopped_rounds(data):
+    X, y = data
+    result = _tune(X, y, params={"n_estimators": (50, 300), "n_jobs": 1}, n_trials=3)
+    best = result.study.best_trial
+    rounds = best.user_attrs["fold_rounds"]
+    cap = best.params["n_estimators"]
+    # the regression needs early stopping to have cut every fold short of the sampled cap
+    assert max(rounds) < cap
+    kept = round(np.mean(rounds))
+    assert result.best_params["n_estimators"] == kept
+    assert result.best_estimator.get_params()["n_estimators"] == kept
+    # and the refit booster really holds that many rounds, not the cap
+    assert result.best_estimator.booster_.current_iteration() == kept
+
+
+def test_baseline_is_the_plain_log_loss_model_on_the_same_folds(data):
+    from sklearn.metrics import average_precision_score
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    from gbfocal import FocalLGBMClassifier
+
+    X, y = data
+    result = _tune(X, y, n_trials=2, params={**FAST, "num_leaves": (4, 16)})
+    best = result.study.best_trial
+    # the documented folds, rebuilt here: stratified and shuffled with random_state, and a
+    # stratified early-stopping split of each training fold (validation_fraction=0.2)
+    scores = []
+    for train, test in StratifiedKFold(3, shuffle=True, random_state=0).split(X, y):
+        fit, val = train_test_split(train, test_size=0.2, stratify=y[train], random_state=0)
+        fit, val = np.sort(fit), np.sort(val)
+        model = FocalLGBMClassifier(
+            alpha=None, gamma=0.0, num_leaves=best.params["num_leaves"], random_state=0,
+            early_stopping_rounds=5, eval_metric="average_precision", **FAST,
+        ).fit(X[fit], y[fit], eval_set=[(X[val], y[val])])
+        # the margins rank like the probabilities: the score does not depend on calibration
+        scores.append(average_precision_score(y[test], model.decision_function(X[test])))
+    np.testing.assert_allclose(result.baseline_fold_scores, scores, rtol=1e-12)
+    assert result.baseline_score == pytest.approx(np.mean(scores), rel=1e-12)
+    assert len(result.fold_differences) == 3
+    assert result.best_fold_scores == best.user_attrs["fold_scores"]
+    assert np.mean(result.best_fold_scores) == pytest.approx(result.best_score, rel=1e-12)
+    np.testing.assert_allclose(
+        result.fold_differences, np.subtract(result.best_fold_scores, scores), rtol=1e-12
+    )
+
+
+def test_baseline_can_be_turned_off(data):
+    X, y = data
+    seen: list[int] = []
+
+    def counting_scorer(estimator, X_test, y_test):
+        seen.append(len(y_test))
+        return float(np.mean(estimator.predict(X_test) == y_test))
+
+    result = _tune(X, y, scoring=counting_scorer, n_trials=1, baseline=False)
+    assert len(seen) == 3  # the trial's folds only
+    assert result.baseline_score is None
+    assert result.baseline_fold_scores is None
+    assert result.fold_differences is None
+    assert len(result.best_fold_scores) == 3
+
+
+def test_baseline_after_resuming_pairs_with_the_saved_fold_scores(data, tmp_path):
+    X, y = data
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    first = _tune(X, y, storage=storage, study_name="paired", n_trials=2, refit=False)
+    # the resumed run's best trial may be one of the first run's: its fold scores come from
+    # the study, not from this run
+    resumed = _tune(X, y, storage=storage, study_name="paired", n_trials=1, refit=False)
+    best = resumed.study.best_trial
+    assert resumed.best_fold_scores == best.user_attrs["fold_scores"]
+    # only fixed booster parameters: the baseline is the same model whichever trial is best
+    assert resumed.baseline_fold_scores == first.baseline_fold_scores
+    np.testing.assert_allclose(
+        resumed.fold_differences,
+        np.subtract(best.user_attrs["fold_scores"], resumed.baseline_fold_scores), rtol=1e-12,
+    )
 
 
 def test_pruned_trials_and_no_completed_trial(data):
