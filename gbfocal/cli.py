@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from ._optional import import_optional, install_hint
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -92,9 +93,9 @@ def _parse_param(text: str) -> tuple[str, Any]:
 def read_table(path: str) -> Any:
     """Read a CSV (also .txt/.tsv, tab-separated for .tsv) or Parquet file into a DataFrame."""
     try:
-        import pandas as pd
+        pd = import_optional("pandas", needed_by="reading data")
     except ImportError as exc:
-        raise CLIError("reading data needs pandas: pip install pandas") from exc
+        raise CLIError(str(exc)) from exc
     file = Path(path)
     if not file.is_file():
         raise CLIError(f"no such file: {path}")
@@ -105,7 +106,7 @@ def read_table(path: str) -> Any:
         if suffix in _CSV_SUFFIXES:
             return pd.read_csv(file, sep="\t" if suffix == ".tsv" else ",")
     except ImportError as exc:  # parquet without pyarrow / fastparquet
-        raise CLIError(f"cannot read {path}: {exc} (pip install pyarrow)") from exc
+        raise CLIError(f"cannot read {path}: {exc} ({install_hint('pyarrow', 'Parquet')})") from exc
     except Exception as exc:  # pandas raises many parser error types
         raise CLIError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
     raise CLIError(
@@ -229,9 +230,9 @@ def run_tune(args: argparse.Namespace) -> dict[str, Any]:
     classes = sorted(set(y.tolist()), key=str)
     pos_label = None if args.pos_label is None else _match_label(args.pos_label, classes)
     try:
-        import optuna
+        optuna = import_optional("optuna", needed_by="tuning")
     except ImportError as exc:
-        raise CLIError("tuning needs Optuna: pip install gbfocal[tune]") from exc
+        raise CLIError(str(exc)) from exc
     from .tuning import tune_focal
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says enough

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import import_optional
 from .losses import _dataset_label, _dataset_weight, _FocalLossBase, _Metric
 
 __all__ = ["XGBoostDaskMetric", "base_margin", "init_score", "lightgbm_metric_history"]
@@ -129,10 +130,7 @@ def base_margin(loss: Any, y: Any, sample_weight: Any = None) -> Any:
     -------
     margin : dask array of shape (n_samples,) or (n_samples, n_classes), float64
     """
-    try:
-        import dask.array as da
-    except ImportError as exc:
-        raise ImportError("base_margin needs dask: pip install gbfocal[dask]") from exc
+    da = import_optional("dask.array", needed_by="gbfocal.dask.base_margin")
     init = init_score(loss, y, sample_weight)
     chunks = da.asarray(y).chunks[0]
     if np.ndim(init) == 0:

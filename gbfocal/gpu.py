@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _gpu
 from . import _validation as v
+from ._optional import import_optional
 from .losses import _FocalLossBase, _raw_weight
 
 __all__ = ["XGBoostCudaObjective", "xgb_cuda_objective"]
@@ -26,14 +27,8 @@ _BACKENDS = ("cupy", "numpy")
 def _array_module(backend: str) -> Any:
     if backend == "numpy":
         return np
-    try:
-        import cupy
-    except ImportError as exc:
-        raise ImportError(
-            "the CUDA focal objective needs CuPy: pip install gbfocal[gpu] "
-            "(cupy-cuda12x; pick the CuPy package matching your CUDA version)"
-        ) from exc
-    return cupy
+    # gbfocal[gpu] installs cupy-cuda12x: pick the CuPy package matching your CUDA version
+    return import_optional("cupy", needed_by="the CUDA focal objective")
 
 
 class XGBoostCudaObjective:

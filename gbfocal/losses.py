@@ -33,6 +33,7 @@ from ._focal import (
     multiclass_focal_grad_hess,
     multiclass_focal_loss,
 )
+from ._optional import import_optional
 from ._posterior import check_posterior_alpha, log_posterior, posterior_log_odds
 
 __all__ = [
@@ -176,14 +177,7 @@ def _weighted_mean(values: np.ndarray, sample_weight: np.ndarray | None) -> floa
 
 
 def _sklearn_metrics() -> Any:
-    try:
-        from sklearn import metrics
-    except ImportError as exc:  # pragma: no cover - scikit-learn ships with the extras
-        raise ImportError(
-            "the roc_auc and average_precision metrics need scikit-learn: "
-            "pip install gbfocal[lightgbm] (or gbfocal[xgboost], gbfocal[sklearn])"
-        ) from exc
-    return metrics
+    return import_optional("sklearn.metrics", needed_by="the roc_auc and average_precision metrics")
 
 
 def _check_metric(metric: Any) -> str:

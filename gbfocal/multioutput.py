@@ -24,7 +24,6 @@ and :meth:`MultiOutputFocalLoss.xgb_label`.
 
 from __future__ import annotations
 
-import importlib
 import numbers
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -42,6 +41,7 @@ from ._focal import (
     multioutput_focal_grad_hess,
     multioutput_focal_loss,
 )
+from ._optional import import_optional
 from ._posterior import check_posterior_alpha, log_posterior
 from .losses import (
     MulticlassFocalLoss,
@@ -56,13 +56,8 @@ __all__ = ["FocalMultiOutputClassifier", "MultiOutputFocalLoss"]
 _FLOAT32_EXACT = 2**24
 
 
-def _import(module: str, extra: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"this part of gbfocal.multioutput needs {module}: pip install gbfocal[{extra}]"
-        ) from exc
+def _import(module: str) -> Any:
+    return import_optional(module, needed_by=f"FocalMultiOutputClassifier(backend={module!r})")
 
 
 # --------------------------------------------------------------------------- loss object
@@ -646,7 +641,7 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
             _xgboost_aliases,
         )
 
-        _import(self.backend, self.backend)
+        _import(self.backend)
         aliases = _lightgbm_aliases() if self.backend == "lightgbm" else _xgboost_aliases()
         _check_native_params(self.params, _RESERVED[self.backend], aliases)
         X = validate_data(self, X, reset=True, **_X_CHECKS)
@@ -687,7 +682,7 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
         return params
 
     def _fit_lightgbm(self, X: Any, codes: np.ndarray, weight: Any) -> list[Any]:
-        lgb = _import("lightgbm", "lightgbm")
+        lgb = _import("lightgbm")
         params = {**self._common_params(), "verbose": -1, "metric": "None"}
         if self.subsample < 1:
             params["subsample_freq"] = 1
@@ -713,7 +708,7 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
         return boosters
 
     def _fit_xgboost(self, X: Any, codes: np.ndarray, weight: Any) -> Any:
-        xgb = _import("xgboost", "xgboost")
+        xgb = _import("xgboost")
         params = {
             **self._common_params(), "tree_method": "hist", "multi_strategy": self.multi_strategy,
             "base_score": 0.0, "disable_default_eval_metric": True,
@@ -742,7 +737,7 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
                 [b.predict(X, raw_score=True, **extra) for b in self.boosters_], axis=1
             )
         else:
-            xgb = _import("xgboost", "xgboost")
+            xgb = _import("xgboost")
             raw = self.boosters_[0].predict(xgb.DMatrix(X), output_margin=True)
         raw = raw.reshape(X.shape[0], self.n_outputs_, -1)
         return raw + self.init_score_

@@ -27,6 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
+from ._optional import import_optional
 from ._validation import check_sample_weight
 from .losses import BinaryFocalLoss, MulticlassFocalLoss
 
@@ -58,23 +59,11 @@ _X_CHECKS: dict[str, Any] = {
 
 
 def _import_lightgbm() -> Any:
-    try:
-        import lightgbm
-    except ImportError as exc:
-        raise ImportError(
-            "FocalLGBMClassifier needs LightGBM: pip install gbfocal[lightgbm]"
-        ) from exc
-    return lightgbm
+    return import_optional("lightgbm", needed_by="FocalLGBMClassifier")
 
 
 def _import_xgboost() -> Any:
-    try:
-        import xgboost
-    except ImportError as exc:
-        raise ImportError(
-            "FocalXGBClassifier needs XGBoost: pip install gbfocal[xgboost]"
-        ) from exc
-    return xgboost
+    return import_optional("xgboost", needed_by="FocalXGBClassifier")
 
 
 # --------------------------------------------------------------------------- parameter aliases

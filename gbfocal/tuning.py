@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _validation as v
+from ._optional import import_optional
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import optuna
@@ -105,13 +106,7 @@ class TuningResult:
 
 
 def _import_optuna() -> Any:
-    try:
-        import optuna
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "gbfocal.tune_focal needs Optuna: pip install gbfocal[tune]"
-        ) from exc
-    return optuna
+    return import_optional("optuna", needed_by="gbfocal.tune_focal")
 
 
 # ----------------------------------------------------------------------- search space

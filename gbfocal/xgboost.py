@@ -25,19 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import import_optional
 from .losses import _FocalLossBase
 
 __all__ = ["train"]
 
 
 def _xgboost() -> Any:
-    try:
-        import xgboost
-    except ImportError as exc:
-        raise ImportError(
-            "gbfocal.xgboost.train needs XGBoost: pip install gbfocal[xgboost]"
-        ) from exc
-    return xgboost
+    return import_optional("xgboost", needed_by="gbfocal.xgboost.train")
 
 
 def _on_gpu(data: Any) -> bool:

@@ -276,3 +276,29 @@ def test_multioutput_string_labels_treat_the_numeric_marker_as_missing():
     clf = FocalMultiOutputClassifier(n_estimators=5, n_jobs=1).fit(X, y)
     assert clf.classes_.tolist() == ["neg", "pos"]
     assert set(np.unique(clf.predict(X))) <= {"neg", "pos"}
+
+
+# ------------------------------------------------------------------ install hints
+def test_every_optional_import_says_what_to_install(monkeypatch):
+    """One helper, one format: '<what> needs <package>: pip install gbfocal[<extra>]'."""
+    import re
+    import sys
+
+    from gbfocal import FocalLGBMClassifier, FocalMultiOutputClassifier, gpu, tuning
+    from gbfocal import xgboost as gb_xgboost
+
+    pattern = r"needs \w+: pip install gbfocal\[\w+\]"
+    X, y = _imbalanced(50, 0.3, 0)
+    for module, call in (
+        ("lightgbm", lambda: FocalLGBMClassifier(n_estimators=2).fit(X, y)),
+        ("xgboost", lambda: FocalMultiOutputClassifier(backend="xgboost").fit(
+            X, np.column_stack([y, y]).astype(int))),
+        ("xgboost", lambda: gb_xgboost._xgboost()),
+        ("optuna", lambda: tuning._import_optuna()),
+        ("cupy", lambda: gpu._array_module("cupy")),
+    ):
+        with monkeypatch.context() as patch:
+            patch.setitem(sys.modules, module, None)
+            with pytest.raises(ImportError, match=pattern) as info:
+                call()
+            assert re.search(rf"needs {module}", str(info.value))
