@@ -34,7 +34,7 @@ import numpy as np
 from scipy.special import expit
 
 import gbfocal
-from gbfocal import _focal
+from gbfocal import _backend
 
 HERE = Path(__file__).resolve().parent
 THREADS = 2
@@ -509,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE, help="folder for results.md/json")
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
-    if _focal._compiled() is None:
+    if _backend.compiled() is None:
         print("warning: numba kernels disabled or unavailable; timing the NumPy path")
     rng = np.random.default_rng(0)
     results: dict[str, Any] = {"quick": args.quick, "config": cfg, "machine": machine(),

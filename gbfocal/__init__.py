@@ -20,7 +20,7 @@ from ._focal import (
 )
 from ._parallel import get_num_threads, set_num_threads
 from ._posterior import focal_posterior
-from .losses import BinaryFocalLoss, MulticlassFocalLoss
+from .losses import BinaryFocalLoss, MulticlassFocalLoss, MultiOutputFocalLoss
 
 __version__ = "0.1.0"
 
@@ -28,7 +28,6 @@ __version__ = "0.1.0"
 _LAZY = {
     "FocalLGBMClassifier": "sklearn",
     "FocalXGBClassifier": "sklearn",
-    "MultiOutputFocalLoss": "multioutput",
     "FocalMultiOutputClassifier": "multioutput",
     "tune_focal": "tuning",
     "TuningResult": "tuning",
@@ -46,6 +45,7 @@ __all__ = [
     "set_num_threads",
     "BinaryFocalLoss",
     "MulticlassFocalLoss",
+    "MultiOutputFocalLoss",
     *_LAZY,
 ]
 

@@ -1,6 +1,6 @@
 r"""Compiled (numba) kernels for the focal loss, its gradient and its Hessian.
 
-The formulas are those of :mod:`gbfocal._focal` (the pure-NumPy reference, whose
+The formulas are those of :mod:`gbfocal._math` (the array-generic reference, whose
 docstring has the notation), fused into one pass over the rows that writes straight
 into preallocated outputs and folds the row weight ``alpha[y] * sample_weight`` in.
 
@@ -27,13 +27,13 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from ._focal import _MARGIN_CLIP
+from ._math import MARGIN_CLIP as _MARGIN_CLIP
+from ._math import TINY as _TINY
 from ._parallel import run_rows
 
 _OPTIONS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
 _INLINE = {**_OPTIONS, "inline": "always"}
 
-_TINY = float(np.finfo(np.float64).tiny)
 _LOG2E = 1.4426950408889634
 # ln 2 split so that k * _LN2_HI is exact for |k| < 2**20 (fdlibm's constants).
 _LN2_HI = 6.93147180369123816490e-01
@@ -186,7 +186,7 @@ def _binary_rows(lo, hi, y, z, a0, a1, sw, has_sw, gamma, gamma_code, positive, 
     for i in range(z.shape[0]):
         label = y[i] != 0
         u = z[i] if label else -z[i]
-        u = u if loss_only else min(max(u, -_MARGIN_CLIP), _MARGIN_CLIP)  # see _focal
+        u = u if loss_only else min(max(u, -_MARGIN_CLIP), _MARGIN_CLIP)  # see gbfocal._math
         p, q, log_p, q_g = _target_terms(u, gamma, gamma_code)
         w = a1 if label else a0
         if has_sw:
@@ -196,7 +196,7 @@ def _binary_rows(lo, hi, y, z, a0, a1, sw, has_sw, gamma, gamma_code, positive, 
         else:
             g_u, h = _target_grad_hess(p, q, log_p, q_g, gamma, positive)
             grad[i] = (g_u if label else -g_u) * w
-            # floored again after the weight (see _focal._floor_weighted)
+            # floored again after the weight (see gbfocal._math._weighted)
             hess[i] = max(h * w, _TINY) if positive and w > 0.0 else h * w
 
 
@@ -355,7 +355,7 @@ def _multiclass_rows(lo, hi, block, y, z, alpha, sw, gamma, gamma_code, positive
                 grad[start + j, 0] = row[0, j] * row[3, j]
             continue
         for j in range(b):
-            u_j = min(max(u[j], -_MARGIN_CLIP), _MARGIN_CLIP)  # see _focal._MARGIN_CLIP
+            u_j = min(max(u[j], -_MARGIN_CLIP), _MARGIN_CLIP)  # see gbfocal._math.MARGIN_CLIP
             p, q, log_p, q_g = _target_terms(u_j, gamma, gamma_code)
             g_y, h_y = _target_grad_hess(p, q, log_p, q_g, gamma, positive)
             row[0, j] = p
@@ -384,7 +384,7 @@ def _multiclass_rows(lo, hi, block, y, z, alpha, sw, gamma, gamma_code, positive
                 target = k == y[start + j]
                 gt[k, j] = (row[7, j] if target else g_k) * w
                 h_w = (row[8, j] if target else h_k) * w
-                ht[k, j] = max(h_w, floor) if w > 0.0 else h_w  # see _focal._floor_weighted
+                ht[k, j] = max(h_w, floor) if w > 0.0 else h_w  # see gbfocal._math._weighted
         for j in range(b):
             for k in range(n_classes):
                 grad[start + j, k] = gt[k, j]

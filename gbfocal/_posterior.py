@@ -29,13 +29,13 @@ give finite probabilities without floating-point warnings.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 from scipy import special
 
 from . import _validation as v
+from ._spec import FocalSpec
 
 __all__ = ["focal_posterior"]
 
@@ -112,20 +112,18 @@ def _softmax_logs(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_posterior_alpha(alpha: Any, n_classes: int) -> np.ndarray | None:
-    """Resolved class weights: None, a binary float, or one positive weight per class."""
-    if alpha is None:
-        return None
+    """Resolved class weights: None, a binary float, or one positive weight per class.
+
+    Validated by :meth:`gbfocal._spec.FocalSpec.create` (the loss functions' rules), plus
+    the posterior's own: "balanced" is not resolved weights, and every weight must be > 0.
+    """
     if isinstance(alpha, str):
         raise ValueError(
             f"alpha={alpha!r} is resolved from training labels and cannot be used here: pass "
             "the resolved weights (loss.alpha_ or estimator.loss_.alpha_)"
         )
-    v.check_alpha_spec(alpha, n_classes, binary=n_classes == 2)
-    if isinstance(alpha, numbers.Real):
-        a = np.array([1.0 - float(alpha), float(alpha)])
-    else:
-        a = v.check_alpha_vector(alpha, n_classes)
-    if (a <= 0).any():
+    a = FocalSpec.create(alpha=alpha, n_classes=n_classes, binary=n_classes == 2).class_weights()
+    if a is not None and (a <= 0).any():
         raise ValueError(
             f"alpha must be positive for every class to recover probabilities: a class of "
             f"weight 0 does not enter the focal risk, so its posterior is undefined; got {a!r}"
@@ -183,7 +181,7 @@ def focal_posterior(raw_score: Any, *, alpha: Any = None, gamma: float = 2.0) ->
     >>> focal_posterior(np.zeros((1, 3)), alpha=[1.0, 2.0, 4.0]).round(4)
     array([[0.5714, 0.2857, 0.1429]])
     """
-    g = v.check_gamma(gamma)
+    g = FocalSpec.create(gamma=gamma).gamma
     z = v._as_float_array(raw_score, "raw_score")
     if z.ndim == 1:
         z = v.check_raw_score_binary(z)

@@ -8,7 +8,6 @@ mistake never turns into a silently wrong gradient.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -194,39 +193,6 @@ def check_alpha_vector(alpha: Any, n_classes: int) -> np.ndarray:
     if not np.isfinite(a).all() or (a < 0).any():
         raise ValueError(f"alpha weights must be finite and non-negative, got {_describe(alpha)}")
     return a.copy()
-
-
-def check_alpha_spec(alpha: Any, n_classes: int, *, binary: bool) -> None:
-    """Check an alpha *specification* before labels are known (also used at init).
-
-    ``binary=True`` is the sigmoid loss (``n_classes`` is then 2).
-    """
-    if alpha is None:
-        return
-    if isinstance(alpha, str):
-        if alpha != "balanced":
-            raise ValueError(
-                f"alpha must be None, 'balanced', a float in [0, 1] (binary) or one weight per "
-                f"class; got unknown string {alpha!r}"
-            )
-        return
-    if isinstance(alpha, bool):
-        raise TypeError(f"alpha must not be a bool, got {alpha!r}")
-    if isinstance(alpha, numbers.Real):
-        if not binary:
-            raise ValueError(
-                f"a float alpha ({alpha!r}) is only defined for the binary loss (weight of the "
-                f"positive class); for {n_classes} classes pass one weight per class or 'balanced'"
-            )
-        if not (0.0 <= float(alpha) <= 1.0):
-            raise ValueError(f"alpha as a float must lie in [0, 1], got {alpha!r}")
-        return
-    if isinstance(alpha, (Sequence, np.ndarray)):
-        check_alpha_vector(alpha, n_classes)
-        return
-    raise TypeError(
-        f"alpha must be None, 'balanced', a float or a sequence of weights, got {_describe(alpha)}"
-    )
 
 
 # --------------------------------------------------------------------------- multi-output

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import __version__
 from ._optional import import_optional, install_hint
+from ._spec import BOOSTER_BACKENDS
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -160,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("data", help="CSV (.csv, .tsv) or Parquet (.parquet) file")
     tune.add_argument("--target", required=True, help="name of the label column")
-    tune.add_argument("--backend", choices=("lightgbm", "xgboost"), default="lightgbm")
+    tune.add_argument("--backend", choices=BOOSTER_BACKENDS, default="lightgbm")
     tune.add_argument("--trials", type=int, default=50, help="number of trials (default 50)")
     tune.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     tune.add_argument("--cv", type=int, default=5, help="stratified folds (default 5)")

@@ -36,14 +36,16 @@ from typing import Any
 import numpy as np
 
 from ._optional import import_optional
-from .losses import _dataset_label, _dataset_weight, _FocalLossBase, _Metric
+from ._spec import METRICS
+from .adapters import XGBoostMetric
+from .losses import FocalLoss
 
 __all__ = ["XGBoostDaskMetric", "base_margin", "init_score", "lightgbm_metric_history"]
 
 # Metrics that are a sum over rows divided by the weight sum, so they can be combined
 # exactly from per-worker sums. Ranking metrics are not: use XGBoost's built-in
 # distributed "auc" / "aucpr" (rank-based, so correct on raw margins) for those.
-_DECOMPOSABLE = ("focal_loss", "log_loss")
+_DECOMPOSABLE = tuple(name for name, higher_is_better in METRICS.items() if not higher_is_better)
 
 
 def _check_decomposable(metric: str, what: str, hint: str = "") -> None:
@@ -54,8 +56,8 @@ def _check_decomposable(metric: str, what: str, hint: str = "") -> None:
         )
 
 
-def _check_loss(loss: Any) -> _FocalLossBase:
-    if not isinstance(loss, _FocalLossBase):
+def _check_loss(loss: Any) -> FocalLoss:
+    if not isinstance(loss, FocalLoss):
         raise TypeError(
             f"loss must be a BinaryFocalLoss or MulticlassFocalLoss, got {type(loss).__name__}"
         )
@@ -140,14 +142,13 @@ def base_margin(loss: Any, y: Any, sample_weight: Any = None) -> Any:
     return ones * row[None, :]
 
 
-class XGBoostDaskMetric(_Metric):
+class XGBoostDaskMetric(XGBoostMetric):
     """``custom_metric`` for ``xgboost.dask.train``: the global weighted mean.
 
-    Each worker computes ``sum(w l)`` and ``sum(w)`` on its partitions and the two
-    numbers are all-reduced with :mod:`xgboost.collective`, so every worker returns
-    ``sum(w l) / sum(w)`` over all rows, however unequal the partitions. Outside a
-    distributed run the all-reduce is the identity and the value equals
-    ``loss.xgb_eval(metric)``.
+    Kept for code written against gbfocal 0.1: the plain ``loss.xgb_metric`` /
+    ``loss.xgb_eval(metric)`` (:class:`gbfocal.adapters.XGBoostMetric`) now all-reduces
+    ``sum(w l)`` and ``sum(w)`` with :mod:`xgboost.collective` by itself in a distributed
+    run. This class only refuses, at construction, the metrics that do not decompose.
 
     Parameters
     ----------
@@ -155,39 +156,15 @@ class XGBoostDaskMetric(_Metric):
     metric : {"focal_loss", "log_loss"}, default="focal_loss"
         Ranking metrics do not decompose into per-worker sums; for those use
         XGBoost's built-in distributed ``eval_metric="auc"`` / ``"aucpr"``.
-
-    Notes
-    -----
-    XGBoost formats metric values with ``%f`` before parsing them back, so the
-    values in the evaluation history carry 6 decimals (single-machine too).
     """
 
-    def __init__(self, loss: _FocalLossBase, metric: str = "focal_loss") -> None:
+    def __init__(self, loss: FocalLoss, metric: str = "focal_loss") -> None:
         super().__init__(loss, metric)
         _check_decomposable(
             self.metric, "XGBoostDaskMetric",
             " For ranking metrics use XGBoost's built-in eval_metric='auc' or 'aucpr' "
             "(rank-based, so correct on the raw margins of a custom objective).",
         )
-
-    def __call__(self, predt: Any, dmatrix: Any) -> tuple[str, float]:
-        from xgboost import collective
-
-        y = _dataset_label(dmatrix)
-        weight = _dataset_weight(dmatrix)
-        if y.shape[0] == 0:  # a worker without rows of this evaluation set
-            local = np.zeros(2)
-        else:
-            raw, _ = self.loss._library_margins(predt, y.shape[0], "C")
-            total = float(y.shape[0]) if weight is None else float(np.sum(weight))
-            mean = self.loss._metric_value(self.metric, y, raw, weight)
-            local = np.array([mean * total, total])
-        loss_sum, weight_sum = collective.allreduce(local, collective.Op.SUM)
-        if weight_sum <= 0:
-            raise ValueError("sample_weight sums to zero: the weighted mean loss is undefined")
-        return self.name, float(loss_sum / weight_sum)
-
-
 
 
 def _lightgbm_booster(model: Any) -> Any:
@@ -201,7 +178,7 @@ def _lightgbm_booster(model: Any) -> Any:
 
 
 def _block_history(
-    model_str: str, loss: _FocalLossBase, metric: str, x: Any, y: Any, weight: Any, init: Any
+    model_str: str, loss: FocalLoss, metric: str, x: Any, y: Any, weight: Any, init: Any
 ) -> np.ndarray:
     """``[sum(w l), sum(w)]`` after each boosting round, on one block of rows.
 
@@ -225,11 +202,10 @@ def _block_history(
     if y.shape[0] == 0:
         return out
     w = None if weight is None else np.asarray(weight, dtype=np.float64)
-    total = float(y.shape[0]) if w is None else float(np.sum(w))
     raw = 0.0 if init is None else np.asarray(init, dtype=np.float64)
     for i in range(n_rounds):  # one tree per call: O(rounds), not O(rounds**2)
         raw = raw + booster.predict(x, raw_score=True, start_iteration=i, num_iteration=1)
-        out[i] = loss._metric_value(metric, y, raw, w) * total, total
+        out[i] = loss.metric_sums(metric, y, raw, w)
     return out
 
 

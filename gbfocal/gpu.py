@@ -3,7 +3,7 @@
 With ``device="cuda"`` XGBoost hands a custom objective the margins as a NumPy array
 on the host and accepts CuPy arrays back. :class:`XGBoostCudaObjective` copies the
 margins to the GPU, evaluates the same formulas as the CPU path
-(:mod:`gbfocal._gpu`, written once for NumPy and CuPy) in float64 and returns float32
+(:mod:`gbfocal._math`, written once for NumPy and CuPy) in float64 and returns float32
 CuPy arrays. Labels and weights are checked and copied to the device once per
 training set. CuPy is imported on the first call: ``pip install gbfocal[gpu]``.
 """
@@ -14,14 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from . import _gpu
-from . import _validation as v
+from . import _math
 from ._optional import import_optional
-from .losses import _FocalLossBase, _raw_weight
+from ._spec import ARRAY_BACKENDS
+from .adapters import dataset_label
+from .losses import FocalLoss, MultiOutputFocalLoss
 
 __all__ = ["XGBoostCudaObjective", "xgb_cuda_objective"]
-
-_BACKENDS = ("cupy", "numpy")
 
 
 def _array_module(backend: str) -> Any:
@@ -54,13 +53,13 @@ class XGBoostCudaObjective:
     operations (both compute in float64 and round once to float32).
     """
 
-    def __init__(self, loss: _FocalLossBase, backend: str = "cupy") -> None:
-        if not isinstance(loss, _FocalLossBase):
+    def __init__(self, loss: FocalLoss, backend: str = "cupy") -> None:
+        if not isinstance(loss, FocalLoss) or isinstance(loss, MultiOutputFocalLoss):
             raise TypeError(
                 f"loss must be a BinaryFocalLoss or MulticlassFocalLoss, got {type(loss).__name__}"
             )
-        if backend not in _BACKENDS:
-            raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+        if backend not in ARRAY_BACKENDS:
+            raise ValueError(f"backend must be one of {ARRAY_BACKENDS}, got {backend!r}")
         self.loss = loss
         self.backend = backend
 
@@ -74,11 +73,11 @@ class XGBoostCudaObjective:
 
     def _device_inputs(self, xp: Any, dtrain: Any) -> tuple[Any, Any, Any]:
         """Checked labels, weights and class weights on the device, cached per training set."""
-        training_set = self.loss._training_set(
-            dtrain, dtrain.get_label(), _raw_weight(dtrain.get_weight())
+        training_set = self.loss.training_set(
+            dataset_label(dtrain), dtrain.get_weight(), dataset=dtrain
         )
         labels, weight = training_set.labels, training_set.weight
-        alpha = None if self.loss.alpha is None else training_set.alpha
+        alpha = None if self.loss.spec.alpha is None else training_set.class_weights
         cache = getattr(self, "_device_cache", None)
         if cache is None or cache[0] is not labels or cache[1] is not weight:
             device = tuple(None if a is None else xp.asarray(a) for a in (labels, weight))
@@ -91,7 +90,7 @@ class XGBoostCudaObjective:
     def __call__(self, predt: Any, dtrain: Any) -> tuple[Any, Any]:
         xp = _array_module(self.backend)
         n = int(dtrain.num_row())
-        raw, _ = self.loss._library_margins(np.asarray(predt), n, "C")
+        raw = self.loss.margins(np.asarray(predt), n, layout="C")
         return self.device_grad_hess(xp.asarray(raw), dtrain)
 
     def device_grad_hess(self, margins: Any, dtrain: Any) -> tuple[Any, Any]:
@@ -104,21 +103,18 @@ class XGBoostCudaObjective:
         y, w, alpha = self._device_inputs(xp, dtrain)
         n = int(y.shape[0])
         z = xp.asarray(margins, dtype=xp.float64)
-        if self.loss._binary and z.ndim == 2 and z.shape[1] == 1:
+        if self.loss.binary and z.ndim == 2 and z.shape[1] == 1:
             z = z[:, 0]
-        expected = (n,) if self.loss._binary else (n, self.loss.n_classes)
+        expected = (n,) if self.loss.binary else (n, self.loss.n_classes)
         if tuple(z.shape) != expected:
             raise ValueError(f"margins have shape {tuple(z.shape)}, expected {expected}")
         if not bool(xp.isfinite(z).all()):
             raise ValueError("raw_score must be finite (NaN or infinity in the margins)")
-        fn = _gpu.binary_grad_hess if self.loss._binary else _gpu.multiclass_grad_hess
-        grad, hess = fn(
-            xp, y, z, alpha, w, v.check_gamma(self.loss.gamma),
-            v.check_hessian(self.loss.hessian) == "positive",
-        )
+        fn = _math.binary_grad_hess if self.loss.binary else _math.multiclass_grad_hess
+        grad, hess = fn(xp, y, z, alpha, w, self.loss.spec.gamma, self.loss.spec.positive)
         return grad.astype(xp.float32), hess.astype(xp.float32)
 
 
-def xgb_cuda_objective(loss: _FocalLossBase) -> XGBoostCudaObjective:
+def xgb_cuda_objective(loss: FocalLoss) -> XGBoostCudaObjective:
     """``XGBoostCudaObjective(loss)``: the CuPy focal objective for ``xgb.train(obj=...)``."""
     return XGBoostCudaObjective(loss)

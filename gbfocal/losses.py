@@ -1,19 +1,20 @@
-"""Focal-loss objects with LightGBM and XGBoost adapters.
+"""Focal-loss objects: one base class for the binary, multiclass and multi-output losses.
 
-A loss object holds ``alpha``, ``gamma`` and ``hessian`` once, and hands the same
-loss to every place that needs it: the training objective, the evaluation metric,
-the initial score and the conversion of raw margins to probabilities. That is what
-makes the classic mistakes impossible (tuning alpha/gamma while training with the
-built-in log loss, a metric that weights classes differently from the objective, a
-sigmoid applied to probabilities).
+A loss object holds one validated :class:`~gbfocal._spec.FocalSpec` (``alpha``, ``gamma``,
+``hessian``) and hands the same loss to every place that needs it: the training objective,
+the evaluation metric, the initial score and the conversion of raw margins to
+probabilities. That is what makes the classic mistakes impossible (tuning alpha/gamma while
+training with the built-in log loss, a metric that weights classes differently from the
+objective, a sigmoid applied to probabilities).
 
-Neither LightGBM nor XGBoost is imported here: the adapters only call
-``get_label()`` / ``get_weight()`` on the dataset they are handed. The ranking
-metrics import scikit-learn lazily.
+The library calling conventions live in :mod:`gbfocal.adapters`; the loss objects' adapter
+methods (``lgb_objective``, ``xgb_metric``, ...) are thin entry points to them. Neither
+LightGBM nor XGBoost is imported here.
 """
 
 from __future__ import annotations
 
+import numbers
 import platform
 import sys
 import threading
@@ -22,80 +23,27 @@ import weakref
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
+from . import _backend
 from . import _validation as v
-from ._focal import (
-    _grad_hess_checked,
-    _resolve_alpha,
-    binary_focal_grad_hess,
-    binary_focal_loss,
-    multiclass_focal_grad_hess,
-    multiclass_focal_loss,
-)
+from ._focal import _pair_mean, labelled_pairs
+from ._init_score import minimise_binary, minimise_multiclass
 from ._optional import import_optional
 from ._posterior import check_posterior_alpha, log_posterior, posterior_log_odds
+from ._spec import METRICS, FocalSpec, check_metric
 
 __all__ = [
     "METRICS",
     "BinaryFocalLoss",
-    "LightGBMMetric",
-    "LightGBMSklearnMetric",
+    "FocalLoss",
+    "MultiOutputFocalLoss",
     "MulticlassFocalLoss",
-    "XGBoostMetric",
-    "XGBoostSklearnMetric",
+    "TrainingSet",
 ]
 
-#: Metric names accepted by ``lgb_eval`` / ``xgb_eval`` and whether higher is better.
-METRICS: dict[str, bool] = {
-    "focal_loss": False,
-    "log_loss": False,
-    "roc_auc": True,
-    "average_precision": True,
-}
 
-# Half-width of the interval searched for the initial score: sigmoid(50) is 1 in
-# float64, so a larger constant margin cannot lower the loss any further.
-_INIT_BOUND = 50.0
-
-
-# --------------------------------------------------------------------------- helpers
-def _raw_weight(weight: Any) -> Any:
-    """The weights as given, None when unweighted (LightGBM: None; XGBoost: empty array)."""
-    return None if weight is None or np.size(weight) == 0 else weight
-
-
-def _dataset_weight(dataset: Any) -> np.ndarray | None:
-    """Row weights of a LightGBM Dataset / XGBoost DMatrix (None when unweighted)."""
-    weight = _raw_weight(dataset.get_weight())
-    return None if weight is None else np.asarray(weight, dtype=np.float64)
-
-
-_NO_LABELS = (
-    "the {kind} passed to the focal objective/metric has no labels: build it with the labels, "
-    "e.g. lgb.Dataset(X, label=y) / xgb.DMatrix(X, label=y)"
-)
-
-
-def _dataset_label(dataset: Any) -> np.ndarray:
-    """The labels as the library stores them; a missing or empty label is a clear error
-    (XGBoost returns an empty array, which would otherwise read as 'y_true is empty')."""
-    label = dataset.get_label()
-    if label is None or np.size(label) == 0:
-        raise ValueError(_NO_LABELS.format(kind=type(dataset).__name__))
-    return np.asarray(label)  # the same object for an ndarray: the per-round cache keys on it
-
-
-def _same_values(current: Any, cached: Any) -> bool:
-    """True if ``current`` holds the values of ``cached`` (identity first: LightGBM hands
-    the same array every round; XGBoost hands a fresh copy, compared by value)."""
-    if current is cached:
-        return True
-    if current is None or cached is None:
-        return False
-    return np.shape(current) == np.shape(cached) and bool(np.array_equal(current, cached))
-
-
+# --------------------------------------------------------------------------- buffers
 def _refcounts(arrays: tuple[np.ndarray, ...]) -> list[int]:
     return [sys.getrefcount(array) for array in arrays]
 
@@ -112,27 +60,53 @@ def _unreferenced(arrays: tuple[np.ndarray, ...]) -> bool:
     return _CAN_REUSE and all(count == _FREE_REFCOUNT for count in _refcounts(arrays))
 
 
-class _TrainingSet:
-    """Checked labels and row weights of the training set an objective last saw.
+def _same_values(current: Any, cached: Any) -> bool:
+    """True if ``current`` holds the values of ``cached`` (identity first: LightGBM hands
+    the same array every round; XGBoost hands a fresh copy, compared by value)."""
+    if current is cached:
+        return True
+    if current is None or cached is None:
+        return False
+    return np.shape(current) == np.shape(cached) and bool(np.array_equal(current, cached))
 
-    Kept so the per-round objective does not re-check labels and weights every
-    boosting round. Never pickled (see ``_FocalLossBase.__getstate__``); holds only a
-    weak reference to the Dataset / DMatrix.
+
+class TrainingSet:
+    """Checked labels, row weights and class weights of one training set.
+
+    Returned by :meth:`FocalLoss.training_set` and cached there, so that the per-round
+    objective checks labels and weights once per training set, not every boosting round.
+    Never pickled; holds only a weak reference to the Dataset / DMatrix.
+
+    Attributes
+    ----------
+    labels : ndarray
+        Checked labels: int8 0/1 (binary), intp class indices (multiclass), or ``(n, A)``
+        intp codes (multi-output; the mask of labelled entries is ``mask``).
+    weight : ndarray or None
+        Checked row weights (``(n, A)`` per entry for multi-output), None when unweighted.
+    class_weights : ndarray of shape (n_classes,)
+        The resolved class weights this training set is boosted with (kept here and not
+        only in the loss's ``alpha_``, so that two trainings sharing one loss object never
+        mix them).
+    n_rows : int
+        Number of rows.
     """
 
-    __slots__ = ("alpha", "buffers", "dataset", "label", "labels", "raw_weight", "weight")
+    __slots__ = ("buffers", "class_weights", "dataset", "label", "labels", "mask", "n_rows",
+                 "pair_labels", "pair_weight", "raw_weight", "weight")
 
     def __init__(self, dataset: Any, label: Any, raw_weight: Any, labels: np.ndarray,
-                 weight: np.ndarray | None, alpha: np.ndarray) -> None:
+                 weight: np.ndarray | None, class_weights: np.ndarray) -> None:
         try:
             self.dataset: Any = None if dataset is None else weakref.ref(dataset)
         except TypeError:  # an object without weak-reference support: compare values only
             self.dataset = None
         self.label, self.raw_weight = label, raw_weight  # as the library handed them
-        self.labels, self.weight = labels, weight  # checked
-        # the class weights this training set is boosted with: kept here, not only in the
-        # loss's alpha_, so that two trainings sharing one loss object never mix them
-        self.alpha = alpha
+        self.labels, self.weight, self.class_weights = labels, weight, class_weights
+        self.n_rows = int(labels.shape[0])
+        self.mask: np.ndarray | None = None  # multi-output: labelled entries (n * A,)
+        self.pair_labels: np.ndarray | None = None
+        self.pair_weight: np.ndarray | None = None
         self.buffers: tuple[np.ndarray, np.ndarray] | None = None
 
     def take_buffers(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -180,52 +154,143 @@ def _sklearn_metrics() -> Any:
     return import_optional("sklearn.metrics", needed_by="the roc_auc and average_precision metrics")
 
 
-def _check_metric(metric: Any) -> str:
-    if not isinstance(metric, str) or metric not in METRICS:
-        raise ValueError(f"metric must be one of {tuple(METRICS)}, got {metric!r}")
-    return metric
+_ADAPTER_TABLE = """
+    ========================  ===============================================
+    LightGBM ``lgb.train``    ``params["objective"] = loss.lgb_objective``,
+                              ``feval=loss.lgb_metric`` or ``loss.lgb_eval(m)``
+    XGBoost ``xgb.train``     ``obj=loss.xgb_objective``,
+                              ``custom_metric=loss.xgb_metric`` or ``loss.xgb_eval(m)``
+    ``LGBMClassifier``        ``objective=loss.sklearn_objective``,
+                              ``fit(eval_metric=loss.lgb_sklearn_eval(m))``
+    ``XGBClassifier``         ``objective=loss.sklearn_objective``,
+                              ``eval_metric=loss.xgb_sklearn_eval(m)``
+    ========================  ===============================================
+"""
 
 
-# --------------------------------------------------------------------------- base class
-class _FocalLossBase:
-    """Shared machinery of :class:`BinaryFocalLoss` and :class:`MulticlassFocalLoss`."""
+# --------------------------------------------------------------------------- the base
+class FocalLoss:
+    """Base of every focal-loss object: state, NumPy level, per-round interface, adapters.
 
-    _binary: bool
-    n_classes: int
-    alpha: Any
-    gamma: float
-    hessian: str
+    Subclasses: :class:`BinaryFocalLoss`, :class:`MulticlassFocalLoss`,
+    :class:`MultiOutputFocalLoss`. The loss parameters are one immutable, validated
+    :class:`~gbfocal._spec.FocalSpec` (``loss.spec``); ``alpha``, ``gamma``, ``hessian``
+    and ``n_classes`` read from it.
+
+    Per-round interface
+    -------------------
+    What a training loop needs each boosting round, public so that the Dask, GPU and
+    XGBoost-loop modules (and users' own loops) do not reach into private names:
+
+    * :meth:`training_set` ``(label, weight, dataset=...)``: checked labels and weights
+      with the class weights to boost with, cached per training set;
+    * :meth:`margins` ``(preds, n_rows, layout=...)``: a library's raw predictions as
+      checked margins of this loss's shape;
+    * :meth:`round_grad_hess` ``(margins, training_set)``: float32 gradient and Hessian,
+      written into reused buffers;
+    * :meth:`metric` ``(name, y, raw, weight)`` and :meth:`metric_sums` (the numerator and
+      denominator of a weighted-mean metric, for all-reducing across workers);
+    * :meth:`decode_label`: a library's stored label as labels of this loss.
+    """
+
+    binary: bool = False
+    spec: FocalSpec
     # True once the user called fit() or init_score(): the objective then keeps alpha_
     # (e.g. resolved from the global labels before distributed training) instead of
     # re-resolving it from the training set (or partition) it is handed.
     _fitted_explicitly: bool = False
 
+    @classmethod
+    def from_spec(cls, spec: FocalSpec, **extra: Any) -> FocalLoss:
+        """The loss for an already validated :class:`~gbfocal._spec.FocalSpec` (no checks
+        again); ``extra``: the multi-output loss's ``n_outputs`` and ``ignore_label``."""
+        if spec.binary != cls.binary:
+            raise ValueError(f"{cls.__name__} needs a spec with binary={cls.binary}")
+        loss = cls.__new__(cls)
+        loss.spec = spec
+        loss._init_extra(**extra)
+        return loss
+
+    def _init_extra(self) -> None:
+        """Attributes a subclass keeps besides the spec (none here)."""
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def alpha(self) -> Any:
+        """The class-weight specification as given (None, float, weights or "balanced")."""
+        return self.spec.given_alpha
+
+    @property
+    def gamma(self) -> float:
+        """Focusing parameter (validated, >= 0)."""
+        return self.spec.gamma
+
+    @property
+    def hessian(self) -> str:
+        """Hessian mode: "positive" or "exact"."""
+        return self.spec.hessian
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes (2 for the binary loss)."""
+        return self.spec.n_classes
+
     def __getstate__(self) -> dict[str, Any]:
-        # The per-training-set cache holds a weak reference and large arrays: never copy
-        # it (lgb.train deep-copies params; boosters pickle their objective).
+        # The per-training-set caches hold weak references and large arrays: never copy
+        # them (lgb.train deep-copies params; boosters pickle their objective).
         state = dict(self.__dict__)
         state.pop("_train_caches", None)
         return state
 
-    def _validate(self) -> None:
-        v.check_alpha_spec(self.alpha, self.n_classes, binary=self._binary)
-        v.check_gamma(self.gamma)
-        v.check_hessian(self.hessian)
+    def _repr_args(self) -> list[str]:
+        return [] if self.binary else [f"n_classes={self.n_classes}"]
 
     def __repr__(self) -> str:
-        args = [] if self._binary else [f"n_classes={self.n_classes}"]
+        args = self._repr_args()
         args += [f"alpha={self.alpha!r}", f"gamma={self.gamma!r}", f"hessian={self.hessian!r}"]
         return f"{type(self).__name__}({', '.join(args)})"
 
+    # ------------------------------------------------------------------ subclass hooks
+    def _check_labels(self, y: Any) -> np.ndarray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _check_weight(self, sample_weight: Any, labels: np.ndarray) -> np.ndarray | None:
+        return v.check_sample_weight(sample_weight, labels.shape[0])
+
+    def _resolve(self, labels: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+        alpha = self.spec.class_weights(labels, weight)
+        return np.ones(self.n_classes) if alpha is None else alpha
+
+    def _check_margins(
+        self, raw_score: Any, n_samples: int, *, keep_float32: bool = False
+    ) -> np.ndarray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _values(self, training: TrainingSet, z: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def _derivatives(
+        self, training: TrainingSet, z: np.ndarray, *, dtype: Any = np.float64,
+        out: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def decode_label(self, label: np.ndarray) -> Any:
+        """A library's stored label as labels of this loss (the multi-output loss decodes
+        its LightGBM row code / XGBoost one-hot label; the others return it as is)."""
+        return label
+
     # ------------------------------------------------------------------ state
-    def fit(self, y: Any, sample_weight: Any = None) -> _FocalLossBase:
+    def fit(self, y: Any, sample_weight: Any = None) -> FocalLoss:
         """Resolve the per-class weights ``alpha_`` from the training labels.
 
         Parameters
         ----------
-        y : array-like of shape (n_samples,)
-            Training labels: 0/1 (binary) or class indices ``0..n_classes-1``.
-        sample_weight : array-like of shape (n_samples,), default=None
+        y : array-like
+            Training labels: 0/1 (binary), class indices ``0..n_classes-1``
+            (multiclass), or ``(n, n_outputs)`` indices with the ignore label
+            (multi-output).
+        sample_weight : array-like, default=None
             Row weights; they enter ``alpha="balanced"`` as weighted class counts.
 
         Returns
@@ -242,225 +307,189 @@ class _FocalLossBase:
         where each worker's objective only sees its partition.
         """
         labels = self._check_labels(y)
-        self._fit_checked(labels, v.check_sample_weight(sample_weight, labels.shape[0]))
+        self.alpha_ = self._resolve(labels, self._check_weight(sample_weight, labels))
         self._fitted_explicitly = True
         return self
 
-    def _fit_checked(self, labels: np.ndarray, weight: np.ndarray | None) -> None:
-        """Resolve ``alpha_`` from checked labels and weights (the automatic fit)."""
-        self.alpha_ = self._resolved_alpha(labels, weight)
-
-    def _resolved_alpha(self, labels: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
-        alpha = _resolve_alpha(self.alpha, labels, self.n_classes, weight, binary=self._binary)
-        return np.ones(self.n_classes) if alpha is None else alpha
-
-    def _check_labels(self, y: Any) -> np.ndarray:
-        n = np.shape(y)[0] if np.ndim(y) == 1 else -1
-        if self._binary:
-            return v.check_binary_labels(y, n)
-        return v.check_multiclass_labels(y, n, self.n_classes)
-
-    def _alpha_arg(self, y: Any, sample_weight: Any) -> np.ndarray | None:
-        """The class weights to hand to the math (None: all ones, the fast path)."""
-        if self.alpha is None:
-            return None
+    def _class_weights_for(self, labels: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+        """``alpha_`` (fitting it on these labels when the loss is not fitted yet)."""
         if not hasattr(self, "alpha_"):
-            labels = self._check_labels(y)
-            self._fit_checked(labels, v.check_sample_weight(sample_weight, labels.shape[0]))
+            self.alpha_ = self._resolve(labels, weight)
         return self.alpha_
 
+    def _numpy_training_set(self, y: Any, sample_weight: Any) -> TrainingSet:
+        labels = self._check_labels(y)
+        weight = self._check_weight(sample_weight, labels)
+        training = TrainingSet(None, None, None, labels, weight,
+                               self._class_weights_for(labels, weight))
+        self._prepare(training)
+        return training
+
+    def _prepare(self, training: TrainingSet) -> None:
+        """Precompute what the per-round math needs (multi-output: the labelled pairs)."""
+
+    def _alpha_arg(self, training: TrainingSet) -> np.ndarray | None:
+        """The class weights to hand to the math (None: all ones, the fast path)."""
+        return None if self.spec.alpha is None else training.class_weights
+
     # ------------------------------------------------------------------ NumPy level
-    def loss(self, y: Any, raw_score: Any, sample_weight: Any = None) -> np.ndarray:
+    def loss(self, y: Any, raw_score: Any, sample_weight: Any = None) -> Any:
         """Per-row focal loss from raw margins, weighted by ``alpha_`` and ``sample_weight``.
 
         Fits ``alpha_`` on ``y`` first if the object is not fitted yet.
         """
-        raw = self._check_margins(raw_score, np.shape(y)[0] if np.ndim(y) == 1 else -1)
-        alpha = self._alpha_arg(y, sample_weight)
-        fn = binary_focal_loss if self._binary else multiclass_focal_loss
-        return fn(y, raw, alpha=alpha, gamma=self.gamma, sample_weight=sample_weight)
+        training = self._numpy_training_set(y, sample_weight)
+        z = self._check_margins(raw_score, training.n_rows)
+        return self._values(training, z)
 
     def grad_hess(
         self, y: Any, raw_score: Any, sample_weight: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Gradient and Hessian with respect to the raw margins (float64).
 
-        Shapes: ``(n_samples,)`` for the binary loss, ``(n_samples, n_classes)``
-        (samples in rows) for the multiclass loss. Fits ``alpha_`` on ``y`` first
-        if the object is not fitted yet.
+        Shapes: those of the margins: ``(n_samples,)`` binary, ``(n_samples, n_classes)``
+        multiclass (samples in rows). Fits ``alpha_`` on ``y`` first if not fitted yet.
         """
-        raw = self._check_margins(raw_score, np.shape(y)[0] if np.ndim(y) == 1 else -1)
-        alpha = self._alpha_arg(y, sample_weight)
-        fn = binary_focal_grad_hess if self._binary else multiclass_focal_grad_hess
-        return fn(
-            y, raw, alpha=alpha, gamma=self.gamma, sample_weight=sample_weight,
-            hessian=self.hessian,
-        )
+        training = self._numpy_training_set(y, sample_weight)
+        z = self._check_margins(raw_score, training.n_rows)
+        return self._derivatives(training, z)
 
-    def _check_margins(
-        self, raw_score: Any, n_samples: int, *, keep_float32: bool = False
-    ) -> np.ndarray:
-        """Raw margins as float64 of the expected shape (finiteness is checked later)."""
-        z = v._as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
-        if self._binary:
-            if z.ndim == 2 and z.shape[1] == 1:
-                z = z[:, 0]
-            return z  # the math rejects 2-D input with a message about probabilities
-        if z.ndim == 2 and z.shape[1] != self.n_classes:
-            raise ValueError(
-                f"raw_score has {z.shape[1]} columns but the loss was built for "
-                f"n_classes={self.n_classes}"
-            )
-        return z
-
-    # ------------------------------------------------------------------ library adapters
-    def _objective(
-        self, preds: Any, dataset: Any, *, flat_order: str | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return self._training_grad_hess(
-            preds, dataset, _dataset_label(dataset), _raw_weight(dataset.get_weight()), flat_order
-        )
-
-    def _training_grad_hess(
-        self, preds: Any, dataset: Any, label: Any, raw_weight: Any, flat_order: str | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """float32 gradient and Hessian, shaped like the margins ((n,) or (n, K)).
-
-        The per-round path of every objective adapter: the labels and weights are
-        checked once per training set (see :meth:`_training_set`), the margins every
-        round, and the kernels write float32 straight away.
-        """
-        cache = self._training_set(dataset, label, raw_weight)
-        labels, n = cache.labels, cache.labels.shape[0]
-        # float32 margins (XGBoost's) go to the kernels as they are: no float64 copy.
-        raw, _ = self._library_margins(preds, n, flat_order, keep_float32=True)
-        if self._binary:
-            z = v.check_raw_score_binary(self._check_margins(raw, n, keep_float32=True),
-                                         keep_float32=True)
-            if z.shape[0] != n:
-                raise ValueError(f"raw_score has {z.shape[0]} samples but the labels have {n}")
-        else:
-            z = v.check_raw_score_multiclass(self._check_margins(raw, -1, keep_float32=True),
-                                             n, keep_float32=True)
-        alpha = None if self.alpha is None else cache.alpha
-        grad, hess = _grad_hess_checked(
-            labels, z, alpha, cache.weight, v.check_gamma(self.gamma),
-            v.check_hessian(self.hessian) == "positive", binary=self._binary, dtype=np.float32,
-            out=cache.take_buffers(z.shape),
-        )
-        cache.keep_buffers(grad, hess)
-        return grad, hess
-
-    def _training_set(self, dataset: Any, label: Any, raw_weight: Any) -> _TrainingSet:
+    # ------------------------------------------------------------------ per-round interface
+    def training_set(self, label: Any, weight: Any = None, *, dataset: Any = None) -> TrainingSet:
         """Checked labels and weights of this training set, cached across boosting rounds.
 
-        A different Dataset / DMatrix, or different labels or weights, is a new training
-        set: checked again and, unless the user fitted the loss explicitly, ``alpha_``
-        is resolved from it. Each training set keeps the class weights it was resolved
-        with (``cache.alpha``), so concurrent trainings that share one loss object (threads)
-        each boost with their own; ``alpha_`` is the most recently resolved one.
+        Parameters
+        ----------
+        label : array-like
+            The labels as the library stores them (``dataset.get_label()``).
+        weight : array-like or None
+            Row weights as the library stores them (an empty array means unweighted).
+        dataset : object, default=None
+            The Dataset / DMatrix, kept as a weak reference to recognise it next round.
+
+        Returns
+        -------
+        TrainingSet
+            A different Dataset / DMatrix, or different labels or weights, is a new
+            training set: checked again and, unless the user fitted the loss explicitly,
+            its class weights are resolved from it (and become ``alpha_``). Each training
+            set keeps the class weights it was resolved with, so concurrent trainings
+            that share one loss object (threads) each boost with their own.
         """
+        raw_weight = None if weight is None or np.size(weight) == 0 else weight
         with _TRAINING_SETS_LOCK:
-            caches: list[_TrainingSet] = self.__dict__.setdefault("_train_caches", [])
+            caches: list[TrainingSet] = self.__dict__.setdefault("_train_caches", [])
             for cache in reversed(caches):
                 if cache.matches(dataset, label, raw_weight):
                     return cache
-        labels = self._check_labels(label)
-        weight = v.check_sample_weight(raw_weight, labels.shape[0])
+        labels = self._check_labels(self.decode_label(np.asarray(label)))
+        checked = self._check_weight(raw_weight, labels)
         if self._fitted_explicitly and hasattr(self, "alpha_"):
             alpha = self.alpha_
         else:
-            alpha = self._resolved_alpha(labels, weight)
+            alpha = self._resolve(labels, checked)
             self.alpha_ = alpha
-        cache = _TrainingSet(dataset, label, raw_weight, labels, weight, alpha)
+        cache = TrainingSet(dataset, label, raw_weight, labels, checked, alpha)
+        self._prepare(cache)
         with _TRAINING_SETS_LOCK:
             caches = self.__dict__.setdefault("_train_caches", [])
             caches.append(cache)
             del caches[:-_MAX_TRAINING_SETS]
         return cache
 
-    def _library_margins(
-        self, preds: Any, n_samples: int, flat_order: str | None, *, keep_float32: bool = False
-    ) -> tuple[np.ndarray, bool]:
-        """Margins from a library, reshaping a flattened multiclass layout only if known."""
+    def margins(
+        self, preds: Any, n_rows: int, *, layout: str | None = None, keep_float32: bool = False
+    ) -> np.ndarray:
+        """A library's raw predictions as checked, finite margins of this loss's shape.
+
+        ``layout="C"`` reshapes a flattened multiclass vector (XGBoost < 2) to
+        ``(n_rows, K)``; with None a flattened vector is an error. float32 stays float32
+        with ``keep_float32`` (the kernels read it as it is).
+        """
         z = np.asarray(preds)
         if not (keep_float32 and z.dtype == np.float32):
             z = z.astype(np.float64, copy=False)
-        if self._binary or z.ndim != 1:
-            return z, False
-        k = self.n_classes
-        if flat_order is not None and z.size == n_samples * k:
-            return z.reshape(n_samples, k, order=flat_order), True
-        raise ValueError(
-            f"multiclass raw predictions arrived flattened, shape {z.shape}, for "
-            f"{n_samples} samples and n_classes={k}; expected ({n_samples}, {k}). "
-            "LightGBM >= 4 and XGBoost >= 2 pass 2-D arrays: upgrade the library, or check "
-            "that n_classes / num_class match."
-        )
+        return self._check_margins(self._unflatten(z, n_rows, layout), n_rows,
+                                   keep_float32=keep_float32)
 
-    def lgb_objective(self, preds: Any, train_data: Any) -> tuple[np.ndarray, np.ndarray]:
-        """LightGBM >= 4 custom objective: ``params["objective"] = loss.lgb_objective``.
+    def _unflatten(self, z: np.ndarray, n_rows: int, layout: str | None) -> np.ndarray:
+        """A flattened multi-column layout back to ``(n_rows, columns)`` (binary: as is)."""
+        columns = self._columns()
+        if columns == 1 or z.ndim != 1:
+            return z
+        if layout is None or z.size != n_rows * columns:
+            raise ValueError(
+                f"multiclass raw predictions arrived flattened, shape {z.shape}, for "
+                f"{n_rows} samples and {columns} columns; expected ({n_rows}, {columns}). "
+                "LightGBM >= 4 and XGBoost >= 2 pass 2-D arrays: upgrade the library, or "
+                "check that n_classes / num_class match."
+            )
+        return z.reshape(n_rows, columns, order=layout)
 
-        Receives raw margins (``(n,)`` binary, ``(n, K)`` multiclass) and the training
-        ``lgb.Dataset``; returns float32 gradient and Hessian of the same shape,
-        multiplied by the Dataset's weights (LightGBM does not apply them itself).
-        """
-        grad, hess = self._objective(preds, train_data, flat_order=None)
-        # LightGBM stores float32 and flattens (n, K) in Fortran order: hand it
-        # exactly that, so its own conversion is a no-op instead of a copy.
-        return np.asfortranarray(grad), np.asfortranarray(hess)
+    def _columns(self) -> int:
+        """Score columns per row the libraries use (1 for the binary loss)."""
+        return 1 if self.binary else self.n_classes
 
-    def xgb_objective(self, predt: Any, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
-        """XGBoost custom objective: ``xgb.train(params, dtrain, obj=loss.xgb_objective)``.
-
-        ``predt`` is float32 raw margins, ``(n,)`` or ``(n, K)``; returns float32
-        gradient and Hessian of the same shape, multiplied by the DMatrix weights.
-        """
-        # A flattened multiclass layout (XGBoost < 2) is reshaped to (n, K), which is
-        # what XGBoost >= 2.1 wants back; the kernels write C-contiguous float32.
-        return self._objective(predt, dtrain, flat_order="C")
-
-    def lgb_metric(self, preds: Any, eval_data: Any) -> tuple[str, float, bool]:
-        """LightGBM ``feval``: ``("focal_loss", weighted mean focal loss, False)``."""
-        return LightGBMMetric(self, "focal_loss")(preds, eval_data)
-
-    def xgb_metric(self, predt: Any, dmatrix: Any) -> tuple[str, float]:
-        """XGBoost ``custom_metric``: ``("focal_loss", weighted mean focal loss)``."""
-        return XGBoostMetric(self, "focal_loss")(predt, dmatrix)
-
-    def lgb_eval(self, metric: str = "focal_loss") -> LightGBMMetric:
-        """A picklable LightGBM ``feval`` computing ``metric`` from raw margins."""
-        return LightGBMMetric(self, metric)
-
-    def xgb_eval(self, metric: str = "focal_loss") -> XGBoostMetric:
-        """A picklable XGBoost ``custom_metric`` computing ``metric`` from raw margins."""
-        return XGBoostMetric(self, metric)
-
-    def sklearn_objective(
-        self, y_true: Any, y_pred: Any, sample_weight: Any = None
+    def round_grad_hess(
+        self, margins: np.ndarray, training: TrainingSet
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Objective for ``LGBMClassifier(objective=...)`` and ``XGBClassifier(objective=...)``.
+        """float32 gradient and Hessian of one boosting round, shaped like ``margins``.
 
-        Both scikit-learn APIs call it with the encoded labels, the raw margins and
-        the sample weights (LightGBM positionally, XGBoost as ``sample_weight=``).
-        Returns float32 arrays of the shape of ``y_pred``.
+        ``margins`` from :meth:`margins`, ``training`` from :meth:`training_set`. The
+        result is written into the training set's reused buffers (see
+        :meth:`TrainingSet.take_buffers`): hand it to the library, do not keep it.
         """
-        return self._training_grad_hess(y_pred, None, y_true, _raw_weight(sample_weight), None)
+        if margins.shape[0] != training.n_rows:
+            raise ValueError(
+                f"raw_score has {margins.shape[0]} samples but the labels have {training.n_rows}"
+            )
+        out = training.take_buffers(margins.shape)
+        grad, hess = self._derivatives(training, margins, dtype=np.float32, out=out)
+        training.keep_buffers(grad, hess)
+        return grad, hess
 
-    def lgb_sklearn_eval(self, metric: str = "focal_loss") -> LightGBMSklearnMetric:
-        """A picklable ``eval_metric`` for ``lgb.LGBMClassifier.fit``."""
-        return LightGBMSklearnMetric(self, metric)
+    def metric(self, name: str, y: Any, raw_score: Any, sample_weight: Any = None) -> float:
+        """Metric ``name`` (one of :data:`METRICS`) on raw margins, weighted by ``sample_weight``.
 
-    def xgb_sklearn_eval(self, metric: str = "focal_loss") -> XGBoostSklearnMetric:
-        """A picklable ``eval_metric`` for ``xgb.XGBClassifier``."""
-        return XGBoostSklearnMetric(self, metric)
+        "focal_loss" and "log_loss" are weighted means ``sum(w l) / sum(w)``; "log_loss"
+        is that of the corrected probabilities (:meth:`predict_proba`). "roc_auc" and
+        "average_precision" (macro one-vs-rest for multiclass) raise ValueError where a
+        class is missing instead of returning NaN.
+        """
+        check_metric(name)
+        if name in ("focal_loss", "log_loss"):
+            total, weight = self.metric_sums(name, y, raw_score, sample_weight)
+            if weight <= 0:
+                raise ValueError("sample_weight sums to zero: the weighted mean loss is undefined")
+            return total / weight
+        return self._ranking_metric(name, y, raw_score, sample_weight)
 
-    # ------------------------------------------------------------------ metrics
-    def _metric_value(
-        self, metric: str, y: Any, raw_score: Any, sample_weight: np.ndarray | None
-    ) -> float:
-        """``metric`` on raw margins, weighted by ``sample_weight``."""
-        if isinstance(self.alpha, str) and not hasattr(self, "alpha_"):
+    def metric_sums(
+        self, name: str, y: Any, raw_score: Any, sample_weight: Any = None
+    ) -> tuple[float, float]:
+        """``(sum(w l), sum(w))`` of the weighted-mean metrics "focal_loss" / "log_loss".
+
+        Their global value over several workers is the ratio of the summed pairs (what
+        the XGBoost metric adapter all-reduces in a distributed run).
+        """
+        if name not in ("focal_loss", "log_loss"):
+            raise ValueError(f"metric {name!r} is not a weighted mean: it has no sums")
+        self._require_alpha()
+        training = self._numpy_training_set(y, sample_weight)
+        z = self._check_margins(raw_score, training.n_rows)
+        if name == "focal_loss":
+            values = np.asarray(self._values(training, z, reduction="none"))
+        else:
+            values = np.asarray(self._log_loss_values(training, z))
+        return float(np.sum(values)), self._total_weight(training)
+
+    def _total_weight(self, training: TrainingSet) -> float:
+        """``sum(w)`` of the rows the weighted-mean metrics average over."""
+        weight = training.weight
+        return float(training.n_rows if weight is None else np.sum(weight))
+
+    def _require_alpha(self) -> None:
+        if isinstance(self.spec.alpha, str) and not hasattr(self, "alpha_"):
             # Fitting here would take the class weights from the *validation* labels,
             # silently unlike the objective's. lgb.train deep-copies params, so the
             # objective fits a copy and never this object: the user must fit it.
@@ -470,45 +499,46 @@ class _FocalLossBase:
                 "fits a copy). Call loss.init_score(y_train, sample_weight) - needed for the "
                 "starting margin anyway - or loss.fit(y_train, sample_weight) before training."
             )
-        raw = self._check_margins(raw_score, np.shape(y)[0] if np.ndim(y) == 1 else -1)
-        if metric == "focal_loss":
-            return _weighted_mean(self.loss(y, raw, sample_weight), sample_weight)
-        if metric == "log_loss":
-            # log loss of the probabilities predict_proba reports (the focal posterior):
-            # the plain link of a focal model is biased towards 1/2 by design.
-            fn = binary_focal_loss if self._binary else multiclass_focal_loss
-            corrected = self.posterior_margin(raw)
-            values = fn(y, corrected, gamma=0.0, sample_weight=sample_weight)
-            return _weighted_mean(values, sample_weight)
+
+    def _log_loss_values(self, training: TrainingSet, z: np.ndarray) -> np.ndarray:
+        corrected = self.posterior_margin(z)
+        return _backend.loss(training.labels, corrected, None, training.weight, 0.0,
+                             binary=self.binary)
+
+    def _ranking_metric(
+        self, name: str, y: Any, raw_score: Any, sample_weight: Any
+    ) -> float:
+        self._require_alpha()
         labels = self._check_labels(y)
-        self.check_metric_defined(metric, labels, sample_weight)
+        weight = self._check_weight(sample_weight, labels)
+        raw = self._check_margins(raw_score, labels.shape[0])
+        self.check_metric_defined(name, labels, weight)
         metrics = _sklearn_metrics()
-        score = metrics.roc_auc_score if metric == "roc_auc" else metrics.average_precision_score
-        if self._binary:
-            # Ranking metrics are invariant under the monotone sigmoid: ranking the
+        score = metrics.roc_auc_score if name == "roc_auc" else metrics.average_precision_score
+        if self.binary:
+            # Ranking metrics are invariant under the monotone posterior: ranking the
             # margins avoids the ties that sigmoid creates once it saturates at 1.0.
-            v.check_raw_score_binary(raw)
-            return float(score(labels, raw, sample_weight=sample_weight))
+            return float(score(labels, raw, sample_weight=weight))
         proba = self.predict_proba(raw, check_input=False)
-        if metric == "roc_auc":
+        if name == "roc_auc":
             return float(
                 score(labels, proba, multi_class="ovr", average="macro",
-                      labels=np.arange(self.n_classes), sample_weight=sample_weight)
+                      labels=np.arange(self.n_classes), sample_weight=weight)
             )
         onehot = np.eye(self.n_classes, dtype=np.int8)[labels]
-        return float(score(onehot, proba, average="macro", sample_weight=sample_weight))
+        return float(score(onehot, proba, average="macro", sample_weight=weight))
 
     def check_metric_defined(
         self, metric: str, labels: np.ndarray, sample_weight: np.ndarray | None = None,
         *, name: str = "the evaluation data",
     ) -> None:
-        """Raise ValueError when ``metric`` is undefined on these labels.
+        """Raise ValueError when ``metric`` is undefined on these (checked) labels.
 
         ROC AUC and average precision need every class with positive weight (one-vs-rest
         for multiclass): otherwise they are NaN every round and early stopping would
         silently keep the first round.
         """
-        if not METRICS[_check_metric(metric)]:
+        if not METRICS[check_metric(metric)]:
             return  # the losses are defined for any labels
         counts = np.bincount(labels, weights=sample_weight, minlength=self.n_classes)
         missing = np.flatnonzero(counts <= 0)
@@ -520,36 +550,96 @@ class _FocalLossBase:
                 "(a stratified split), or eval_metric='log_loss'"
             )
 
+    # ------------------------------------------------------------------ library adapters
+    def lgb_objective(self, preds: Any, train_data: Any) -> tuple[np.ndarray, np.ndarray]:
+        """LightGBM >= 4 custom objective: ``params["objective"] = loss.lgb_objective``.
+
+        Receives raw margins (``(n,)`` binary, ``(n, K)`` multiclass) and the training
+        ``lgb.Dataset``; returns float32 gradient and Hessian of the same shape,
+        multiplied by the Dataset's weights (LightGBM does not apply them itself).
+        """
+        from .adapters import LightGBMObjective
+
+        return LightGBMObjective(self)(preds, train_data)
+
+    def xgb_objective(self, predt: Any, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
+        """XGBoost custom objective: ``xgb.train(params, dtrain, obj=loss.xgb_objective)``.
+
+        ``predt`` is float32 raw margins, ``(n,)`` or ``(n, K)``; returns float32
+        gradient and Hessian of the same shape, multiplied by the DMatrix weights.
+        """
+        from .adapters import XGBoostObjective
+
+        return XGBoostObjective(self)(predt, dtrain)
+
+    def sklearn_objective(
+        self, y_true: Any, y_pred: Any, sample_weight: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Objective for ``LGBMClassifier(objective=...)`` and ``XGBClassifier(objective=...)``.
+
+        Both scikit-learn APIs call it with the encoded labels, the raw margins and
+        the sample weights (LightGBM positionally, XGBoost as ``sample_weight=``).
+        Returns float32 arrays of the shape of ``y_pred``.
+        """
+        from .adapters import SklearnObjective
+
+        return SklearnObjective(self)(y_true, y_pred, sample_weight)
+
+    def lgb_metric(self, preds: Any, eval_data: Any) -> tuple[str, float, bool]:
+        """LightGBM ``feval``: ``("focal_loss", weighted mean focal loss, False)``."""
+        return self.lgb_eval("focal_loss")(preds, eval_data)
+
+    def xgb_metric(self, predt: Any, dmatrix: Any) -> tuple[str, float]:
+        """XGBoost ``custom_metric``: ``("focal_loss", weighted mean focal loss)``.
+
+        Under ``xgboost.dask`` (a distributed ``xgboost.collective``) it is the global
+        weighted mean over all workers' rows.
+        """
+        return self.xgb_eval("focal_loss")(predt, dmatrix)
+
+    def lgb_eval(self, metric: str = "focal_loss") -> Any:
+        """A picklable LightGBM ``feval`` computing ``metric`` from raw margins."""
+        from .adapters import LightGBMMetric
+
+        return LightGBMMetric(self, metric)
+
+    def xgb_eval(self, metric: str = "focal_loss") -> Any:
+        """A picklable XGBoost ``custom_metric`` computing ``metric`` from raw margins."""
+        from .adapters import XGBoostMetric
+
+        return XGBoostMetric(self, metric)
+
+    def lgb_sklearn_eval(self, metric: str = "focal_loss") -> Any:
+        """A picklable ``eval_metric`` for ``lgb.LGBMClassifier.fit``."""
+        from .adapters import LightGBMSklearnMetric
+
+        return LightGBMSklearnMetric(self, metric)
+
+    def xgb_sklearn_eval(self, metric: str = "focal_loss") -> Any:
+        """A picklable ``eval_metric`` for ``xgb.XGBClassifier``."""
+        from .adapters import XGBoostSklearnMetric
+
+        return XGBoostSklearnMetric(self, metric)
+
     # ------------------------------------------------------------------ probabilities
     def _posterior_alpha(self) -> np.ndarray | None:
         """The class weights the posterior correction needs (None: all ones)."""
-        if self.alpha is None:
+        if self.spec.alpha is None:
             return None
         if not hasattr(self, "alpha_"):
-            if isinstance(self.alpha, str):
+            if self.spec.needs_labels:
                 raise ValueError(
                     f"alpha={self.alpha!r} is resolved from the training labels, but this loss "
                     "object has not seen them, and corrected probabilities need the resolved "
                     "class weights: call loss.fit(y_train, sample_weight) (or init_score) first"
                 )
-            return check_posterior_alpha(self.alpha, self.n_classes)
+            return check_posterior_alpha(self.spec.class_weights(), self.n_classes)
         return check_posterior_alpha(self.alpha_, self.n_classes)
 
-    def posterior_margin(self, raw_score: Any) -> np.ndarray:
-        """Raw margins mapped to margins of the class posterior (focal correction).
+    def posterior_margin(self, raw_score: Any) -> np.ndarray:  # pragma: no cover - overridden
+        """Raw margins mapped to margins of the class posterior (focal correction)."""
+        raise NotImplementedError
 
-        Binary: the log-odds of the posterior ``(n,)``; multiclass: its log
-        probabilities ``(n, K)``. Their sigmoid / softmax is
-        :func:`gbfocal.focal_posterior` with this loss's ``alpha_`` and ``gamma``.
-        """
-        z = self._check_margins(raw_score, -1)
-        gamma = v.check_gamma(self.gamma)
-        if self._binary:
-            return posterior_log_odds(v.check_raw_score_binary(z), self._posterior_alpha(), gamma)
-        z = v.check_raw_score_multiclass(z, z.shape[0] if z.ndim == 2 else -1)
-        return log_posterior(z, self._posterior_alpha(), gamma)
-
-    # ------------------------------------------------------------------ subclass API
     def init_score(self, y: Any, sample_weight: Any = None) -> Any:  # pragma: no cover
         raise NotImplementedError
 
@@ -559,9 +649,18 @@ class _FocalLossBase:
         raise NotImplementedError
 
 
+# Kept for code written against the 0.1 layout (gbfocal.dask, gbfocal.gpu used it).
+_FocalLossBase = FocalLoss
+
+
+def _class_totals(labels: np.ndarray, weight: np.ndarray | None, alpha: np.ndarray,
+                  n_classes: int) -> np.ndarray:
+    return np.bincount(labels, weights=weight, minlength=n_classes) * alpha
+
+
 # --------------------------------------------------------------------------- binary
-class BinaryFocalLoss(_FocalLossBase):
-    """Binary (sigmoid) focal loss for LightGBM and XGBoost.
+class BinaryFocalLoss(FocalLoss):
+    __doc__ = """Binary (sigmoid) focal loss for LightGBM and XGBoost.
 
     ``FL = -a_t (1 - p_t)**gamma log(p_t)`` with ``p = sigmoid(raw margin)``.
 
@@ -581,6 +680,8 @@ class BinaryFocalLoss(_FocalLossBase):
 
     Attributes
     ----------
+    spec : FocalSpec
+        The validated, immutable loss parameters.
     alpha_ : ndarray of shape (2,)
         Per-class weights resolved by :meth:`fit` (all ones for ``alpha=None``).
         An unfitted loss fits itself from the first training set its objective is
@@ -592,18 +693,7 @@ class BinaryFocalLoss(_FocalLossBase):
     Notes
     -----
     The adapters follow each library's calling convention:
-
-    ========================  ===============================================
-    LightGBM ``lgb.train``    ``params["objective"] = loss.lgb_objective``,
-                              ``feval=loss.lgb_metric`` or ``loss.lgb_eval(m)``
-    XGBoost ``xgb.train``     ``obj=loss.xgb_objective``,
-                              ``custom_metric=loss.xgb_metric`` or ``loss.xgb_eval(m)``
-    ``LGBMClassifier``        ``objective=loss.sklearn_objective``,
-                              ``fit(eval_metric=loss.lgb_sklearn_eval(m))``
-    ``XGBClassifier``         ``objective=loss.sklearn_objective``,
-                              ``eval_metric=loss.xgb_sklearn_eval(m)``
-    ========================  ===============================================
-
+    """ + _ADAPTER_TABLE + """
     ``m`` is one of :data:`METRICS`. Under a custom objective both libraries
     start from a zero margin (XGBoost: from ``base_score``) and return raw margins:
     pass :meth:`init_score` as the starting margin and convert predictions with
@@ -629,22 +719,54 @@ class BinaryFocalLoss(_FocalLossBase):
     array([[0.75, 0.25]])
     """
 
-    _binary = True
+    binary = True
 
     def __init__(self, alpha: Any = None, gamma: float = 2.0, hessian: str = "positive") -> None:
-        self.n_classes = 2
-        self.alpha = alpha
-        self.gamma = gamma
-        self.hessian = hessian
-        self._validate()
+        self.spec = FocalSpec.create(alpha=alpha, gamma=gamma, hessian=hessian, binary=True)
+
+    def _check_labels(self, y: Any) -> np.ndarray:
+        return v.check_binary_labels(y, np.shape(y)[0] if np.ndim(y) == 1 else -1)
+
+    def _check_margins(
+        self, raw_score: Any, n_samples: int, *, keep_float32: bool = False
+    ) -> np.ndarray:
+        z = v._as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
+        if z.ndim == 2 and z.shape[1] == 1:
+            z = z[:, 0]
+        z = v.check_raw_score_binary(z, keep_float32=keep_float32)
+        if n_samples >= 0 and z.shape[0] != n_samples:
+            raise ValueError(
+                f"y_true has {n_samples} samples but raw_score has {z.shape[0]}: shapes must match"
+            )
+        return z
+
+    def _values(self, training: TrainingSet, z: np.ndarray, reduction: str = "none") -> Any:
+        return _backend.loss(training.labels, z, self._alpha_arg(training), training.weight,
+                             self.spec.gamma, binary=True)
+
+    def _derivatives(
+        self, training: TrainingSet, z: np.ndarray, *, dtype: Any = np.float64,
+        out: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _backend.grad_hess(
+            training.labels, z, self._alpha_arg(training), training.weight, self.spec.gamma,
+            self.spec.positive, binary=True, dtype=dtype, out=out,
+        )
 
     def init_score(self, y: Any, sample_weight: Any = None) -> float:
         """Constant raw margin minimising the weighted focal loss on ``(y, sample_weight)``."""
+        self.fit(y, sample_weight)
         labels = self._check_labels(y)
-        weight = v.check_sample_weight(sample_weight, labels.shape[0])
-        self.fit(labels, weight)
-        totals = np.bincount(labels, weights=weight, minlength=2) * self.alpha_
-        return _minimise_binary(totals, v.check_gamma(self.gamma))
+        weight = self._check_weight(sample_weight, labels)
+        return minimise_binary(_class_totals(labels, weight, self.alpha_, 2), self.spec.gamma)
+
+    def posterior_margin(self, raw_score: Any) -> np.ndarray:
+        """Raw margins ``(n,)`` mapped to the log-odds of the class posterior.
+
+        Their sigmoid is :func:`gbfocal.focal_posterior` with ``alpha_`` and ``gamma``.
+        """
+        z = self._check_margins(raw_score, -1)
+        return posterior_log_odds(z, self._posterior_alpha(), self.spec.gamma)
 
     def predict_proba(
         self, raw_score: Any, *, corrected: bool = True, check_input: bool = True
@@ -666,7 +788,6 @@ class BinaryFocalLoss(_FocalLossBase):
             margins can all lie there); shape and finiteness are always checked.
         """
         z = self._check_margins(raw_score, -1)
-        z = v.check_raw_score_binary(z)
         if check_input and z.size > 1 and ((z >= 0) & (z <= 1)).all():
             warnings.warn(
                 "predict_proba received raw scores that all lie in [0, 1]: these look like "
@@ -681,8 +802,8 @@ class BinaryFocalLoss(_FocalLossBase):
 
 
 # --------------------------------------------------------------------------- multiclass
-class MulticlassFocalLoss(_FocalLossBase):
-    """Multiclass (softmax) focal loss for LightGBM and XGBoost.
+class MulticlassFocalLoss(FocalLoss):
+    __doc__ = """Multiclass (softmax) focal loss for LightGBM and XGBoost.
 
     ``FL = -a_y (1 - p_y)**gamma log(p_y)`` with ``p = softmax(raw margins)``.
 
@@ -690,7 +811,7 @@ class MulticlassFocalLoss(_FocalLossBase):
     ----------
     n_classes : int
         Number of classes ``K >= 2``; labels are class indices ``0..K-1``.
-    alpha : None, float, sequence of K floats or "balanced", default=None
+    alpha : None, sequence of K floats or "balanced", default=None
         Class weights ``a_y``. None: all 1. A sequence: one weight per class (a
         single float is rejected: it only means something for the binary loss).
         "balanced": ``n / (K n_c)`` from the training labels (resolved by
@@ -703,6 +824,8 @@ class MulticlassFocalLoss(_FocalLossBase):
 
     Attributes
     ----------
+    spec : FocalSpec
+        The validated, immutable loss parameters.
     alpha_ : ndarray of shape (n_classes,)
         Per-class weights resolved by :meth:`fit` (all ones for ``alpha=None``).
         An unfitted loss fits itself from the first training set its objective is
@@ -714,18 +837,7 @@ class MulticlassFocalLoss(_FocalLossBase):
     Notes
     -----
     The adapters follow each library's calling convention:
-
-    ========================  ===============================================
-    LightGBM ``lgb.train``    ``params["objective"] = loss.lgb_objective``,
-                              ``feval=loss.lgb_metric`` or ``loss.lgb_eval(m)``
-    XGBoost ``xgb.train``     ``obj=loss.xgb_objective``,
-                              ``custom_metric=loss.xgb_metric`` or ``loss.xgb_eval(m)``
-    ``LGBMClassifier``        ``objective=loss.sklearn_objective``,
-                              ``fit(eval_metric=loss.lgb_sklearn_eval(m))``
-    ``XGBClassifier``         ``objective=loss.sklearn_objective``,
-                              ``eval_metric=loss.xgb_sklearn_eval(m)``
-    ========================  ===============================================
-
+    """ + _ADAPTER_TABLE + """
     ``m`` is one of :data:`METRICS`. Under a custom objective both libraries
     start from a zero margin (XGBoost: from ``base_score``) and return raw margins:
     pass :meth:`init_score` as the starting margin and convert predictions with
@@ -750,7 +862,7 @@ class MulticlassFocalLoss(_FocalLossBase):
     array([[0.5 , 0.25, 0.25]])
     """
 
-    _binary = False
+    binary = False
 
     def __init__(
         self,
@@ -759,19 +871,53 @@ class MulticlassFocalLoss(_FocalLossBase):
         gamma: float = 2.0,
         hessian: str = "positive",
     ) -> None:
-        self.n_classes = v.check_n_classes(n_classes)
-        self.alpha = alpha
-        self.gamma = gamma
-        self.hessian = hessian
-        self._validate()
+        self.spec = FocalSpec.create(alpha=alpha, gamma=gamma, hessian=hessian,
+                                     n_classes=n_classes, binary=False)
+
+    def _check_labels(self, y: Any) -> np.ndarray:
+        n = np.shape(y)[0] if np.ndim(y) == 1 else -1
+        return v.check_multiclass_labels(y, n, self.n_classes)
+
+    def _check_margins(
+        self, raw_score: Any, n_samples: int, *, keep_float32: bool = False
+    ) -> np.ndarray:
+        z = v._as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
+        if z.ndim == 2 and z.shape[1] != self.n_classes:
+            raise ValueError(
+                f"raw_score has {z.shape[1]} columns but the loss was built for "
+                f"n_classes={self.n_classes}"
+            )
+        rows = z.shape[0] if n_samples < 0 and z.ndim == 2 else n_samples
+        return v.check_raw_score_multiclass(z, rows, keep_float32=keep_float32)
+
+    def _values(self, training: TrainingSet, z: np.ndarray, reduction: str = "none") -> Any:
+        return _backend.loss(training.labels, z, self._alpha_arg(training), training.weight,
+                             self.spec.gamma, binary=False)
+
+    def _derivatives(
+        self, training: TrainingSet, z: np.ndarray, *, dtype: Any = np.float64,
+        out: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _backend.grad_hess(
+            training.labels, z, self._alpha_arg(training), training.weight, self.spec.gamma,
+            self.spec.positive, binary=False, dtype=dtype, out=out,
+        )
 
     def init_score(self, y: Any, sample_weight: Any = None) -> np.ndarray:
         """Constant raw margins ``(n_classes,)``, mean zero, minimising the weighted focal loss."""
+        self.fit(y, sample_weight)
         labels = self._check_labels(y)
-        weight = v.check_sample_weight(sample_weight, labels.shape[0])
-        self.fit(labels, weight)
-        totals = np.bincount(labels, weights=weight, minlength=self.n_classes) * self.alpha_
-        return _minimise_multiclass(totals, v.check_gamma(self.gamma))
+        weight = self._check_weight(sample_weight, labels)
+        totals = _class_totals(labels, weight, self.alpha_, self.n_classes)
+        return minimise_multiclass(totals, self.spec.gamma)
+
+    def posterior_margin(self, raw_score: Any) -> np.ndarray:
+        """Raw margins ``(n, K)`` mapped to the log probabilities of the class posterior.
+
+        Their softmax is :func:`gbfocal.focal_posterior` with ``alpha_`` and ``gamma``.
+        """
+        z = self._check_margins(raw_score, -1)
+        return log_posterior(z, self._posterior_alpha(), self.spec.gamma)
 
     def predict_proba(
         self, raw_score: Any, *, corrected: bool = True, check_input: bool = True
@@ -792,7 +938,6 @@ class MulticlassFocalLoss(_FocalLossBase):
             finiteness are always checked.
         """
         z = self._check_margins(raw_score, -1)
-        z = v.check_raw_score_multiclass(z, z.shape[0] if z.ndim == 2 else -1)
         looks_like_proba = ((z >= 0) & (z <= 1)).all() and np.allclose(
             z.sum(axis=1), 1.0, rtol=0, atol=1e-6
         )
@@ -803,136 +948,391 @@ class MulticlassFocalLoss(_FocalLossBase):
                 "margins: booster.predict(X, raw_score=True) (LightGBM) or output_margin=True "
                 "(XGBoost)."
             )
-        if not corrected or (self.alpha is None and v.check_gamma(self.gamma) == 0.0):
+        if not corrected or (self.spec.alpha is None and self.spec.gamma == 0.0):
             return special.softmax(z, axis=1)
         return np.exp(self.posterior_margin(z))
 
 
-# --------------------------------------------------------------------------- init score
-def _minimise_binary(totals: np.ndarray, gamma: float) -> float:
-    """argmin_c of ``W0 FL(0, c) + W1 FL(1, c)`` for class totals ``W = totals``."""
-    y = np.array([0, 1])
-    scale = 1.0 / totals.sum()
-
-    def value(c: float) -> float:
-        return float(binary_focal_loss(y, [c, c], gamma=gamma, sample_weight=totals).sum()) * scale
-
-    def slope(c: float) -> float:
-        grad, _ = binary_focal_grad_hess(y, [c, c], gamma=gamma, sample_weight=totals)
-        return float(grad.sum()) * scale
-
-    # A coarse grid locates the global minimum (focal loss is not convex in general),
-    # then a root of the derivative inside the grid cell gives it to machine precision.
-    grid = np.linspace(-_INIT_BOUND, _INIT_BOUND, 2001)
-    values = binary_focal_loss(
-        np.repeat(y, grid.size), np.tile(grid, 2), gamma=gamma,
-        sample_weight=np.repeat(totals, grid.size),
-    ).reshape(2, -1).sum(axis=0)
-    i = int(np.argmin(values))
-    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
-    if slope(lo) < 0 < slope(hi):
-        return float(optimize.brentq(slope, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps))
-    result = optimize.minimize_scalar(value, bounds=(lo, hi), method="bounded",
-                                      options={"xatol": 1e-12})
-    return float(result.x)
+# --------------------------------------------------------------------------- multi-output
+# LightGBM stores labels as float32: integers are exact up to 2**24.
+_FLOAT32_EXACT = 2**24
+REDUCTIONS = ("mean", "output_mean", "sum", "none")
 
 
-def _minimise_multiclass(totals: np.ndarray, gamma: float) -> np.ndarray:
-    """argmin_c of ``sum_k W_k FL(k, c)``, gauge fixed by ``mean(c) = 0``."""
-    k = totals.shape[0]
-    y = np.arange(k)
-    scale = 1.0 / totals.sum()
+class MultiOutputFocalLoss(FocalLoss):
+    """Softmax focal loss of ``n_outputs`` outputs per row with one global alpha.
 
-    def value_and_grad(c: np.ndarray) -> tuple[float, np.ndarray]:
-        raw = np.broadcast_to(c, (k, k))
-        loss = multiclass_focal_loss(y, raw, gamma=gamma, sample_weight=totals).sum()
-        grad, _ = multiclass_focal_grad_hess(y, raw, gamma=gamma, sample_weight=totals)
-        return float(loss) * scale, grad.sum(axis=0) * scale
+    Parameters
+    ----------
+    n_outputs : int
+        Number of outputs ``A`` (aspects) per row, ``>= 1``.
+    n_classes : int
+        Number of classes ``K >= 2`` shared by all outputs.
+    alpha : None, sequence of K floats or "balanced", default=None
+        Class weights shared by all outputs. "balanced": ``n / (K n_c)`` counted over
+        the labelled (row, output) pairs of the training labels (resolved by
+        :meth:`fit`, which the training objectives call).
+    gamma : float, default=2.0
+        Focusing parameter ``>= 0``.
+    hessian : {"positive", "exact"}, default="positive"
+        As in :class:`gbfocal.MulticlassFocalLoss`.
+    ignore_label : int or None, default=-1
+        Label of an entry without a label (an aspect not mentioned); such entries
+        contribute nothing to the loss, the gradient or the Hessian. None: every
+        entry must be labelled.
 
-    # Start at the log class shares: the exact answer for gamma = 0 (softmax cross-entropy).
-    with np.errstate(divide="ignore"):
-        start = np.clip(np.log(totals / totals.sum()), -_INIT_BOUND, _INIT_BOUND)
-    start -= start.mean()
-    result = optimize.minimize(
-        value_and_grad, start, jac=True, method="L-BFGS-B",
-        bounds=[(-2 * _INIT_BOUND, 2 * _INIT_BOUND)] * k,
-        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 500},
-    )
-    c = np.asarray(result.x, dtype=np.float64)
-    return c - c.mean()
+    Attributes
+    ----------
+    spec : FocalSpec
+        The validated, immutable loss parameters.
+    alpha_ : ndarray of shape (n_classes,)
+        Global class weights resolved by :meth:`fit` (all ones for ``alpha=None``);
+        kept by the objectives after an explicit :meth:`fit` / :meth:`init_score`, as
+        for the other losses, else resolved from each new training set.
 
+    Notes
+    -----
+    The loss of the model is the mean focal loss over the labelled pairs,
+    ``sum(w l) / sum(w)`` (``reduction="output_mean"`` of :meth:`loss` averages the
+    per-output means instead). With ``n_outputs=1`` everything equals
+    :class:`gbfocal.MulticlassFocalLoss`.
 
-# --------------------------------------------------------------------------- metric callables
-class _Metric:
-    """A named metric computed from raw margins by a loss object (picklable)."""
+    ========================  ====================================================
+    LightGBM ``lgb.train``    ``Dataset(X, label=loss.lgb_label(y),
+                              init_score=np.tile(loss.init_score(y).ravel(), (n, 1)))``,
+                              ``params["objective"] = loss.lgb_objective``,
+                              ``params["num_class"] = A * K``, ``feval=loss.lgb_metric``
+    XGBoost ``xgb.train``     ``DMatrix(X, label=loss.xgb_label(y),
+                              base_margin=np.tile(loss.init_score(y).ravel(), (n, 1)))``,
+                              ``params["tree_method"] = "hist"`` (and optionally
+                              ``"multi_strategy": "multi_output_tree"``),
+                              ``obj=loss.xgb_objective``, ``custom_metric=loss.xgb_metric``
+    ========================  ====================================================
 
-    def __init__(self, loss: _FocalLossBase, metric: str = "focal_loss") -> None:
-        if not isinstance(loss, _FocalLossBase):
-            raise TypeError(
-                f"loss must be a BinaryFocalLoss or MulticlassFocalLoss, got {type(loss).__name__}"
-            )
-        self.loss = loss
-        self.metric = _check_metric(metric)
+    Predictions are raw margins ``(n, A * K)``: add the initial score where it was
+    not stored in the model, then call :meth:`predict_proba`.
 
-    @property
-    def name(self) -> str:
-        """The name reported to the library (the metric name)."""
-        return self.metric
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gbfocal.multioutput import MultiOutputFocalLoss
+    >>> y = np.array([[0, -1], [2, 1], [2, 2]])      # 2 aspects, -1 = not mentioned
+    >>> loss = MultiOutputFocalLoss(2, 3, alpha="balanced").fit(y)
+    >>> loss.alpha_.round(4)                        # 5 pairs: 1, 1 and 3 per class
+    array([1.6667, 1.6667, 0.5556])
+    >>> loss.grad_hess(y, np.zeros((3, 2, 3)))[0][0, 1]   # ignored: exactly zero
+    array([0., 0., 0.])
+    >>> loss.predict_proba(np.zeros((1, 6))).shape
+    (1, 2, 3)
+    """
 
-    @property
-    def higher_is_better(self) -> bool:
-        """True for roc_auc and average_precision, False for the losses."""
-        return METRICS[self.metric]
+    binary = False
+
+    def __init__(
+        self,
+        n_outputs: int,
+        n_classes: int,
+        alpha: Any = None,
+        gamma: float = 2.0,
+        hessian: str = "positive",
+        ignore_label: int | None = -1,
+    ) -> None:
+        self.spec = FocalSpec.create(alpha=alpha, gamma=gamma, hessian=hessian,
+                                     n_classes=n_classes, binary=False)
+        self._init_extra(n_outputs=n_outputs, ignore_label=ignore_label)
+
+    def _init_extra(self, *, n_outputs: Any = 1, ignore_label: Any = -1) -> None:
+        if isinstance(n_outputs, bool) or not isinstance(n_outputs, numbers.Integral):
+            raise TypeError(f"n_outputs must be an integer >= 1, got {n_outputs!r}")
+        if n_outputs < 1:
+            raise ValueError(f"n_outputs must be >= 1, got {n_outputs}")
+        self.n_outputs = int(n_outputs)
+        self.ignore_label = v.check_ignore_label(ignore_label, self.spec.n_classes)
+
+    def _repr_args(self) -> list[str]:
+        return [f"n_outputs={self.n_outputs}", f"n_classes={self.n_classes}"]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.loss!r}, {self.metric!r})"
+        return super().__repr__()[:-1] + f", ignore_label={self.ignore_label!r})"
 
-    def _from_dataset(self, preds: Any, dataset: Any, flat_order: str | None) -> float:
-        y = _dataset_label(dataset)
-        raw, _ = self.loss._library_margins(preds, y.shape[0], flat_order)
-        return self.loss._metric_value(self.metric, y, raw, _dataset_weight(dataset))
+    # ------------------------------------------------------------------ checks
+    def _check_y(self, y: Any) -> np.ndarray:
+        labels = v.check_multioutput_label_array(y)
+        if labels.shape[1] != self.n_outputs:
+            raise ValueError(
+                f"y_true has {labels.shape[1]} outputs (columns) but the loss was built for "
+                f"n_outputs={self.n_outputs}"
+            )
+        return labels
+
+    def _check_labels(self, y: Any) -> np.ndarray:
+        """``(n, A)`` labels checked against the classes and the ignore label (as given)."""
+        labels = self._check_y(y)
+        v.check_multioutput_labels(labels, self.n_classes, self.ignore_label)
+        return labels
+
+    def _check_weight(self, sample_weight: Any, labels: np.ndarray) -> np.ndarray | None:
+        return v.check_multioutput_sample_weight(sample_weight, labels.shape[0], self.n_outputs)
+
+    def _pairs(self, labels: np.ndarray, weight: np.ndarray | None) -> Any:
+        return labelled_pairs(labels, weight, self.n_classes, self.ignore_label)
+
+    def _resolve(self, labels: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+        mask, y, w = self._pairs(labels, weight)
+        return super()._resolve(y, w)
+
+    def _prepare(self, training: TrainingSet) -> None:
+        training.mask, training.pair_labels, training.pair_weight = self._pairs(
+            training.labels, training.weight)
+
+    def _check_raw(self, raw_score: Any, n_samples: int) -> np.ndarray:
+        """Margins of the right shape; returned as given (the math keeps that shape)."""
+        z = v._as_float_array(raw_score, "raw_score")
+        z3 = v.check_raw_score_multioutput(z, n_samples, self.n_outputs)
+        if z3.shape[2] != self.n_classes:
+            raise ValueError(
+                f"raw_score has {z3.shape[2]} classes per output (shape {z.shape}) but the loss "
+                f"was built for n_classes={self.n_classes} (n_outputs={self.n_outputs})"
+            )
+        return z
+
+    def _check_margins(
+        self, raw_score: Any, n_samples: int, *, keep_float32: bool = False
+    ) -> np.ndarray:
+        z = v._as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
+        expected = self.n_outputs * self.n_classes
+        if z.ndim == 2 and z.shape[1] != expected:
+            raise ValueError(
+                f"the library passed raw predictions of shape {z.shape}; expected "
+                f"({n_samples}, {expected}) = (n, n_outputs * n_classes): set num_class "
+                "(LightGBM) to n_outputs * n_classes, and the XGBoost label to loss.xgb_label(y)"
+            )
+        if z.ndim == 2 and z.dtype == np.float32:  # the library's flat layout, read as is
+            if z.shape[0] != n_samples:
+                raise ValueError(f"raw_score has {z.shape[0]} rows, expected {n_samples}")
+            v.check_raw_score_multiclass(z, n_samples, keep_float32=True)  # finite
+            return z
+        return self._check_raw(z, n_samples)
+
+    def _pair_margins(self, training: TrainingSet, z: np.ndarray) -> np.ndarray:
+        flat = z.reshape(training.n_rows * self.n_outputs, self.n_classes)
+        return np.ascontiguousarray(flat[training.mask])
+
+    def _scatter(self, training: TrainingSet, values: np.ndarray, dtype: Any) -> np.ndarray:
+        out = np.zeros((training.mask.shape[0],) + values.shape[1:], dtype=dtype)
+        out[training.mask] = values
+        return out
+
+    def _values(self, training: TrainingSet, z: np.ndarray, reduction: str = "mean") -> Any:
+        loss = _backend.loss(training.pair_labels, self._pair_margins(training, z),
+                             self._alpha_arg(training), training.pair_weight,
+                             self.spec.gamma, binary=False)
+        return self._reduce(training, loss, reduction)
+
+    def _reduce(self, training: TrainingSet, loss: np.ndarray, reduction: str) -> Any:
+        if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        n, a = training.n_rows, self.n_outputs
+        if reduction == "none":
+            return self._scatter(training, loss, np.float64).reshape(n, a)
+        if reduction == "sum":
+            return float(loss.sum())
+        weight = np.ones_like(loss) if training.pair_weight is None else training.pair_weight
+        if reduction == "mean":
+            return _pair_mean(loss.sum(), weight.sum())
+        per_output = np.zeros((2, a))
+        output = np.nonzero(training.mask.reshape(n, a))[1]
+        np.add.at(per_output, (0, output), loss)
+        np.add.at(per_output, (1, output), weight)
+        present = per_output[1] > 0
+        return _pair_mean((per_output[0, present] / per_output[1, present]).sum(), present.sum())
+
+    def _derivatives(
+        self, training: TrainingSet, z: np.ndarray, *, dtype: Any = np.float64,
+        out: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        grad, hess = _backend.grad_hess(
+            training.pair_labels, self._pair_margins(training, z), self._alpha_arg(training),
+            training.pair_weight, self.spec.gamma, self.spec.positive, binary=False,
+        )
+        shape = z.shape
+        return (self._scatter(training, grad, dtype).reshape(shape),
+                self._scatter(training, hess, dtype).reshape(shape))
+
+    def _columns(self) -> int:
+        return self.n_outputs * self.n_classes
+
+    def _total_weight(self, training: TrainingSet) -> float:
+        weight = training.pair_weight
+        return float(training.pair_labels.shape[0] if weight is None else np.sum(weight))
+
+    def _log_loss_values(self, training: TrainingSet, z: np.ndarray) -> np.ndarray:
+        flat = self._pair_margins(training, z)
+        corrected = log_posterior(flat, self._posterior_alpha(), self.spec.gamma)
+        return _backend.loss(training.pair_labels, corrected, None, training.pair_weight, 0.0,
+                             binary=False)
+
+    # ------------------------------------------------------------------ NumPy level
+    def loss(
+        self, y: Any, raw_score: Any, sample_weight: Any = None, reduction: str = "mean"
+    ) -> float | np.ndarray:
+        """Focal loss; ``reduction`` as in :func:`gbfocal._focal.multioutput_focal_loss`.
+
+        Default: the weighted mean over the labelled pairs. Fits ``alpha_`` first if needed.
+        """
+        training = self._numpy_training_set(y, sample_weight)
+        return self._values(training, self._check_raw(raw_score, training.n_rows), reduction)
+
+    def grad_hess(
+        self, y: Any, raw_score: Any, sample_weight: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and diagonal Hessian in the shape of ``raw_score``; zero where ignored."""
+        training = self._numpy_training_set(y, sample_weight)
+        return self._derivatives(training, self._check_raw(raw_score, training.n_rows))
+
+    def metric(self, name: str, y: Any, raw_score: Any, sample_weight: Any = None) -> float:
+        """"focal_loss" or "log_loss" (corrected), the weighted means over labelled pairs."""
+        if name not in ("focal_loss", "log_loss"):
+            raise ValueError(
+                f"the multi-output loss evaluates 'focal_loss' and 'log_loss', got {name!r}"
+            )
+        return super().metric(name, y, raw_score, sample_weight)
+
+    def init_score(self, y: Any, sample_weight: Any = None) -> np.ndarray:
+        """Constant raw margins ``(n_outputs, n_classes)`` minimising the weighted focal loss.
+
+        The loss separates over outputs, so each output gets the constant that is
+        optimal for its own labelled pairs (mean zero over classes; zeros for an
+        output without labels). Fits ``alpha_``. Flatten with ``.ravel()`` for the
+        libraries' output-major ``A * K`` columns.
+        """
+        self.fit(y, sample_weight)
+        labels = self._check_labels(y)
+        mask, pair_y, pair_w = self._pairs(labels, self._check_weight(sample_weight, labels))
+        output = np.nonzero(mask.reshape(labels.shape))[1]
+        totals = np.zeros((self.n_outputs, self.n_classes))
+        np.add.at(totals, (output, pair_y), 1.0 if pair_w is None else pair_w)
+        totals *= self.alpha_
+        return np.stack([
+            minimise_multiclass(t, self.spec.gamma) if t.sum() > 0 else np.zeros(self.n_classes)
+            for t in totals
+        ])
+
+    def posterior_margin(self, raw_score: Any) -> np.ndarray:
+        """Raw margins mapped to log posterior probabilities ``(n, A, K)``."""
+        z = v._as_float_array(raw_score, "raw_score")
+        n = z.shape[0] if z.ndim >= 1 else -1
+        z3 = v.check_raw_score_multioutput(self._check_raw(z, n), n, self.n_outputs)
+        flat = z3.reshape(-1, self.n_classes)
+        return log_posterior(flat, self._posterior_alpha(), self.spec.gamma).reshape(z3.shape)
+
+    def predict_proba(
+        self, raw_score: Any, *, corrected: bool = True, check_input: bool = True
+    ) -> np.ndarray:
+        """Probabilities ``(n, n_outputs, n_classes)`` from raw margins.
+
+        Accepts ``(n, A, K)`` or the flat output-major ``(n, A * K)``. ``corrected=True``
+        (default) gives the class posterior of the focal risk minimiser per output
+        (:func:`gbfocal.focal_posterior` with ``alpha_`` and ``gamma``);
+        ``corrected=False`` the plain softmax, biased towards uniform for ``gamma > 0``.
+        """
+        z = v._as_float_array(raw_score, "raw_score")
+        n = z.shape[0] if z.ndim >= 1 else -1
+        z3 = v.check_raw_score_multioutput(self._check_raw(z, n), n, self.n_outputs)
+        if check_input and ((z3 >= 0) & (z3 <= 1)).all() and np.allclose(
+            z3.sum(axis=2), 1.0, atol=1e-6
+        ):
+            raise ValueError(
+                "predict_proba received raw scores whose blocks are probabilities (in [0, 1], "
+                "summing to 1 per output): pass raw margins, e.g. "
+                "booster.predict(X, raw_score=True) (LightGBM) or output_margin=True (XGBoost)"
+            )
+        if not corrected or (self.spec.alpha is None and self.spec.gamma == 0.0):
+            return special.softmax(z3, axis=2)
+        return np.exp(self.posterior_margin(z3))
+
+    # ------------------------------------------------------------------ label encodings
+    def lgb_label(self, y: Any) -> np.ndarray:
+        """Labels ``(n, A)`` encoded as one float per row for a LightGBM Dataset.
+
+        LightGBM keeps a single float32 label per row, so row ``i`` stores the integer
+        ``sum_a (y_ia + 1) (K + 1)**a`` (digit 0 = ignored), exact while
+        ``(K + 1)**A <= 2**24`` (e.g. 12 outputs of 3 classes). Larger problems:
+        train one booster per output (what :class:`FocalMultiOutputClassifier` does
+        with LightGBM) or use XGBoost.
+        """
+        self._check_code_range()
+        labels = self._check_y(y)
+        codes, mask = v.check_multioutput_labels(labels, self.n_classes, self.ignore_label)
+        digits = np.where(mask, codes + 1, 0).astype(np.int64)
+        place = (self.n_classes + 1) ** np.arange(self.n_outputs, dtype=np.int64)
+        return (digits @ place).astype(np.float64)
+
+    def xgb_label(self, y: Any) -> np.ndarray:
+        """Labels ``(n, A)`` one-hot encoded as ``(n, A * K)`` for an XGBoost DMatrix.
+
+        XGBoost derives the number of outputs from the label width, so the label must
+        have ``A * K`` columns: the one-hot block of each output, all zeros where ignored.
+        """
+        labels = self._check_y(y)
+        codes, mask = v.check_multioutput_labels(labels, self.n_classes, self.ignore_label)
+        onehot = np.zeros(labels.shape + (self.n_classes,), dtype=np.float32)
+        rows, outputs = np.nonzero(mask)
+        onehot[rows, outputs, codes[rows, outputs]] = 1.0
+        return onehot.reshape(labels.shape[0], -1)
+
+    def _check_code_range(self) -> None:
+        if (self.n_classes + 1) ** self.n_outputs > _FLOAT32_EXACT:
+            raise ValueError(
+                f"{self.n_outputs} outputs of {self.n_classes} classes do not fit in LightGBM's "
+                "float32 row label ((K + 1)**A must be <= 2**24): train one LightGBM booster per "
+                "output (FocalMultiOutputClassifier(backend='lightgbm') does) or use XGBoost"
+            )
+
+    def decode_label(self, label: np.ndarray) -> np.ndarray:
+        """Labels ``(n, A)`` (ignored = ignore_label) from a library's stored label."""
+        n_rows = label.shape[0]
+        marker = -1 if self.ignore_label is None else self.ignore_label
+        a, k = self.n_outputs, self.n_classes
+        if label.ndim == 2 and label.shape == (n_rows, a * k):  # XGBoost one-hot
+            blocks = label.reshape(n_rows, a, k)
+            total = blocks.sum(axis=2)
+            if not (np.isin(blocks, (0.0, 1.0)).all() and np.isin(total, (0.0, 1.0)).all()):
+                raise ValueError(
+                    "the XGBoost label must be one-hot per output (loss.xgb_label(y)); found "
+                    "blocks that are not one-hot or all zero"
+                )
+            return np.where(total > 0, blocks.argmax(axis=2), marker)
+        if label.ndim == 2 and label.shape == (n_rows, a):  # plain labels
+            return label
+        if label.ndim == 1:  # LightGBM row code
+            self._check_code_range()
+            code = label.astype(np.float64)
+            top = (k + 1) ** a
+            if not ((code == np.round(code)) & (code >= 0) & (code < top)).all():
+                raise ValueError(
+                    "the LightGBM label must be the row code of loss.lgb_label(y) "
+                    f"(integers in [0, {top})); build the Dataset with label=loss.lgb_label(y)"
+                )
+            place = (k + 1) ** np.arange(a, dtype=np.int64)
+            digits = (code.astype(np.int64)[:, None] // place) % (k + 1)
+            return np.where(digits > 0, digits - 1, marker)
+        raise ValueError(
+            f"the dataset label has shape {label.shape}; expected loss.lgb_label(y) ({n_rows},) "
+            f"for LightGBM or loss.xgb_label(y) ({n_rows}, {a * k}) for XGBoost"
+        )
 
 
-class LightGBMMetric(_Metric):
-    """LightGBM ``feval``: ``(preds, eval_data) -> (name, value, is_higher_better)``."""
-
-    def __call__(self, preds: Any, eval_data: Any) -> tuple[str, float, bool]:
-        return self.name, self._from_dataset(preds, eval_data, None), self.higher_is_better
-
-
-class XGBoostMetric(_Metric):
-    """XGBoost ``custom_metric``: ``(predt, dmatrix) -> (name, value)``.
-
-    XGBoost does not ask a custom metric whether higher is better: pass
-    ``maximize=metric.higher_is_better`` to ``xgb.train`` (or to
-    ``xgb.callback.EarlyStopping``) when early stopping on roc_auc or average_precision.
-    """
-
-    def __call__(self, predt: Any, dmatrix: Any) -> tuple[str, float]:
-        return self.name, self._from_dataset(predt, dmatrix, "C")
+# The metric callables lived here in gbfocal 0.1; they are in gbfocal.adapters now (which
+# imports this module, hence the lazy look-up) and stay importable from here.
+_MOVED_TO_ADAPTERS = frozenset({
+    "LightGBMMetric", "LightGBMSklearnMetric", "XGBoostMetric", "XGBoostSklearnMetric",
+})
 
 
-class LightGBMSklearnMetric(_Metric):
-    """``eval_metric`` for ``lgb.LGBMClassifier.fit``: ``(y_true, y_pred, weight)``."""
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_ADAPTERS:
+        from . import adapters
 
-    def __call__(self, y_true: Any, y_pred: Any, weight: Any = None) -> tuple[str, float, bool]:
-        raw, _ = self.loss._library_margins(y_pred, np.shape(y_true)[0], None)
-        w = None if weight is None else np.asarray(weight, dtype=np.float64)
-        value = self.loss._metric_value(self.metric, y_true, raw, w)
-        return self.name, value, self.higher_is_better
-
-
-class XGBoostSklearnMetric(_Metric):
-    """``eval_metric`` for ``xgb.XGBClassifier``: ``(y_true, y_score, sample_weight) -> value``.
-
-    XGBoost reads the metric's name from ``__name__``.
-    """
-
-    def __init__(self, loss: _FocalLossBase, metric: str = "focal_loss") -> None:
-        super().__init__(loss, metric)
-        self.__name__ = self.name  # XGBoost's scikit-learn API names the metric by func.__name__
-
-    def __call__(self, y_true: Any, y_score: Any, sample_weight: Any = None) -> float:
-        raw, _ = self.loss._library_margins(y_score, np.shape(y_true)[0], None)
-        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        return self.loss._metric_value(self.metric, y_true, raw, w)
+        return getattr(adapters, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,13 +1,10 @@
-"""Multi-output focal loss: several outputs per row, each a softmax over shared classes.
+"""Multi-output classifier: several outputs per row, each a softmax over shared classes.
 
 The typical case is aspect-based sentiment: each review has up to ``A`` aspects
 (price, service, quality, ...) and each mentioned aspect one of ``K`` sentiments;
-aspects a review does not mention carry no label. :class:`MultiOutputFocalLoss` is the
-loss object (NumPy level plus LightGBM / XGBoost adapters) and
-:class:`FocalMultiOutputClassifier` the scikit-learn estimator.
-
-Multi-output lives in its own module because it spans both a loss object and an
-estimator, which keeps :mod:`gbfocal.losses` and :mod:`gbfocal.sklearn` short.
+aspects a review does not mention carry no label. :class:`FocalMultiOutputClassifier`
+is the scikit-learn estimator; its loss, :class:`gbfocal.losses.MultiOutputFocalLoss`
+(re-exported here), shares the loss base of the binary and multiclass losses.
 
 scikit-learn is imported at module level (the estimator subclasses its base classes);
 it comes with every booster extra (``pip install gbfocal[lightgbm]``). ``import gbfocal``
@@ -24,374 +21,25 @@ and :meth:`MultiOutputFocalLoss.xgb_label`.
 
 from __future__ import annotations
 
-import numbers
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _validation as v
-from ._focal import (
-    _LabelledPairs,
-    _multioutput_alpha,
-    multioutput_focal_grad_hess,
-    multioutput_focal_loss,
-)
+from ._base import _X_CHECKS, BACKEND_OPTIONS, FocalEstimator, _check_weight
 from ._optional import import_optional
-from ._posterior import check_posterior_alpha, log_posterior
-from .losses import (
-    MulticlassFocalLoss,
-    _dataset_label,
-    _dataset_weight,
-    _minimise_multiclass,
-)
+from .losses import MulticlassFocalLoss, MultiOutputFocalLoss
 
 __all__ = ["FocalMultiOutputClassifier", "MultiOutputFocalLoss"]
-
-# LightGBM stores labels as float32: integers are exact up to 2**24.
-_FLOAT32_EXACT = 2**24
 
 
 def _import(module: str) -> Any:
     return import_optional(module, needed_by=f"FocalMultiOutputClassifier(backend={module!r})")
 
 
-# --------------------------------------------------------------------------- loss object
-class MultiOutputFocalLoss:
-    """Softmax focal loss of ``n_outputs`` outputs per row with one global alpha.
-
-    Parameters
-    ----------
-    n_outputs : int
-        Number of outputs ``A`` (aspects) per row, ``>= 1``.
-    n_classes : int
-        Number of classes ``K >= 2`` shared by all outputs.
-    alpha : None, sequence of K floats or "balanced", default=None
-        Class weights shared by all outputs. "balanced": ``n / (K n_c)`` counted over
-        the labelled (row, output) pairs of the training labels (resolved by
-        :meth:`fit`, which the training objectives call).
-    gamma : float, default=2.0
-        Focusing parameter ``>= 0``.
-    hessian : {"positive", "exact"}, default="positive"
-        As in :class:`gbfocal.MulticlassFocalLoss`.
-    ignore_label : int or None, default=-1
-        Label of an entry without a label (an aspect not mentioned); such entries
-        contribute nothing to the loss, the gradient or the Hessian. None: every
-        entry must be labelled.
-
-    Attributes
-    ----------
-    alpha_ : ndarray of shape (n_classes,)
-        Global class weights resolved by :meth:`fit` (all ones for ``alpha=None``).
-
-    Notes
-    -----
-    The loss of the model is the mean focal loss over the labelled pairs,
-    ``sum(w l) / sum(w)`` (``reduction="output_mean"`` of :meth:`loss` averages the
-    per-output means instead). With ``n_outputs=1`` everything equals
-    :class:`gbfocal.MulticlassFocalLoss`.
-
-    ========================  ====================================================
-    LightGBM ``lgb.train``    ``Dataset(X, label=loss.lgb_label(y),
-                              init_score=np.tile(loss.init_score(y).ravel(), (n, 1)))``,
-                              ``params["objective"] = loss.lgb_objective``,
-                              ``params["num_class"] = A * K``, ``feval=loss.lgb_metric``
-    XGBoost ``xgb.train``     ``DMatrix(X, label=loss.xgb_label(y),
-                              base_margin=np.tile(loss.init_score(y).ravel(), (n, 1)))``,
-                              ``params["tree_method"] = "hist"`` (and optionally
-                              ``"multi_strategy": "multi_output_tree"``),
-                              ``obj=loss.xgb_objective``, ``custom_metric=loss.xgb_metric``
-    ========================  ====================================================
-
-    Predictions are raw margins ``(n, A * K)``: add the initial score where it was
-    not stored in the model, then call :meth:`predict_proba`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from gbfocal.multioutput import MultiOutputFocalLoss
-    >>> y = np.array([[0, -1], [2, 1], [2, 2]])      # 2 aspects, -1 = not mentioned
-    >>> loss = MultiOutputFocalLoss(2, 3, alpha="balanced").fit(y)
-    >>> loss.alpha_.round(4)                        # 5 pairs: 1, 1 and 3 per class
-    array([1.6667, 1.6667, 0.5556])
-    >>> loss.grad_hess(y, np.zeros((3, 2, 3)))[0][0, 1]   # ignored: exactly zero
-    array([0., 0., 0.])
-    >>> loss.predict_proba(np.zeros((1, 6))).shape
-    (1, 2, 3)
-    """
-
-    def __init__(
-        self,
-        n_outputs: int,
-        n_classes: int,
-        alpha: Any = None,
-        gamma: float = 2.0,
-        hessian: str = "positive",
-        ignore_label: int | None = -1,
-    ) -> None:
-        if isinstance(n_outputs, bool) or not isinstance(n_outputs, numbers.Integral):
-            raise TypeError(f"n_outputs must be an integer >= 1, got {n_outputs!r}")
-        if n_outputs < 1:
-            raise ValueError(f"n_outputs must be >= 1, got {n_outputs}")
-        self.n_outputs = int(n_outputs)
-        self.n_classes = v.check_n_classes(n_classes)
-        self.alpha = alpha
-        self.gamma = gamma
-        self.hessian = hessian
-        self.ignore_label = ignore_label
-        v.check_alpha_spec(alpha, self.n_classes, binary=False)
-        v.check_gamma(gamma)
-        v.check_hessian(hessian)
-        v.check_ignore_label(ignore_label, self.n_classes)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(n_outputs={self.n_outputs}, n_classes={self.n_classes}, "
-            f"alpha={self.alpha!r}, gamma={self.gamma!r}, hessian={self.hessian!r}, "
-            f"ignore_label={self.ignore_label!r})"
-        )
-
-    # ------------------------------------------------------------------ checks
-    def _check_y(self, y: Any) -> np.ndarray:
-        labels = v.check_multioutput_label_array(y)
-        if labels.shape[1] != self.n_outputs:
-            raise ValueError(
-                f"y_true has {labels.shape[1]} outputs (columns) but the loss was built for "
-                f"n_outputs={self.n_outputs}"
-            )
-        return labels
-
-    def _check_raw(self, raw_score: Any, n_samples: int) -> np.ndarray:
-        """Margins of the right shape; returned as given (the math keeps that shape)."""
-        z = v._as_float_array(raw_score, "raw_score")
-        z3 = v.check_raw_score_multioutput(z, n_samples, self.n_outputs)
-        if z3.shape[2] != self.n_classes:
-            raise ValueError(
-                f"raw_score has {z3.shape[2]} classes per output (shape {z.shape}) but the loss "
-                f"was built for n_classes={self.n_classes} (n_outputs={self.n_outputs})"
-            )
-        return z
-
-    def _alpha_arg(self, y: np.ndarray, sample_weight: Any) -> np.ndarray | None:
-        if self.alpha is None:
-            return None
-        if not hasattr(self, "alpha_"):
-            self.fit(y, sample_weight)
-        return self.alpha_
-
-    # ------------------------------------------------------------------ NumPy level
-    def fit(self, y: Any, sample_weight: Any = None) -> MultiOutputFocalLoss:
-        """Resolve the global class weights ``alpha_`` from labels ``(n, A)``.
-
-        "balanced" counts the labelled pairs of all outputs, weighted by
-        ``sample_weight`` (``(n,)`` per row or ``(n, A)`` per entry).
-        """
-        labels = self._check_y(y)
-        dummy = np.zeros(labels.shape + (self.n_classes,))
-        pairs = _LabelledPairs(labels, dummy, sample_weight, self.ignore_label)
-        alpha = _multioutput_alpha(self.alpha, pairs)
-        self.alpha_ = np.ones(self.n_classes) if alpha is None else alpha
-        return self
-
-    def loss(
-        self, y: Any, raw_score: Any, sample_weight: Any = None, reduction: str = "mean"
-    ) -> float | np.ndarray:
-        """Focal loss; ``reduction`` as in :func:`gbfocal._focal.multioutput_focal_loss`.
-
-        Default: the weighted mean over the labelled pairs. Fits ``alpha_`` first if needed.
-        """
-        labels = self._check_y(y)
-        raw = self._check_raw(raw_score, labels.shape[0])
-        return multioutput_focal_loss(
-            labels, raw, alpha=self._alpha_arg(labels, sample_weight), gamma=self.gamma,
-            sample_weight=sample_weight, ignore_label=self.ignore_label, reduction=reduction,
-        )
-
-    def grad_hess(
-        self, y: Any, raw_score: Any, sample_weight: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Gradient and diagonal Hessian in the shape of ``raw_score``; zero where ignored."""
-        labels = self._check_y(y)
-        raw = self._check_raw(raw_score, labels.shape[0])
-        return multioutput_focal_grad_hess(
-            labels, raw, alpha=self._alpha_arg(labels, sample_weight), gamma=self.gamma,
-            sample_weight=sample_weight, ignore_label=self.ignore_label, hessian=self.hessian,
-        )
-
-    def init_score(self, y: Any, sample_weight: Any = None) -> np.ndarray:
-        """Constant raw margins ``(n_outputs, n_classes)`` minimising the weighted focal loss.
-
-        The loss separates over outputs, so each output gets the constant that is
-        optimal for its own labelled pairs (mean zero over classes; zeros for an
-        output without labels). Fits ``alpha_``. Flatten with ``.ravel()`` for the
-        libraries' output-major ``A * K`` columns.
-        """
-        labels = self._check_y(y)
-        self.fit(labels, sample_weight)
-        dummy = np.zeros(labels.shape + (self.n_classes,))
-        pairs = _LabelledPairs(labels, dummy, sample_weight, self.ignore_label)
-        output = np.nonzero(pairs.mask.reshape(labels.shape))[1]
-        totals = np.zeros((self.n_outputs, self.n_classes))
-        np.add.at(totals, (output, pairs.y), 1.0 if pairs.w is None else pairs.w)
-        totals *= self.alpha_
-        gamma = v.check_gamma(self.gamma)
-        return np.stack([
-            _minimise_multiclass(t, gamma) if t.sum() > 0 else np.zeros(self.n_classes)
-            for t in totals
-        ])
-
-    def predict_proba(self, raw_score: Any, *, corrected: bool = True) -> np.ndarray:
-        """Probabilities ``(n, n_outputs, n_classes)`` from raw margins.
-
-        Accepts ``(n, A, K)`` or the flat output-major ``(n, A * K)``. ``corrected=True``
-        (default) gives the class posterior of the focal risk minimiser per output
-        (:func:`gbfocal.focal_posterior` with ``alpha_`` and ``gamma``);
-        ``corrected=False`` the plain softmax, biased towards uniform for ``gamma > 0``.
-        """
-        z = v._as_float_array(raw_score, "raw_score")
-        n = z.shape[0] if z.ndim >= 1 else -1
-        z3 = v.check_raw_score_multioutput(self._check_raw(z, n), n, self.n_outputs)
-        if ((z3 >= 0) & (z3 <= 1)).all() and np.allclose(z3.sum(axis=2), 1.0, atol=1e-6):
-            raise ValueError(
-                "predict_proba received raw scores whose blocks are probabilities (in [0, 1], "
-                "summing to 1 per output): pass raw margins, e.g. "
-                "booster.predict(X, raw_score=True) (LightGBM) or output_margin=True (XGBoost)"
-            )
-        if not corrected or (self.alpha is None and v.check_gamma(self.gamma) == 0.0):
-            return special.softmax(z3, axis=2)
-        if self.alpha is None:
-            alpha = None
-        elif hasattr(self, "alpha_"):
-            alpha = check_posterior_alpha(self.alpha_, self.n_classes)
-        elif isinstance(self.alpha, str):
-            raise ValueError(
-                f"alpha={self.alpha!r} is resolved from the training labels: call "
-                "loss.fit(y_train) (or init_score) before asking for corrected probabilities"
-            )
-        else:
-            alpha = check_posterior_alpha(self.alpha, self.n_classes)
-        flat = z3.reshape(-1, self.n_classes)
-        log_eta = log_posterior(flat, alpha, v.check_gamma(self.gamma))
-        return np.exp(log_eta).reshape(z3.shape)
-
-    # ------------------------------------------------------------------ label encodings
-    def lgb_label(self, y: Any) -> np.ndarray:
-        """Labels ``(n, A)`` encoded as one float per row for a LightGBM Dataset.
-
-        LightGBM keeps a single float32 label per row, so row ``i`` stores the integer
-        ``sum_a (y_ia + 1) (K + 1)**a`` (digit 0 = ignored), exact while
-        ``(K + 1)**A <= 2**24`` (e.g. 12 outputs of 3 classes). Larger problems:
-        train one booster per output (what :class:`FocalMultiOutputClassifier` does
-        with LightGBM) or use XGBoost.
-        """
-        self._check_code_range()
-        labels = self._check_y(y)
-        codes, mask = v.check_multioutput_labels(labels, self.n_classes, self.ignore_label)
-        digits = np.where(mask, codes + 1, 0).astype(np.int64)
-        place = (self.n_classes + 1) ** np.arange(self.n_outputs, dtype=np.int64)
-        return (digits @ place).astype(np.float64)
-
-    def xgb_label(self, y: Any) -> np.ndarray:
-        """Labels ``(n, A)`` one-hot encoded as ``(n, A * K)`` for an XGBoost DMatrix.
-
-        XGBoost derives the number of outputs from the label width, so the label must
-        have ``A * K`` columns: the one-hot block of each output, all zeros where ignored.
-        """
-        labels = self._check_y(y)
-        codes, mask = v.check_multioutput_labels(labels, self.n_classes, self.ignore_label)
-        onehot = np.zeros(labels.shape + (self.n_classes,), dtype=np.float32)
-        rows, outputs = np.nonzero(mask)
-        onehot[rows, outputs, codes[rows, outputs]] = 1.0
-        return onehot.reshape(labels.shape[0], -1)
-
-    def _check_code_range(self) -> None:
-        if (self.n_classes + 1) ** self.n_outputs > _FLOAT32_EXACT:
-            raise ValueError(
-                f"{self.n_outputs} outputs of {self.n_classes} classes do not fit in LightGBM's "
-                "float32 row label ((K + 1)**A must be <= 2**24): train one LightGBM booster per "
-                "output (FocalMultiOutputClassifier(backend='lightgbm') does) or use XGBoost"
-            )
-
-    def _decode(self, label: np.ndarray, n_rows: int) -> np.ndarray:
-        """Labels ``(n, A)`` (ignored = ignore_label) from a library's stored label."""
-        marker = -1 if self.ignore_label is None else self.ignore_label
-        a, k = self.n_outputs, self.n_classes
-        if label.ndim == 2 and label.shape == (n_rows, a * k):  # XGBoost one-hot
-            blocks = label.reshape(n_rows, a, k)
-            total = blocks.sum(axis=2)
-            if not (np.isin(blocks, (0.0, 1.0)).all() and np.isin(total, (0.0, 1.0)).all()):
-                raise ValueError(
-                    "the XGBoost label must be one-hot per output (loss.xgb_label(y)); found "
-                    "blocks that are not one-hot or all zero"
-                )
-            return np.where(total > 0, blocks.argmax(axis=2), marker)
-        if label.ndim == 2 and label.shape == (n_rows, a):  # plain labels
-            return label
-        if label.ndim == 1 and label.shape[0] == n_rows:  # LightGBM row code
-            self._check_code_range()
-            code = label.astype(np.float64)
-            top = (k + 1) ** a
-            if not ((code == np.round(code)) & (code >= 0) & (code < top)).all():
-                raise ValueError(
-                    "the LightGBM label must be the row code of loss.lgb_label(y) "
-                    f"(integers in [0, {top})); build the Dataset with label=loss.lgb_label(y)"
-                )
-            place = (k + 1) ** np.arange(a, dtype=np.int64)
-            digits = (code.astype(np.int64)[:, None] // place) % (k + 1)
-            return np.where(digits > 0, digits - 1, marker)
-        raise ValueError(
-            f"the dataset label has shape {label.shape}; expected loss.lgb_label(y) ({n_rows},) "
-            f"for LightGBM or loss.xgb_label(y) ({n_rows}, {a * k}) for XGBoost"
-        )
-
-    def _margins(self, preds: Any, n_rows: int) -> np.ndarray:
-        z = np.asarray(preds, dtype=np.float64)
-        if z.shape != (n_rows, self.n_outputs * self.n_classes):
-            raise ValueError(
-                f"the library passed raw predictions of shape {z.shape}; expected "
-                f"({n_rows}, {self.n_outputs * self.n_classes}) = (n, n_outputs * n_classes): "
-                "set num_class (LightGBM) to n_outputs * n_classes, and the XGBoost label to "
-                "loss.xgb_label(y)"
-            )
-        return z
-
-    def _from_dataset(self, preds: Any, dataset: Any) -> tuple[np.ndarray, np.ndarray, Any]:
-        label = _dataset_label(dataset)
-        n_rows = label.shape[0]
-        return self._decode(label, n_rows), self._margins(preds, n_rows), _dataset_weight(dataset)
-
-    # ------------------------------------------------------------------ library adapters
-    def lgb_objective(self, preds: Any, train_data: Any) -> tuple[np.ndarray, np.ndarray]:
-        """LightGBM >= 4 objective (``num_class = A * K``); float32 ``(n, A * K)``."""
-        y, raw, weight = self._from_dataset(preds, train_data)
-        self.fit(y, weight)  # alpha_ always from the training set being boosted
-        grad, hess = self.grad_hess(y, raw, weight)
-        # LightGBM flattens (n, A*K) in Fortran order: hand it exactly that layout.
-        return np.asfortranarray(grad, np.float32), np.asfortranarray(hess, np.float32)
-
-    def xgb_objective(self, predt: Any, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
-        """XGBoost objective (label ``xgb_label(y)``); float32 ``(n, A * K)``."""
-        y, raw, weight = self._from_dataset(predt, dtrain)
-        self.fit(y, weight)
-        grad, hess = self.grad_hess(y, raw, weight)
-        return np.ascontiguousarray(grad, np.float32), np.ascontiguousarray(hess, np.float32)
-
-    def lgb_metric(self, preds: Any, eval_data: Any) -> tuple[str, float, bool]:
-        """LightGBM ``feval``: ``("focal_loss", mean over labelled pairs, False)``."""
-        y, raw, weight = self._from_dataset(preds, eval_data)
-        return "focal_loss", float(self.loss(y, raw, weight)), False
-
-    def xgb_metric(self, predt: Any, dmatrix: Any) -> tuple[str, float]:
-        """XGBoost ``custom_metric``: ``("focal_loss", mean over labelled pairs)``."""
-        y, raw, weight = self._from_dataset(predt, dmatrix)
-        return "focal_loss", float(self.loss(y, raw, weight))
-
-
-# --------------------------------------------------------------------------- estimator
 def _missing_mask(y: np.ndarray, marker: Any) -> np.ndarray:
     """Entries equal to ``marker``; None/NaN markers match None and NaN.
 
@@ -450,7 +98,7 @@ _RESERVED = {
 
 
 
-class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
+class FocalMultiOutputClassifier(FocalEstimator):
     """Multi-output classifier (e.g. aspects x sentiments) trained with focal loss.
 
     Parameters
@@ -528,11 +176,9 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
     ((2, 2), (2, 2, 3))
     """
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "backend": [StrOptions({"lightgbm", "xgboost"})],
-        "alpha": [None, StrOptions({"balanced"}), "array-like"],
-        "gamma": [Interval(Real, 0, None, closed="left")],
-        "hessian": [StrOptions({"positive", "exact"})],
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        **FocalEstimator._parameter_constraints,
+        "backend": [BACKEND_OPTIONS],
         "missing_label": "no_validation",
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -540,14 +186,6 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
         "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
         "reg_lambda": [Interval(Real, 0, None, closed="left")],
         "multi_strategy": [StrOptions({"one_output_per_tree", "multi_output_tree"})],
-        "random_state": ["random_state"],
-        "n_jobs": [
-            None,
-            Interval(Integral, None, -1, closed="right"),
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "correct_proba": ["boolean"],
-        "params": [None, dict],
     }
 
     def __init__(
@@ -589,8 +227,6 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = False
-        tags.input_tags.allow_nan = True
-        tags.input_tags.sparse = True
         return tags
 
     # ------------------------------------------------------------------ fit
@@ -633,30 +269,16 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
 
         ``sample_weight`` (n_samples,) weights every output of a row.
         """
-        from .sklearn import (
-            _X_CHECKS,
-            _check_native_params,
-            _check_weight,
-            _lightgbm_aliases,
-            _xgboost_aliases,
-        )
-
         _import(self.backend)
-        aliases = _lightgbm_aliases() if self.backend == "lightgbm" else _xgboost_aliases()
-        _check_native_params(self.params, _RESERVED[self.backend], aliases)
+        self._check_native_params(self.backend, _RESERVED[self.backend])
         X = validate_data(self, X, reset=True, **_X_CHECKS)
         codes = self._encode(y)
         if codes.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but y has {codes.shape[0]}")
         weight = _check_weight(sample_weight, X.shape[0], "sample_weight")
         self.n_outputs_ = codes.shape[1]
-        n_classes = self.classes_.shape[0]
-        alpha = self.alpha
-        if alpha is not None and not isinstance(alpha, str):
-            alpha = list(alpha)
-        self.loss_ = MultiOutputFocalLoss(
-            self.n_outputs_, n_classes, alpha=alpha, gamma=self.gamma, hessian=self.hessian,
-        )
+        spec = self._focal_spec(self.classes_.shape[0], binary=False)
+        self.loss_ = MultiOutputFocalLoss.from_spec(spec, n_outputs=self.n_outputs_)
         self.init_score_ = self.loss_.init_score(codes, weight)  # also fits alpha_
         self.alpha_ = self.loss_.alpha_
         if self.backend == "lightgbm":
@@ -666,15 +288,13 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _common_params(self) -> dict[str, Any]:
-        from .sklearn import _n_threads, _seed
-
         params: dict[str, Any] = {
             "learning_rate": self.learning_rate,
             "subsample": self.subsample,
             "colsample_bytree": self.colsample_bytree,
             "reg_lambda": self.reg_lambda,
         }
-        seed, threads = _seed(self.random_state), _n_threads(self.n_jobs)
+        seed, threads = self._booster_seed(), self._threads()
         if seed is not None:
             params["seed"] = seed
         if threads is not None:
@@ -725,13 +345,11 @@ class FocalMultiOutputClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ predict
     def decision_function(self, X: Any) -> np.ndarray:
         """Raw margins (n_samples, n_outputs, n_classes), initial score included."""
-        from .sklearn import _X_CHECKS, _n_threads
-
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, **_X_CHECKS)
         if self.backend == "lightgbm":
             # the thread count goes with every call (see FocalLGBMClassifier._predict_trees)
-            threads = _n_threads(self.n_jobs)
+            threads = self._threads()
             extra = {} if threads is None else {"num_threads": threads}
             raw = np.stack(
                 [b.predict(X, raw_score=True, **extra) for b in self.boosters_], axis=1

@@ -14,49 +14,33 @@ needs scikit-learn but neither booster library.
 
 from __future__ import annotations
 
-import functools
-import os
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from scipy.sparse import csr_matrix, issparse
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._base import (
+    _X_CHECKS,
+    FocalEstimator,
+    _check_weight,
+    _constant_margin,
+    _n_threads,
+    _seed,
+)
 from ._optional import import_optional
-from ._validation import check_sample_weight
+from ._spec import METRICS
 from .losses import BinaryFocalLoss, MulticlassFocalLoss
 
 __all__ = ["FocalLGBMClassifier", "FocalXGBClassifier"]
 
-EVAL_METRICS = ("focal_loss", "log_loss", "average_precision", "roc_auc")
-_HIGHER_IS_BETTER = frozenset({"average_precision", "roc_auc"})
 # eval_metric="auto": what early stopping watches by default (measured in the README,
 # "Defaults"): the focal loss itself stops far too early.
 _AUTO_METRIC = {"binary": "average_precision", "multiclass": "log_loss"}
-
-# Native class-weighting options that a custom objective silently ignores: rejected,
-# pointing to alpha (the focal loss's own class weights).
-_CLASS_WEIGHT_PARAMS = {
-    "scale_pos_weight": "alpha=[1, scale_pos_weight] (weights of [negative, positive])",
-    "is_unbalance": 'alpha="balanced"',
-    "unbalance": 'alpha="balanced"',
-    "unbalanced_sets": 'alpha="balanced"',
-    "class_weight": 'alpha (one weight per class in the order of classes_, or "balanced")',
-}
-
-# Input accepted by fit / predict: dense or sparse numbers; NaN means "missing", which
-# both libraries handle natively.
-_X_CHECKS: dict[str, Any] = {
-    "accept_sparse": ("csr", "csc"),
-    "dtype": (np.float64, np.float32),
-    "ensure_all_finite": "allow-nan",
-}
-
 
 def _import_lightgbm() -> Any:
     return import_optional("lightgbm", needed_by="FocalLGBMClassifier")
@@ -66,134 +50,12 @@ def _import_xgboost() -> Any:
     return import_optional("xgboost", needed_by="FocalXGBClassifier")
 
 
-# --------------------------------------------------------------------------- parameter aliases
-@functools.cache
-def _lightgbm_aliases() -> dict[str, str]:
-    """Every LightGBM parameter name and alias -> its main name, from LightGBM's own table."""
-    from lightgbm.basic import _ConfigAliases  # the table LightGBM's C++ side exports
-
-    return {
-        alias: main
-        for main, aliases in _ConfigAliases._get_all_param_aliases().items()
-        for alias in (main, *aliases)
-    }
-
-
-# Distinct, non-default values: each name's aliases are the keys of XGBoost's saved
-# configuration that echo the same value (XGBoost writes both spellings of an alias).
-_XGB_PROBE = {"eta": 0.0123, "max_depth": 17, "min_child_weight": 0.0456, "subsample": 0.789,
-              "colsample_bytree": 0.654, "alpha": 0.0321, "lambda": 0.0987, "seed": 424242,
-              "nthread": 3, "gamma": 0.0234}
-
-
-@functools.cache
-def _xgboost_aliases() -> dict[str, str]:
-    """XGBoost parameter aliases -> main name, read from a configured booster (XGBoost has
-    no alias table in Python; its saved configuration lists every alias with its value)."""
-    import json
-
-    import xgboost as xgb
-
-    one_row = xgb.DMatrix(np.zeros((1, 1)), label=[0.0])  # configuring needs a feature count
-    booster = xgb.Booster(_XGB_PROBE, cache=[one_row])
-    flat: dict[str, str] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if isinstance(value, str):
-                    flat.setdefault(key, value)
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(json.loads(booster.save_config()))
-    aliases = {}
-    for main in _XGB_PROBE:
-        for key, value in flat.items():
-            if value == flat.get(main):
-                aliases[key] = main
-    return aliases
-
-
-def _check_native_params(
-    params: dict[str, Any] | None, reserved: dict[str, str], aliases: dict[str, str]
-) -> None:
-    """Reject names the estimator controls, under any alias, and one parameter given twice.
-
-    ``reserved`` maps a main parameter name to what to use instead; ``aliases`` maps every
-    spelling to its main name (the library's own table).
-    """
-    for name, replacement in _CLASS_WEIGHT_PARAMS.items():
-        if name in (params or {}) or aliases.get(name, "") in (params or {}):
-            raise ValueError(
-                f"params={{{name!r}: {params[name]!r}}} would be ignored: the library "
-                f"applies it only to its built-in objectives. Weight the classes of the focal "
-                f"loss with {replacement}"
-            )
-    seen: dict[str, str] = {}
-    for key in params or {}:
-        main = aliases.get(key, key)
-        if main in reserved:
-            alias_note = "" if key == main else f" (an alias of {main!r})"
-            raise ValueError(
-                f"params must not set {key!r}{alias_note}: the estimator sets it itself; use "
-                f"{reserved[main]}"
-            )
-        if main in seen:
-            raise ValueError(
-                f"params sets {main!r} twice, as {seen[main]!r} and {key!r}: the library would "
-                "keep one of them silently; pass one name"
-            )
-        seen[main] = key
-
-
-def _check_weight(sample_weight: Any, n_samples: int, name: str) -> np.ndarray | None:
-    """Validated weights; an all-zero vector is rejected (nothing would be learned)."""
-    try:
-        weight = check_sample_weight(sample_weight, n_samples)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{name}: {exc}") from exc
-    if weight is not None and not weight.any():
-        raise ValueError(f"{name} must not be all zero: the total weight must be positive")
-    return weight
-
-
-def _constant_margin(init_score: float | np.ndarray, n_samples: int) -> np.ndarray:
-    """The initial raw score repeated per row: (n,) binary, (n, K) multiclass."""
-    init = np.asarray(init_score, dtype=np.float64)
-    return np.tile(init, (n_samples, 1)) if init.ndim else np.full(n_samples, float(init))
-
-
-def _n_threads(n_jobs: int | None) -> int | None:
-    """scikit-learn's n_jobs (-1 = all cores) as a thread count; None = library default."""
-    if n_jobs is None or n_jobs > 0:
-        return n_jobs
-    return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-
-
-def _seed(random_state: Any) -> int | None:
-    """An integer seed for the booster; None keeps the library's own fixed default seed."""
-    if random_state is None:
-        return None
-    if isinstance(random_state, Integral):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
+class _FocalBoostingClassifier(FocalEstimator):
     """Shared fit / predict logic; subclasses supply the library-specific training."""
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "alpha": [
-            None,
-            StrOptions({"balanced"}),
-            Interval(Real, 0, 1, closed="both"),
-            "array-like",
-        ],
-        "gamma": [Interval(Real, 0, None, closed="left")],
-        "hessian": [StrOptions({"positive", "exact"})],
+    _backend: ClassVar[str]
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        **FocalEstimator._parameter_constraints,
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "min_child_weight": [Interval(Real, 0, None, closed="left")],
@@ -201,27 +63,13 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
         "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
         "reg_alpha": [Interval(Real, 0, None, closed="left")],
         "reg_lambda": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-        "n_jobs": [
-            None,
-            Interval(Integral, None, -1, closed="right"),
-            Interval(Integral, 1, None, closed="left"),
-        ],
         "early_stopping_rounds": [None, Interval(Integral, 1, None, closed="left")],
-        "eval_metric": [StrOptions({"auto", *EVAL_METRICS})],
-        "correct_proba": ["boolean"],
+        "eval_metric": [StrOptions({"auto", *METRICS})],
         "verbose": ["verbose"],
-        "params": [None, dict],
     }
-
-    # Booster parameters (main names) the estimator sets itself -> what to use instead;
-    # `params` must not set them under any alias.
-    _reserved_params: ClassVar[dict[str, str]] = {}
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.sparse = True
         tags.classifier_tags.multi_class = True
         return tags
 
@@ -280,12 +128,8 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
             )
         evals = self._validation_sets(eval_set, eval_sample_weight, encoder)
         n_classes = len(encoder.classes_)
-        if n_classes == 2:
-            loss = BinaryFocalLoss(alpha=self.alpha, gamma=self.gamma, hessian=self.hessian)
-        else:
-            loss = MulticlassFocalLoss(
-                n_classes, alpha=self.alpha, gamma=self.gamma, hessian=self.hessian
-            )
+        spec = self._focal_spec(n_classes, binary=n_classes == 2)
+        loss = (BinaryFocalLoss if n_classes == 2 else MulticlassFocalLoss).from_spec(spec)
         self.n_classes_ = n_classes  # _eval_metric needs it
         for i, (_, y_val, w_val) in enumerate(evals):
             loss.check_metric_defined(self._eval_metric, y_val, w_val, name=f"eval_set[{i}]")
@@ -346,7 +190,7 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
         return checked
 
     def _check_extra_params(self) -> None:
-        _check_native_params(self.params, self._reserved_params, self._aliases())
+        self._check_native_params(self._backend)
 
     @property
     def _eval_metric(self) -> str:
@@ -424,9 +268,6 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------- library-specific hooks
     def _import_library(self) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def _aliases(self) -> dict[str, str]:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def _library_params(self) -> dict[str, Any]:  # pragma: no cover - overridden
@@ -526,6 +367,7 @@ _ATTRIBUTES_DOC = """
 
 
 class FocalLGBMClassifier(_FocalBoostingClassifier):
+    _backend = "lightgbm"
     __doc__ = (
         """LightGBM classifier trained with focal loss.
 
@@ -593,7 +435,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
     """
     )
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
         **_FocalBoostingClassifier._parameter_constraints,
         "num_leaves": [Interval(Integral, 2, 131072, closed="both")],
         "max_depth": [Interval(Integral, -1, None, closed="left")],
@@ -676,9 +518,6 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
     def _import_library(self) -> Any:
         return _import_lightgbm()
 
-    def _aliases(self) -> dict[str, str]:
-        _import_lightgbm()
-        return _lightgbm_aliases()
 
     def _library_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -779,6 +618,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
 
 
 class FocalXGBClassifier(_FocalBoostingClassifier):
+    _backend = "xgboost"
     __doc__ = (
         """XGBoost classifier trained with focal loss.
 
@@ -845,7 +685,7 @@ default="gain"
     """
     )
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
         **_FocalBoostingClassifier._parameter_constraints,
         "max_depth": [Interval(Integral, 0, None, closed="left")],
         "tree_method": [StrOptions({"hist", "approx", "exact"})],
@@ -924,9 +764,6 @@ default="gain"
     def _import_library(self) -> Any:
         return _import_xgboost()
 
-    def _aliases(self) -> dict[str, str]:
-        _import_xgboost()
-        return _xgboost_aliases()
 
     def _check_extra_params(self) -> None:
         super()._check_extra_params()
@@ -994,7 +831,7 @@ default="gain"
             evals=watch,
             obj=self.loss_.xgb_objective,
             custom_metric=self.loss_.xgb_eval(self._eval_metric) if watch else None,
-            maximize=self._eval_metric in _HIGHER_IS_BETTER,
+            maximize=METRICS[self._eval_metric],
             early_stopping_rounds=self.early_stopping_rounds,
             evals_result=evals_result,
             verbose_eval=int(self.verbose) if self.verbose else False,

@@ -23,13 +23,14 @@ import numpy as np
 
 from . import _validation as v
 from ._optional import import_optional
+from ._spec import BOOSTER_BACKENDS, METRICS, FocalSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import optuna
 
 __all__ = ["TuningResult", "tune_focal"]
 
-BACKENDS = ("lightgbm", "xgboost")
+BACKENDS = BOOSTER_BACKENDS
 
 # scikit-learn scorer name -> estimator ``eval_metric`` used for early stopping inside a fold.
 # Early stopping follows the tuning score so that the rounds are chosen for what is compared.
@@ -40,7 +41,7 @@ _EARLY_STOPPING_METRIC = {
     "roc_auc_ovr_weighted": "roc_auc",
     "neg_log_loss": "log_loss",
 }
-_EVAL_METRICS = ("focal_loss", "log_loss", "average_precision", "roc_auc")
+_EVAL_METRICS = tuple(METRICS)
 _FOCAL_SCORING = ("focal_loss", "neg_focal_loss")
 
 # Names of the trial parameters that the focal-loss search itself uses.
@@ -194,7 +195,7 @@ def _alpha_space(alpha: Any, *, binary: bool) -> _AlphaSpace:
                     f"alpha: choice {a!r} is neither a (low, high) range nor a scalar; per-class "
                     "weight vectors cannot be searched, fix them with alpha=np.array([...])"
                 )
-            v.check_alpha_spec(a, n_classes, binary=binary)
+            FocalSpec.create(alpha=a, n_classes=n_classes, binary=binary)  # validates
             choices.append(float(a) if isinstance(a, numbers.Real) else a)
         if len(set(map(repr, choices))) != len(choices):
             raise ValueError(f"alpha: duplicate choices in {alpha!r}")
@@ -211,9 +212,9 @@ def _alpha_space(alpha: Any, *, binary: bool) -> _AlphaSpace:
         alpha = alpha.tolist()
         if binary and len(alpha) != 2 or not binary and len(alpha) < 2:
             raise ValueError(f"alpha: fixed weights need one per class, got {alpha!r}")
-        v.check_alpha_vector(alpha, len(alpha))
+        FocalSpec.create(alpha=alpha, n_classes=len(alpha), binary=binary)  # validates
         return _AlphaSpace(fixed=alpha, is_fixed=True)
-    v.check_alpha_spec(alpha, n_classes, binary=binary)
+    FocalSpec.create(alpha=alpha, n_classes=n_classes, binary=binary)  # validates
     return _AlphaSpace(fixed=alpha, is_fixed=True)
 
 
@@ -264,8 +265,8 @@ def _gamma_space(gamma: Any) -> Any:
     if isinstance(gamma, list):
         if not gamma:
             raise ValueError("gamma: the list of choices is empty")
-        return [v.check_gamma(g) for g in gamma]
-    return v.check_gamma(gamma)
+        return [FocalSpec.create(gamma=g).gamma for g in gamma]
+    return FocalSpec.create(gamma=gamma).gamma
 
 
 def _booster_space(params: Mapping[str, Any] | None, valid_names: Sequence[str],

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ._optional import import_optional
-from .losses import _FocalLossBase
+from .losses import FocalLoss
 
 __all__ = ["train"]
 
@@ -39,7 +39,7 @@ def _on_gpu(data: Any) -> bool:
     return hasattr(data, "__cuda_array_interface__") or type(data).__module__.startswith("cudf")
 
 
-def _check_params(params: Any, loss: _FocalLossBase) -> dict[str, Any]:
+def _check_params(params: Any, loss: FocalLoss) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict, got {type(params).__name__}")
     params = dict(params)
@@ -58,7 +58,7 @@ def _check_params(params: Any, loss: _FocalLossBase) -> dict[str, Any]:
         raise ValueError("booster='dart' drops earlier trees each round: use xgb.train(obj=...)")
     params["base_score"] = 0.0
     params.setdefault("disable_default_eval_metric", 1)
-    if not loss._binary:
+    if not loss.binary:
         num_class = params.setdefault("num_class", loss.n_classes)
         if num_class != loss.n_classes:
             raise ValueError(f"params num_class={num_class} but loss.n_classes={loss.n_classes}")
@@ -70,7 +70,7 @@ def train(
     dtrain: Any,
     num_boost_round: int = 10,
     *,
-    loss: _FocalLossBase,
+    loss: FocalLoss,
     data: Any = None,
     evals: Sequence[tuple[Any, str]] | None = None,
     custom_metric: Any = None,
@@ -122,7 +122,7 @@ callbacks
     5
     """
     xgb = _xgboost()
-    if not isinstance(loss, _FocalLossBase):
+    if not isinstance(loss, FocalLoss):
         raise TypeError(
             f"loss must be a BinaryFocalLoss or MulticlassFocalLoss, got {type(loss).__name__}"
         )
@@ -173,7 +173,7 @@ callbacks
 class _GradHess:
     """The loss's gradient and Hessian on the host (NumPy kernels) or on the GPU (CuPy)."""
 
-    def __init__(self, loss: _FocalLossBase, gpu: bool) -> None:
+    def __init__(self, loss: FocalLoss, gpu: bool) -> None:
         self.loss = loss
         if gpu:
             from .gpu import XGBoostCudaObjective, _array_module

@@ -1,4 +1,4 @@
-"""The array-module-generic focal math (gbfocal._gpu) and the XGBoost CUDA objective.
+"""The array-module-generic focal math (gbfocal._math) and the XGBoost CUDA objective.
 
 The generic code runs here with ``xp = numpy`` and must agree with gbfocal's own
 functions to 1e-12; the CuPy tests run only where CuPy and a CUDA device exist.
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from gbfocal import _gpu, binary_focal_grad_hess, multiclass_focal_grad_hess
+from gbfocal import _math, binary_focal_grad_hess, multiclass_focal_grad_hess
 from gbfocal.gpu import XGBoostCudaObjective, xgb_cuda_objective
 from gbfocal.losses import BinaryFocalLoss, MulticlassFocalLoss
 
@@ -39,11 +39,11 @@ def test_generic_code_on_numpy_equals_gbfocal(n_classes, scale, gamma, hessian):
     if n_classes == 2:
         ref = binary_focal_grad_hess(y, z, alpha=alpha, gamma=gamma, sample_weight=w,
                                      hessian=hessian)
-        got = _gpu.binary_grad_hess(np, y, z, alpha, w, gamma, hessian == "positive")
+        got = _math.binary_grad_hess(np, y, z, alpha, w, gamma, hessian == "positive")
     else:
         ref = multiclass_focal_grad_hess(y, z, alpha=alpha, gamma=gamma, sample_weight=w,
                                          hessian=hessian)
-        got = _gpu.multiclass_grad_hess(np, y, z, alpha, w, gamma, hessian == "positive")
+        got = _math.multiclass_grad_hess(np, y, z, alpha, w, gamma, hessian == "positive")
     for r, g in zip(ref, got, strict=True):
         assert g.shape == r.shape and g.dtype == np.float64
         # relative 1e-12, plus an absolute floor far below float32 resolution for
@@ -54,7 +54,7 @@ def test_generic_code_on_numpy_equals_gbfocal(n_classes, scale, gamma, hessian):
 def test_generic_code_without_weights_or_alpha():
     y, z, _, _ = _case(4, 3.0)
     ref = multiclass_focal_grad_hess(y, z, gamma=2.0)
-    got = _gpu.multiclass_grad_hess(np, y, z, None, None, 2.0, True)
+    got = _math.multiclass_grad_hess(np, y, z, None, None, 2.0, True)
     assert_allclose(got[0], ref[0], rtol=1e-12)
     assert_allclose(got[1], ref[1], rtol=1e-12)
 
@@ -128,7 +128,7 @@ def _cupy():
 def test_cupy_equals_numpy_reference(n_classes):
     cupy = _cupy()
     y, z, w, alpha = _case(n_classes, 40.0)
-    fn = _gpu.binary_grad_hess if n_classes == 2 else _gpu.multiclass_grad_hess
+    fn = _math.binary_grad_hess if n_classes == 2 else _math.multiclass_grad_hess
     ref = fn(np, y, z, alpha, w, 2.0, True)
     got = fn(cupy, cupy.asarray(y), cupy.asarray(z), cupy.asarray(alpha), cupy.asarray(w),
              2.0, True)

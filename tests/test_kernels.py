@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import gbfocal
-from gbfocal import _focal
+from gbfocal import _backend
 
 pytest.importorskip("numba")
 from gbfocal import _kernels  # noqa: E402
@@ -282,7 +282,7 @@ def _call_all():
 
 def test_kernels_are_the_default(monkeypatch):
     monkeypatch.delenv("GBFOCAL_DISABLE_NUMBA", raising=False)
-    assert _focal._compiled() is _kernels
+    assert _backend.compiled() is _kernels
     _poison(monkeypatch)
     with pytest.raises(AssertionError, match="compiled kernel called"):
         _call_all()
@@ -291,19 +291,19 @@ def test_kernels_are_the_default(monkeypatch):
 @pytest.mark.parametrize("value", ["1", "true"])
 def test_env_variable_forces_numpy(monkeypatch, value):
     monkeypatch.setenv("GBFOCAL_DISABLE_NUMBA", value)
-    assert _focal._compiled() is None
+    assert _backend.compiled() is None
     _poison(monkeypatch)
     _call_all()  # never touches the poisoned kernels
     monkeypatch.setenv("GBFOCAL_DISABLE_NUMBA", "0")
-    assert _focal._compiled() is _kernels
+    assert _backend.compiled() is _kernels
 
 
 def test_missing_numba_falls_back_to_numpy(monkeypatch, numpy_path):
     monkeypatch.delenv("GBFOCAL_DISABLE_NUMBA", raising=False)
-    monkeypatch.setattr(_focal, "_KERNELS", None)
+    monkeypatch.setattr(_backend, "_KERNELS", None)
     monkeypatch.setitem(sys.modules, "gbfocal._kernels", None)  # import raises ImportError
     monkeypatch.delattr(gbfocal, "_kernels", raising=False)
-    assert _focal._compiled() is None
+    assert _backend.compiled() is None
     y, z = np.array([0, 1, 1, 0]), np.array([-1.0, 0.5, 3.0, 40.0])
     got = gbfocal.binary_focal_grad_hess(y, z)
     want = numpy_path(gbfocal.binary_focal_grad_hess, y, z)

@@ -259,14 +259,14 @@ def test_label_encodings_round_trip():
     loss = MultiOutputFocalLoss(11, 3)
     code = loss.lgb_label(y)
     assert code.shape == (50,) and np.array_equal(code.astype(np.float32), code)
-    assert np.array_equal(loss._decode(code.astype(np.float32), 50), y)
+    assert np.array_equal(loss.decode_label(code.astype(np.float32)), y)
     onehot = loss.xgb_label(y)
     assert onehot.shape == (50, 33)
-    assert np.array_equal(loss._decode(onehot, 50), y)
+    assert np.array_equal(loss.decode_label(onehot), y)
     with pytest.raises(ValueError, match="2\\*\\*24"):
         MultiOutputFocalLoss(13, 3).lgb_label(np.zeros((2, 13), int))
     with pytest.raises(ValueError, match="one-hot"):
-        loss._decode(np.full((50, 33), 0.5), 50)
+        loss.decode_label(np.full((50, 33), 0.5))
 
 
 # --------------------------------------------------------------------------- adapters

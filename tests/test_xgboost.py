@@ -39,7 +39,7 @@ def _setup(n_classes, weighted=True):
 
 def _reference(loss, dtrain, rounds, **kwargs):
     params = {**PARAMS, "base_score": 0.0, "disable_default_eval_metric": 1}
-    if not loss._binary:
+    if not loss.binary:
         params["num_class"] = loss.n_classes
     return xgb.train(params, dtrain, rounds, obj=loss.xgb_objective, verbose_eval=False,
                      **kwargs)

@@ -1,0 +1,224 @@
+"""What the three estimators share: parameter checks, thread and seed handling, the base.
+
+:class:`FocalEstimator` is the base of :class:`gbfocal.FocalLGBMClassifier`,
+:class:`gbfocal.FocalXGBClassifier` and :class:`gbfocal.FocalMultiOutputClassifier`: the
+focal-loss parameters (validated once, by :meth:`gbfocal._spec.FocalSpec.create`, with the
+same messages and exception types as the loss objects), the native-parameter check
+against the libraries' own alias tables, and the input checks. Needs scikit-learn.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from numbers import Integral
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_random_state
+
+from ._optional import import_optional
+from ._spec import BOOSTER_BACKENDS, FocalSpec
+from ._validation import check_sample_weight
+
+__all__ = ["FocalEstimator"]
+
+# Native class-weighting options that a custom objective silently ignores: rejected,
+# pointing to alpha (the focal loss's own class weights).
+_CLASS_WEIGHT_PARAMS = {
+    "scale_pos_weight": "alpha=[1, scale_pos_weight] (weights of [negative, positive])",
+    "is_unbalance": 'alpha="balanced"',
+    "unbalance": 'alpha="balanced"',
+    "unbalanced_sets": 'alpha="balanced"',
+    "class_weight": 'alpha (one weight per class in the order of classes_, or "balanced")',
+}
+
+# Input accepted by fit / predict: dense or sparse numbers; NaN means "missing", which
+# both libraries handle natively.
+_X_CHECKS: dict[str, Any] = {
+    "accept_sparse": ("csr", "csc"),
+    "dtype": (np.float64, np.float32),
+    "ensure_all_finite": "allow-nan",
+}
+
+
+# --------------------------------------------------------------------------- parameter aliases
+@functools.cache
+def _lightgbm_aliases() -> dict[str, str]:
+    """Every LightGBM parameter name and alias -> its main name, from LightGBM's own table."""
+    from lightgbm.basic import _ConfigAliases  # the table LightGBM's C++ side exports
+
+    return {
+        alias: main
+        for main, aliases in _ConfigAliases._get_all_param_aliases().items()
+        for alias in (main, *aliases)
+    }
+
+
+# Distinct, non-default values: each name's aliases are the keys of XGBoost's saved
+# configuration that echo the same value (XGBoost writes both spellings of an alias).
+_XGB_PROBE = {"eta": 0.0123, "max_depth": 17, "min_child_weight": 0.0456, "subsample": 0.789,
+              "colsample_bytree": 0.654, "alpha": 0.0321, "lambda": 0.0987, "seed": 424242,
+              "nthread": 3, "gamma": 0.0234}
+
+
+@functools.cache
+def _xgboost_aliases() -> dict[str, str]:
+    """XGBoost parameter aliases -> main name, read from a configured booster (XGBoost has
+    no alias table in Python; its saved configuration lists every alias with its value)."""
+    import json
+
+    import xgboost as xgb
+
+    one_row = xgb.DMatrix(np.zeros((1, 1)), label=[0.0])  # configuring needs a feature count
+    booster = xgb.Booster(_XGB_PROBE, cache=[one_row])
+    flat: dict[str, str] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, str):
+                    flat.setdefault(key, value)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads(booster.save_config()))
+    aliases = {}
+    for main in _XGB_PROBE:
+        for key, value in flat.items():
+            if value == flat.get(main):
+                aliases[key] = main
+    return aliases
+
+
+def _check_native_params(
+    params: dict[str, Any] | None, reserved: dict[str, str], aliases: dict[str, str]
+) -> None:
+    """Reject names the estimator controls, under any alias, and one parameter given twice.
+
+    ``reserved`` maps a main parameter name to what to use instead; ``aliases`` maps every
+    spelling to its main name (the library's own table).
+    """
+    for name, replacement in _CLASS_WEIGHT_PARAMS.items():
+        if name in (params or {}) or aliases.get(name, "") in (params or {}):
+            raise ValueError(
+                f"params={{{name!r}: {params[name]!r}}} would be ignored: the library "
+                f"applies it only to its built-in objectives. Weight the classes of the focal "
+                f"loss with {replacement}"
+            )
+    seen: dict[str, str] = {}
+    for key in params or {}:
+        main = aliases.get(key, key)
+        if main in reserved:
+            alias_note = "" if key == main else f" (an alias of {main!r})"
+            raise ValueError(
+                f"params must not set {key!r}{alias_note}: the estimator sets it itself; use "
+                f"{reserved[main]}"
+            )
+        if main in seen:
+            raise ValueError(
+                f"params sets {main!r} twice, as {seen[main]!r} and {key!r}: the library would "
+                "keep one of them silently; pass one name"
+            )
+        seen[main] = key
+
+
+def _check_weight(sample_weight: Any, n_samples: int, name: str) -> np.ndarray | None:
+    """Validated weights; an all-zero vector is rejected (nothing would be learned)."""
+    try:
+        weight = check_sample_weight(sample_weight, n_samples)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name}: {exc}") from exc
+    if weight is not None and not weight.any():
+        raise ValueError(f"{name} must not be all zero: the total weight must be positive")
+    return weight
+
+
+def _constant_margin(init_score: float | np.ndarray, n_samples: int) -> np.ndarray:
+    """The initial raw score repeated per row: (n,) binary, (n, K) multiclass."""
+    init = np.asarray(init_score, dtype=np.float64)
+    return np.tile(init, (n_samples, 1)) if init.ndim else np.full(n_samples, float(init))
+
+
+def _n_threads(n_jobs: int | None) -> int | None:
+    """scikit-learn's n_jobs (-1 = all cores) as a thread count; None = library default."""
+    if n_jobs is None or n_jobs > 0:
+        return n_jobs
+    return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+
+
+def _seed(random_state: Any) -> int | None:
+    """An integer seed for the booster; None keeps the library's own fixed default seed."""
+    if random_state is None:
+        return None
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+
+
+
+def aliases(backend: str) -> dict[str, str]:
+    """Every parameter spelling -> main name, from the library ``backend``'s own table."""
+    import_optional(backend, needed_by=f"the {backend} estimators")
+    return _lightgbm_aliases() if backend == "lightgbm" else _xgboost_aliases()
+
+
+class FocalEstimator(ClassifierMixin, BaseEstimator):
+    """Base of the focal-loss estimators (scikit-learn API; ``__init__`` only stores).
+
+    Subclasses set ``_reserved_params`` (the booster parameters they set themselves, main
+    name -> what to use instead) and implement ``fit`` / ``decision_function``.
+    """
+
+    # alpha, gamma and hessian are validated by FocalSpec.create (in _focal_spec), the one
+    # place that validates them for the loss objects too: the same value gets the same
+    # exception everywhere.
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        "alpha": "no_validation",
+        "gamma": "no_validation",
+        "hessian": "no_validation",
+        "random_state": ["random_state"],
+        "n_jobs": [
+            None,
+            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "correct_proba": ["boolean"],
+        "params": [None, dict],
+    }
+    _reserved_params: ClassVar[dict[str, str]] = {}
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = True
+        return tags
+
+    def _focal_spec(self, n_classes: int, *, binary: bool) -> FocalSpec:
+        """The validated loss parameters (ValueError / TypeError naming the bad one)."""
+        alpha = self.alpha
+        if alpha is not None and not isinstance(alpha, str) and np.ndim(alpha) == 1:
+            alpha = list(alpha)  # e.g. a pandas Series: one weight per class
+        return FocalSpec.create(alpha=alpha, gamma=self.gamma, hessian=self.hessian,
+                                n_classes=n_classes, binary=binary)
+
+    def _check_native_params(self, backend: str, reserved: dict[str, str] | None = None) -> None:
+        """Reject ``params`` entries the estimator controls (``reserved``, default
+        ``_reserved_params``) under any alias of ``backend``, and native class weights."""
+        reserved = self._reserved_params if reserved is None else reserved
+        _check_native_params(self.params, reserved, aliases(backend))
+
+    def _threads(self) -> int | None:
+        return _n_threads(self.n_jobs)
+
+    def _booster_seed(self) -> int | None:
+        return _seed(self.random_state)
+
+
+BACKEND_OPTIONS = StrOptions(set(BOOSTER_BACKENDS))

@@ -1,0 +1,75 @@
+"""The constant starting margin that minimises a weighted focal loss.
+
+Boosting starts from a constant raw score; under a custom objective neither LightGBM
+(``boost_from_average`` is ignored) nor XGBoost (``base_score`` is added as a margin)
+computes it, so the loss objects do, from the per-class weight totals
+``W_c = alpha_c * sum(sample_weight of class c)``. Inputs are checked by the caller.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize
+
+from . import _backend
+
+__all__ = ["minimise_binary", "minimise_multiclass"]
+
+# Half-width of the interval searched for the initial score: sigmoid(50) is 1 in
+# float64, so a larger constant margin cannot lower the loss any further.
+INIT_BOUND = 50.0
+
+
+def minimise_binary(totals: np.ndarray, gamma: float) -> float:
+    """argmin_c of ``W0 FL(0, c) + W1 FL(1, c)`` for class totals ``W = totals``."""
+    y = np.array([0, 1], dtype=np.int8)
+    scale = 1.0 / totals.sum()
+
+    def value(c: float) -> float:
+        z = np.array([c, c], dtype=np.float64)
+        return float(_backend.loss(y, z, None, totals, gamma, binary=True).sum()) * scale
+
+    def slope(c: float) -> float:
+        z = np.array([c, c], dtype=np.float64)
+        grad, _ = _backend.grad_hess(y, z, None, totals, gamma, True, binary=True)
+        return float(grad.sum()) * scale
+
+    # A coarse grid locates the global minimum (focal loss is not convex in general),
+    # then a root of the derivative inside the grid cell gives it to machine precision.
+    grid = np.linspace(-INIT_BOUND, INIT_BOUND, 2001)
+    values = _backend.loss(
+        np.repeat(y, grid.size), np.tile(grid, 2), None, np.repeat(totals, grid.size), gamma,
+        binary=True,
+    ).reshape(2, -1).sum(axis=0)
+    i = int(np.argmin(values))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    if slope(lo) < 0 < slope(hi):
+        return float(optimize.brentq(slope, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+    result = optimize.minimize_scalar(value, bounds=(lo, hi), method="bounded",
+                                      options={"xatol": 1e-12})
+    return float(result.x)
+
+
+def minimise_multiclass(totals: np.ndarray, gamma: float) -> np.ndarray:
+    """argmin_c of ``sum_k W_k FL(k, c)``, gauge fixed by ``mean(c) = 0``."""
+    k = totals.shape[0]
+    y = np.arange(k, dtype=np.intp)
+    scale = 1.0 / totals.sum()
+
+    def value_and_grad(c: np.ndarray) -> tuple[float, np.ndarray]:
+        raw = np.ascontiguousarray(np.broadcast_to(c, (k, k)), dtype=np.float64)
+        loss = _backend.loss(y, raw, None, totals, gamma, binary=False).sum()
+        grad, _ = _backend.grad_hess(y, raw, None, totals, gamma, True, binary=False)
+        return float(loss) * scale, grad.sum(axis=0) * scale
+
+    # Start at the log class shares: the exact answer for gamma = 0 (softmax cross-entropy).
+    with np.errstate(divide="ignore"):
+        start = np.clip(np.log(totals / totals.sum()), -INIT_BOUND, INIT_BOUND)
+    start -= start.mean()
+    result = optimize.minimize(
+        value_and_grad, start, jac=True, method="L-BFGS-B",
+        bounds=[(-2 * INIT_BOUND, 2 * INIT_BOUND)] * k,
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 500},
+    )
+    c = np.asarray(result.x, dtype=np.float64)
+    return c - c.mean()

@@ -1,0 +1,190 @@
+"""The one validated description of a focal loss, and the lists that are one fact.
+
+A :class:`FocalSpec` is built once, at the public boundary (a loss object's constructor, a
+public math function, an estimator's ``fit``), by :meth:`FocalSpec.create`, which is the
+only place where ``alpha``, ``gamma`` and ``hessian`` are validated. It is immutable and
+passed down; the layers below read its fields and never check them again.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import _validation as v
+
+__all__ = [
+    "ARRAY_BACKENDS",
+    "BOOSTER_BACKENDS",
+    "HESSIAN_MODES",
+    "METRICS",
+    "FocalSpec",
+    "balanced_alpha",
+    "check_metric",
+]
+
+#: Hessian modes: "positive" (the default, safe for Newton steps) and "exact".
+HESSIAN_MODES: tuple[str, ...] = v.HESSIAN_MODES
+#: Metric names of the adapters and estimators -> whether higher is better.
+METRICS: dict[str, bool] = {
+    "focal_loss": False,
+    "log_loss": False,
+    "roc_auc": True,
+    "average_precision": True,
+}
+#: Boosting libraries the estimators and the tuner train with.
+BOOSTER_BACKENDS: tuple[str, ...] = ("lightgbm", "xgboost")
+#: Array modules of the array-generic math (gbfocal.gpu).
+ARRAY_BACKENDS: tuple[str, ...] = ("cupy", "numpy")
+
+
+def check_metric(metric: Any) -> str:
+    """``metric`` if it is one of :data:`METRICS`, else ValueError naming it."""
+    if not isinstance(metric, str) or metric not in METRICS:
+        raise ValueError(f"metric must be one of {tuple(METRICS)}, got {metric!r}")
+    return metric
+
+
+def balanced_alpha(
+    y_true: Any, n_classes: int | None = None, sample_weight: Any = None
+) -> np.ndarray:
+    """Per-class weights ``n / (K * n_c)`` from the labels (scikit-learn's "balanced").
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Class indices ``0..K-1`` (binary labels 0/1 included).
+    n_classes : int, default=None
+        Number of classes ``K``; inferred as ``max(y_true) + 1`` (at least 2) when None.
+    sample_weight : array-like of shape (n_samples,), default=None
+        When given, ``n`` and ``n_c`` are weighted counts.
+
+    Returns
+    -------
+    alpha : ndarray of shape (n_classes,)
+        ``alpha[c] = n / (K * n_c)``; the weighted mean of ``alpha[y]`` over the rows is 1.
+
+    Raises
+    ------
+    ValueError
+        If a class has no (weighted) samples, its weight would be infinite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gbfocal import balanced_alpha
+    >>> y = np.repeat([0, 1, 2], [20_000, 10_000, 5_000])
+    >>> balanced_alpha(y).round(4)
+    array([0.5833, 1.1667, 2.3333])
+    """
+    y = v._as_float_array(y_true, "y_true")
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"y_true must be a non-empty 1-D array, got shape {y.shape}")
+    if n_classes is None:
+        if not np.isfinite(y).all() or (y < 0).any() or (y != np.round(y)).any():
+            raise ValueError("y_true must hold class indices 0..K-1")
+        n_classes = max(int(y.max()) + 1, 2)
+    n_classes = v.check_n_classes(n_classes)
+    labels = v.check_multiclass_labels(y, y.shape[0], n_classes)
+    weights = v.check_sample_weight(sample_weight, y.shape[0])
+    return _balanced(labels, weights, n_classes)
+
+
+def _balanced(labels: np.ndarray, weight: np.ndarray | None, n_classes: int) -> np.ndarray:
+    counts = np.bincount(labels, weights=weight, minlength=n_classes).astype(np.float64)
+    if (counts <= 0).any():
+        missing = np.flatnonzero(counts <= 0).tolist()
+        raise ValueError(
+            f"alpha='balanced' needs every class to be present in y_true; classes {missing} "
+            f"have no samples (or zero total sample_weight)"
+        )
+    return counts.sum() / (n_classes * counts)
+
+
+def _check_alpha(alpha: Any, n_classes: int, binary: bool) -> None | str | tuple[float, ...]:
+    """The normalised alpha: None, "balanced", or one non-negative weight per class."""
+    if alpha is None:
+        return None
+    if isinstance(alpha, str):
+        if alpha != "balanced":
+            raise ValueError(
+                f"alpha must be None, 'balanced', a float in [0, 1] (binary) or one weight per "
+                f"class; got unknown string {alpha!r}"
+            )
+        return "balanced"
+    if isinstance(alpha, (bool, np.bool_)):
+        raise TypeError(f"alpha must not be a bool, got {alpha!r}")
+    if isinstance(alpha, numbers.Real):
+        if not binary:
+            raise ValueError(
+                f"a float alpha ({alpha!r}) is only defined for the binary loss (weight of the "
+                f"positive class); for {n_classes} classes pass one weight per class or 'balanced'"
+            )
+        if not (0.0 <= float(alpha) <= 1.0):
+            raise ValueError(f"alpha as a float must lie in [0, 1], got {alpha!r}")
+        return (1.0 - float(alpha), float(alpha))
+    if isinstance(alpha, (Sequence, np.ndarray)):
+        return tuple(float(a) for a in v.check_alpha_vector(alpha, n_classes))
+    raise TypeError(
+        "alpha must be None, 'balanced', a float or a sequence of weights, got "
+        f"{v._describe(alpha)}"
+    )
+
+
+@dataclass(frozen=True)
+class FocalSpec:
+    """Validated, immutable parameters of a focal loss.
+
+    Build it with :meth:`create`. ``alpha`` is normalised: None, ``"balanced"``, or a tuple
+    of one weight per class (a binary float ``a`` becomes ``(1 - a, a)``); ``given_alpha``
+    keeps what the user passed, for ``repr``.
+    """
+
+    n_classes: int
+    binary: bool
+    alpha: None | str | tuple[float, ...]
+    gamma: float
+    hessian: str
+    given_alpha: Any = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def create(
+        cls, *, alpha: Any = None, gamma: Any = 2.0, hessian: Any = "positive",
+        n_classes: Any = 2, binary: bool = True,
+    ) -> FocalSpec:
+        """Validate every parameter (ValueError / TypeError naming it) and build the spec."""
+        k = 2 if binary else v.check_n_classes(n_classes)
+        return cls(
+            n_classes=k, binary=binary, alpha=_check_alpha(alpha, k, binary),
+            gamma=v.check_gamma(gamma), hessian=v.check_hessian(hessian), given_alpha=alpha,
+        )
+
+    @property
+    def positive(self) -> bool:
+        """True for the positive (Newton-safe) Hessian."""
+        return self.hessian == "positive"
+
+    @property
+    def needs_labels(self) -> bool:
+        """True when the class weights depend on the training labels ("balanced")."""
+        return self.alpha == "balanced"
+
+    def class_weights(
+        self, labels: np.ndarray | None = None, weight: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """Resolved per-class weights (None: all ones, the fast path of the math).
+
+        ``labels`` (checked class indices) and ``weight`` (checked row weights) are needed
+        only for ``"balanced"``.
+        """
+        if self.alpha is None:
+            return None
+        if self.alpha == "balanced":
+            if labels is None:
+                raise ValueError("alpha='balanced' is resolved from training labels: none given")
+            return _balanced(labels, weight, self.n_classes)
+        return np.array(self.alpha, dtype=np.float64)
