@@ -18,6 +18,7 @@ from ._focal import (
     multiclass_focal_grad_hess,
     multiclass_focal_loss,
 )
+from ._optional import install_hint
 from ._parallel import get_num_threads, set_num_threads
 from ._posterior import focal_posterior
 from .losses import BinaryFocalLoss, MulticlassFocalLoss, MultiOutputFocalLoss
@@ -50,9 +51,21 @@ __all__ = [
 ]
 
 
+# submodule -> the optional package it cannot be imported without
+_LAZY_NEEDS = {"sklearn": "sklearn", "multioutput": "sklearn", "tuning": "sklearn"}
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        submodule = _LAZY[name]
+        try:
+            module = importlib.import_module(f".{submodule}", __name__)
+        except ImportError as exc:
+            missing = (exc.name or _LAZY_NEEDS[submodule]).partition(".")[0]
+            if missing.startswith("gbfocal"):
+                raise
+            raise ImportError(install_hint(missing, f"gbfocal.{name}")) from exc
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -103,10 +103,12 @@ def _check_native_params(
     ``reserved`` maps a main parameter name to what to use instead; ``aliases`` maps every
     spelling to its main name (the library's own table).
     """
+    given = params or {}
     for name, replacement in _CLASS_WEIGHT_PARAMS.items():
-        if name in (params or {}) or aliases.get(name, "") in (params or {}):
+        key = name if name in given else aliases.get(name, "")
+        if key in given:
             raise ValueError(
-                f"params={{{name!r}: {params[name]!r}}} would be ignored: the library "
+                f"params={{{key!r}: {given[key]!r}}} would be ignored: the library "
                 f"applies it only to its built-in objectives. Weight the classes of the focal "
                 f"loss with {replacement}"
             )

@@ -399,8 +399,8 @@ def multioutput_focal_loss(
         return _pair_mean(loss.sum(), weight.sum())
     per_output = np.zeros((2, pairs.n_outputs))
     output = np.nonzero(pairs.mask.reshape(pairs.n_samples, pairs.n_outputs))[1]
-    np.add.at(per_output, (0, output), loss)
-    np.add.at(per_output, (1, output), weight)
+    np.add.at(per_output[0], output, loss)  # rows of per_output, added to in place
+    np.add.at(per_output[1], output, weight)
     present = per_output[1] > 0
     return _pair_mean((per_output[0, present] / per_output[1, present]).sum(), present.sum())
 

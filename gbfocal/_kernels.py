@@ -22,6 +22,8 @@ on disk, so only the very first call after installation compiles.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal, TypedDict
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -31,8 +33,19 @@ from ._math import MARGIN_CLIP as _MARGIN_CLIP
 from ._math import TINY as _TINY
 from ._parallel import run_rows
 
-_OPTIONS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
-_INLINE = {**_OPTIONS, "inline": "always"}
+
+class _JitOptions(TypedDict, total=False):
+    """The ``njit`` keywords used here (typed, so that mypy matches them to njit's stubs)."""
+
+    cache: bool
+    fastmath: bool
+    error_model: Literal["python", "numpy"]
+    nogil: bool
+    inline: Literal["never", "always"]
+
+
+_OPTIONS: _JitOptions = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
+_INLINE: _JitOptions = {**_OPTIONS, "inline": "always"}
 
 _LOG2E = 1.4426950408889634
 # ln 2 split so that k * _LN2_HI is exact for |k| < 2**20 (fdlibm's constants).
@@ -43,20 +56,30 @@ _TWO_POW_M200 = 2.0**-200
 
 
 # --------------------------------------------------------------------------- bit casts
-@intrinsic
-def _bits_to_float(typingctx, bits):  # noqa: ARG001 - numba's intrinsic signature
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
+if TYPE_CHECKING:
+    # The intrinsics as nopython code calls them. numba's stub types an @intrinsic as
+    # callable with the definition's parameters, the typing context included, and as
+    # returning Never (it raises when called from Python), so mypy would reject every
+    # call below and skip the code after it as unreachable.
+    def _bits_to_float(bits: np.int64) -> float: ...
 
-    return types.float64(types.int64), codegen
+    def _float_to_bits(value: float) -> np.int64: ...
 
+else:
 
-@intrinsic
-def _float_to_bits(typingctx, value):  # noqa: ARG001
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
+    @intrinsic
+    def _bits_to_float(typingctx, bits):  # noqa: ARG001 - numba's intrinsic signature
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.DoubleType())
 
-    return types.int64(types.float64), codegen
+        return types.float64(types.int64), codegen
+
+    @intrinsic
+    def _float_to_bits(typingctx, value):  # noqa: ARG001
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.IntType(64))
+
+        return types.int64(types.float64), codegen
 
 
 # --------------------------------------------------------------------------- scalar math

@@ -122,13 +122,18 @@ def check_posterior_alpha(alpha: Any, n_classes: int) -> np.ndarray | None:
             f"alpha={alpha!r} is resolved from training labels and cannot be used here: pass "
             "the resolved weights (loss.alpha_ or estimator.loss_.alpha_)"
         )
-    a = FocalSpec.create(alpha=alpha, n_classes=n_classes, binary=n_classes == 2).class_weights()
-    if a is not None and (a <= 0).any():
+    spec = FocalSpec.create(alpha=alpha, n_classes=n_classes, binary=n_classes == 2)
+    return positive_weights(spec.class_weights())
+
+
+def positive_weights(alpha: np.ndarray | None) -> np.ndarray | None:
+    """Resolved (already validated) class weights, refused unless every one is > 0."""
+    if alpha is not None and (alpha <= 0).any():
         raise ValueError(
             f"alpha must be positive for every class to recover probabilities: a class of "
-            f"weight 0 does not enter the focal risk, so its posterior is undefined; got {a!r}"
+            f"weight 0 does not enter the focal risk, so its posterior is undefined; got {alpha!r}"
         )
-    return a
+    return alpha
 
 
 def focal_posterior(raw_score: Any, *, alpha: Any = None, gamma: float = 2.0) -> np.ndarray:

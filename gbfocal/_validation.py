@@ -245,7 +245,7 @@ def check_ignore_label(ignore_label: Any, n_classes: int | None = None) -> int |
         return None
     if isinstance(ignore_label, bool) or not isinstance(ignore_label, numbers.Integral):
         raise TypeError(f"ignore_label must be an integer or None, got {_describe(ignore_label)}")
-    if n_classes is not None and 0 <= ignore_label < n_classes:
+    if n_classes is not None and 0 <= int(ignore_label) < n_classes:
         raise ValueError(
             f"ignore_label={ignore_label} is a class index (0..{n_classes - 1}): use a value "
             "outside the classes, e.g. -1"
@@ -287,8 +287,9 @@ def check_multioutput_sample_weight(
         return None
     w = _as_float_array(sample_weight, "sample_weight")
     if w.ndim == 1:
-        w = check_sample_weight(w, n_samples)
-        return np.broadcast_to(w[:, None], (n_samples, n_outputs))
+        row_weight = check_sample_weight(w, n_samples)
+        assert row_weight is not None  # None only for sample_weight=None
+        return np.broadcast_to(row_weight[:, None], (n_samples, n_outputs))
     if w.shape != (n_samples, n_outputs):
         raise ValueError(
             f"sample_weight must have shape ({n_samples},) or ({n_samples}, {n_outputs}), "

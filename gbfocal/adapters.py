@@ -16,19 +16,22 @@ library call        objective                        metric
 ``XGBClassifier``   :class:`SklearnObjective`        :class:`XGBoostSklearnMetric`
 ==================  ===============================  ======================================
 
-Neither library is imported here; :class:`XGBoostMetric` looks at
-``xgboost.collective`` only when XGBoost is already loaded.
+Neither library is imported here, nor :mod:`gbfocal.losses` (which imports this module):
+an adapter wraps any object with the loss objects' per-round interface.
+:class:`XGBoostMetric` looks at ``xgboost.collective`` only when XGBoost is loaded.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._spec import METRICS, check_metric
-from .losses import FocalLoss, TrainingSet
+
+if TYPE_CHECKING:  # pragma: no cover - typing only: gbfocal.losses imports this module
+    from .losses import FocalLoss, TrainingSet
 
 __all__ = [
     "LightGBMMetric",
@@ -66,8 +69,15 @@ def dataset_weight(dataset: Any) -> np.ndarray | None:
     return np.asarray(weight, dtype=np.float64)
 
 
+# The per-round interface of gbfocal.losses.FocalLoss that the adapters use: any object
+# that has it can be wrapped (checked by name, so that this module needs no import of
+# gbfocal.losses, which imports it).
+_PER_ROUND = ("training_set", "margins", "round_grad_hess", "metric", "metric_sums",
+              "decode_label")
+
+
 def _check_loss(loss: Any) -> FocalLoss:
-    if not isinstance(loss, FocalLoss):
+    if not all(callable(getattr(loss, name, None)) for name in _PER_ROUND):
         raise TypeError(
             "loss must be a gbfocal loss object (BinaryFocalLoss, MulticlassFocalLoss, "
             f"MultiOutputFocalLoss), got {type(loss).__name__}"

@@ -31,7 +31,7 @@ Dask is imported lazily: ``import gbfocal.dask`` needs only NumPy.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -202,9 +202,12 @@ def _block_history(
     if y.shape[0] == 0:
         return out
     w = None if weight is None else np.asarray(weight, dtype=np.float64)
-    raw = 0.0 if init is None else np.asarray(init, dtype=np.float64)
+    raw: float | np.ndarray = 0.0 if init is None else np.asarray(init, dtype=np.float64)
     for i in range(n_rounds):  # one tree per call: O(rounds), not O(rounds**2)
-        raw = raw + booster.predict(x, raw_score=True, start_iteration=i, num_iteration=1)
+        # raw scores are a dense array (only pred_contrib can return sparse matrices)
+        tree = cast(np.ndarray, booster.predict(x, raw_score=True, start_iteration=i,
+                                                 num_iteration=1))
+        raw = raw + tree
         out[i] = loss.metric_sums(metric, y, raw, w)
     return out
 

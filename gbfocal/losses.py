@@ -20,17 +20,17 @@ import sys
 import threading
 import warnings
 import weakref
-from typing import Any
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 from scipy import special
 
-from . import _backend
+from . import _backend, adapters
 from . import _validation as v
 from ._focal import _pair_mean, labelled_pairs
 from ._init_score import minimise_binary, minimise_multiclass
 from ._optional import import_optional
-from ._posterior import check_posterior_alpha, log_posterior, posterior_log_odds
+from ._posterior import log_posterior, positive_weights, posterior_log_odds
 from ._spec import METRICS, FocalSpec, check_metric
 
 __all__ = [
@@ -168,6 +168,9 @@ _ADAPTER_TABLE = """
 """
 
 
+_Loss = TypeVar("_Loss", bound="FocalLoss")
+
+
 # --------------------------------------------------------------------------- the base
 class FocalLoss:
     """Base of every focal-loss object: state, NumPy level, per-round interface, adapters.
@@ -201,7 +204,7 @@ class FocalLoss:
     _fitted_explicitly: bool = False
 
     @classmethod
-    def from_spec(cls, spec: FocalSpec, **extra: Any) -> FocalLoss:
+    def from_spec(cls: type[_Loss], spec: FocalSpec, **extra: Any) -> _Loss:
         """The loss for an already validated :class:`~gbfocal._spec.FocalSpec` (no checks
         again); ``extra``: the multi-output loss's ``n_outputs`` and ``ignore_label``."""
         if spec.binary != cls.binary:
@@ -266,7 +269,9 @@ class FocalLoss:
     ) -> np.ndarray:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _values(self, training: TrainingSet, z: np.ndarray) -> np.ndarray:  # pragma: no cover
+    def _values(
+        self, training: TrainingSet, z: np.ndarray, reduction: str = "none"
+    ) -> np.ndarray | float:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def _derivatives(
@@ -424,7 +429,9 @@ class FocalLoss:
                 "LightGBM >= 4 and XGBoost >= 2 pass 2-D arrays: upgrade the library, or "
                 "check that n_classes / num_class match."
             )
-        return z.reshape(n_rows, columns, order=layout)
+        # numpy checks the order itself (it also takes "c", "f", "a"); the stub's Literal is
+        # narrower than what it accepts, so the caller's string is passed on as is.
+        return z.reshape(n_rows, columns, order=cast(Literal["A", "C", "F"], layout))
 
     def _columns(self) -> int:
         """Score columns per row the libraries use (1 for the binary loss)."""
@@ -558,9 +565,7 @@ class FocalLoss:
         ``lgb.Dataset``; returns float32 gradient and Hessian of the same shape,
         multiplied by the Dataset's weights (LightGBM does not apply them itself).
         """
-        from .adapters import LightGBMObjective
-
-        return LightGBMObjective(self)(preds, train_data)
+        return adapters.LightGBMObjective(self)(preds, train_data)
 
     def xgb_objective(self, predt: Any, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
         """XGBoost custom objective: ``xgb.train(params, dtrain, obj=loss.xgb_objective)``.
@@ -568,9 +573,7 @@ class FocalLoss:
         ``predt`` is float32 raw margins, ``(n,)`` or ``(n, K)``; returns float32
         gradient and Hessian of the same shape, multiplied by the DMatrix weights.
         """
-        from .adapters import XGBoostObjective
-
-        return XGBoostObjective(self)(predt, dtrain)
+        return adapters.XGBoostObjective(self)(predt, dtrain)
 
     def sklearn_objective(
         self, y_true: Any, y_pred: Any, sample_weight: Any = None
@@ -581,9 +584,7 @@ class FocalLoss:
         the sample weights (LightGBM positionally, XGBoost as ``sample_weight=``).
         Returns float32 arrays of the shape of ``y_pred``.
         """
-        from .adapters import SklearnObjective
-
-        return SklearnObjective(self)(y_true, y_pred, sample_weight)
+        return adapters.SklearnObjective(self)(y_true, y_pred, sample_weight)
 
     def lgb_metric(self, preds: Any, eval_data: Any) -> tuple[str, float, bool]:
         """LightGBM ``feval``: ``("focal_loss", weighted mean focal loss, False)``."""
@@ -599,27 +600,19 @@ class FocalLoss:
 
     def lgb_eval(self, metric: str = "focal_loss") -> Any:
         """A picklable LightGBM ``feval`` computing ``metric`` from raw margins."""
-        from .adapters import LightGBMMetric
-
-        return LightGBMMetric(self, metric)
+        return adapters.LightGBMMetric(self, metric)
 
     def xgb_eval(self, metric: str = "focal_loss") -> Any:
         """A picklable XGBoost ``custom_metric`` computing ``metric`` from raw margins."""
-        from .adapters import XGBoostMetric
-
-        return XGBoostMetric(self, metric)
+        return adapters.XGBoostMetric(self, metric)
 
     def lgb_sklearn_eval(self, metric: str = "focal_loss") -> Any:
         """A picklable ``eval_metric`` for ``lgb.LGBMClassifier.fit``."""
-        from .adapters import LightGBMSklearnMetric
-
-        return LightGBMSklearnMetric(self, metric)
+        return adapters.LightGBMSklearnMetric(self, metric)
 
     def xgb_sklearn_eval(self, metric: str = "focal_loss") -> Any:
         """A picklable ``eval_metric`` for ``xgb.XGBClassifier``."""
-        from .adapters import XGBoostSklearnMetric
-
-        return XGBoostSklearnMetric(self, metric)
+        return adapters.XGBoostSklearnMetric(self, metric)
 
     # ------------------------------------------------------------------ probabilities
     def _posterior_alpha(self) -> np.ndarray | None:
@@ -633,8 +626,8 @@ class FocalLoss:
                     "object has not seen them, and corrected probabilities need the resolved "
                     "class weights: call loss.fit(y_train, sample_weight) (or init_score) first"
                 )
-            return check_posterior_alpha(self.spec.class_weights(), self.n_classes)
-        return check_posterior_alpha(self.alpha_, self.n_classes)
+            return positive_weights(self.spec.class_weights())
+        return positive_weights(self.alpha_)
 
     def posterior_margin(self, raw_score: Any) -> np.ndarray:  # pragma: no cover - overridden
         """Raw margins mapped to margins of the class posterior (focal correction)."""
@@ -1114,17 +1107,35 @@ class MultiOutputFocalLoss(FocalLoss):
             return z
         return self._check_raw(z, n_samples)
 
-    def _pair_margins(self, training: TrainingSet, z: np.ndarray) -> np.ndarray:
-        flat = z.reshape(training.n_rows * self.n_outputs, self.n_classes)
-        return np.ascontiguousarray(flat[training.mask])
+    @staticmethod
+    def _labelled(training: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
+        """The mask of labelled entries and their labels, which :meth:`_prepare` set."""
+        mask, pair_labels = training.mask, training.pair_labels
+        assert mask is not None and pair_labels is not None, "training set not prepared"
+        return mask, pair_labels
 
-    def _scatter(self, training: TrainingSet, values: np.ndarray, dtype: Any) -> np.ndarray:
-        out = np.zeros((training.mask.shape[0],) + values.shape[1:], dtype=dtype)
-        out[training.mask] = values
+    def _pair_margins(self, training: TrainingSet, z: np.ndarray) -> np.ndarray:
+        mask, _ = self._labelled(training)
+        flat = z.reshape(training.n_rows * self.n_outputs, self.n_classes)
+        return np.ascontiguousarray(flat[mask])
+
+    def _scatter(self, training: TrainingSet, values: np.ndarray, dtype: Any,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """Per-pair values onto all ``n * A`` entries, zero where ignored (into ``out``,
+        a buffer of ``n * A * K`` values, when given)."""
+        mask, _ = self._labelled(training)
+        shape = (mask.shape[0],) + values.shape[1:]
+        if out is None:
+            out = np.zeros(shape, dtype=dtype)
+        else:
+            out = out.reshape(shape)
+            out.fill(0.0)
+        out[mask] = values
         return out
 
     def _values(self, training: TrainingSet, z: np.ndarray, reduction: str = "mean") -> Any:
-        loss = _backend.loss(training.pair_labels, self._pair_margins(training, z),
+        _, pair_labels = self._labelled(training)
+        loss = _backend.loss(pair_labels, self._pair_margins(training, z),
                              self._alpha_arg(training), training.pair_weight,
                              self.spec.gamma, binary=False)
         return self._reduce(training, loss, reduction)
@@ -1140,10 +1151,11 @@ class MultiOutputFocalLoss(FocalLoss):
         weight = np.ones_like(loss) if training.pair_weight is None else training.pair_weight
         if reduction == "mean":
             return _pair_mean(loss.sum(), weight.sum())
+        mask, _ = self._labelled(training)
         per_output = np.zeros((2, a))
-        output = np.nonzero(training.mask.reshape(n, a))[1]
-        np.add.at(per_output, (0, output), loss)
-        np.add.at(per_output, (1, output), weight)
+        output = np.nonzero(mask.reshape(n, a))[1]
+        np.add.at(per_output[0], output, loss)  # rows of per_output, added to in place
+        np.add.at(per_output[1], output, weight)
         present = per_output[1] > 0
         return _pair_mean((per_output[0, present] / per_output[1, present]).sum(), present.sum())
 
@@ -1151,25 +1163,29 @@ class MultiOutputFocalLoss(FocalLoss):
         self, training: TrainingSet, z: np.ndarray, *, dtype: Any = np.float64,
         out: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        _, pair_labels = self._labelled(training)
         grad, hess = _backend.grad_hess(
-            training.pair_labels, self._pair_margins(training, z), self._alpha_arg(training),
+            pair_labels, self._pair_margins(training, z), self._alpha_arg(training),
             training.pair_weight, self.spec.gamma, self.spec.positive, binary=False,
         )
         shape = z.shape
-        return (self._scatter(training, grad, dtype).reshape(shape),
-                self._scatter(training, hess, dtype).reshape(shape))
+        grad_out, hess_out = (None, None) if out is None else out
+        return (self._scatter(training, grad, dtype, grad_out).reshape(shape),
+                self._scatter(training, hess, dtype, hess_out).reshape(shape))
 
     def _columns(self) -> int:
         return self.n_outputs * self.n_classes
 
     def _total_weight(self, training: TrainingSet) -> float:
+        _, pair_labels = self._labelled(training)
         weight = training.pair_weight
-        return float(training.pair_labels.shape[0] if weight is None else np.sum(weight))
+        return float(pair_labels.shape[0] if weight is None else np.sum(weight))
 
     def _log_loss_values(self, training: TrainingSet, z: np.ndarray) -> np.ndarray:
+        _, pair_labels = self._labelled(training)
         flat = self._pair_margins(training, z)
         corrected = log_posterior(flat, self._posterior_alpha(), self.spec.gamma)
-        return _backend.loss(training.pair_labels, corrected, None, training.pair_weight, 0.0,
+        return _backend.loss(pair_labels, corrected, None, training.pair_weight, 0.0,
                              binary=False)
 
     # ------------------------------------------------------------------ NumPy level
@@ -1323,16 +1339,8 @@ class MultiOutputFocalLoss(FocalLoss):
         )
 
 
-# The metric callables lived here in gbfocal 0.1; they are in gbfocal.adapters now (which
-# imports this module, hence the lazy look-up) and stay importable from here.
-_MOVED_TO_ADAPTERS = frozenset({
-    "LightGBMMetric", "LightGBMSklearnMetric", "XGBoostMetric", "XGBoostSklearnMetric",
-})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_ADAPTERS:
-        from . import adapters
-
-        return getattr(adapters, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The metric callables lived here in gbfocal 0.1; they are in gbfocal.adapters now.
+LightGBMMetric = adapters.LightGBMMetric
+LightGBMSklearnMetric = adapters.LightGBMSklearnMetric
+XGBoostMetric = adapters.XGBoostMetric
+XGBoostSklearnMetric = adapters.XGBoostSklearnMetric

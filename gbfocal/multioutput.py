@@ -46,14 +46,14 @@ def _missing_mask(y: np.ndarray, marker: Any) -> np.ndarray:
     A numeric marker also matches its text in string labels: NumPy stores ``-1`` as
     ``"-1"`` in a string array, which would otherwise become a class of its own.
     """
-    if marker is None or (isinstance(marker, Real) and np.isnan(marker)):
+    if marker is None or (isinstance(marker, Real) and np.isnan(float(marker))):
         return np.frompyfunc(lambda x: x is None or x != x, 1, 1)(y).astype(bool)
     values = y.astype(object)
     missing = np.asarray(values == marker, dtype=bool)
     if isinstance(marker, Real) and not isinstance(marker, bool):
         texts = {str(marker)}
         if float(marker).is_integer():
-            texts.add(str(int(marker)))
+            texts.add(str(round(marker)))  # int(marker), typed for numbers.Real
         is_text = np.frompyfunc(lambda x: isinstance(x, str) and x in texts, 1, 1)
         missing |= is_text(values).astype(bool)
     return missing

@@ -17,7 +17,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -130,6 +130,8 @@ class _AlphaSpace:
             _ALPHA_CHOICE, list(options)
         )
         if choice == _ALPHA_RANGE:
+            # offered only when the range is set (_alpha_space sets low and high together)
+            assert self.low is not None and self.high is not None
             return trial.suggest_float("alpha", self.low, self.high, log=self.log)
         return choice
 
@@ -360,6 +362,12 @@ def _resolve_scoring(scoring: Any, early_stopping_metric: Any) -> tuple[Callable
     return scorer, name, metric
 
 
+@overload
+def _check_positive_int(value: Any, name: str, *, minimum: int = 1,
+                        allow_none: Literal[False] = False) -> int: ...
+@overload
+def _check_positive_int(value: Any, name: str, *, minimum: int = 1,
+                        allow_none: bool) -> int | None: ...
 def _check_positive_int(value: Any, name: str, *, minimum: int = 1,
                         allow_none: bool = False) -> int | None:
     if value is None and allow_none:

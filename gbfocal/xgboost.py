@@ -21,12 +21,15 @@ on the CPU. Not yet measured on a GPU (see the README).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._optional import import_optional
 from .losses import FocalLoss
+
+if TYPE_CHECKING:
+    from .gpu import XGBoostCudaObjective
 
 __all__ = ["train"]
 
@@ -175,6 +178,7 @@ class _GradHess:
 
     def __init__(self, loss: FocalLoss, gpu: bool) -> None:
         self.loss = loss
+        self.device: XGBoostCudaObjective | None
         if gpu:
             from .gpu import XGBoostCudaObjective, _array_module
 

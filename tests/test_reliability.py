@@ -302,3 +302,25 @@ def test_every_optional_import_says_what_to_install(monkeypatch):
             with pytest.raises(ImportError, match=pattern) as info:
                 call()
             assert re.search(rf"needs {module}", str(info.value))
+
+
+def test_multioutput_objective_reuses_buffers_only_when_free():
+    """The multi-output loss shares the per-round buffers of the loss base: a held result is
+    never overwritten, a dropped one is reused."""
+    from gbfocal import MultiOutputFocalLoss
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(-1, 3, size=(200, 2))
+    loss = MultiOutputFocalLoss(2, 3, alpha="balanced")
+    dtrain = xgb.DMatrix(rng.normal(size=(200, 3)), label=loss.xgb_label(y))
+    raw1 = rng.normal(size=(200, 6)).astype(np.float32)
+    raw2 = rng.normal(size=(200, 6)).astype(np.float32)
+    held_grad, held_hess = loss.xgb_objective(raw1, dtrain)
+    copy_grad = held_grad.copy()
+    grad2, _ = loss.xgb_objective(raw2, dtrain)
+    assert np.array_equal(held_grad, copy_grad)  # held: not overwritten
+    expected = loss.grad_hess(y, raw2.astype(np.float64))[0].astype(np.float32)
+    assert np.array_equal(grad2, expected)
+    del held_grad, held_hess, grad2, _
+    again, _ = loss.xgb_objective(raw1, dtrain)
+    assert np.array_equal(again, copy_grad)
