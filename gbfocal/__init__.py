@@ -30,6 +30,7 @@ _LAZY = {
     "FocalLGBMClassifier": "sklearn",
     "FocalXGBClassifier": "sklearn",
     "FocalMultiOutputClassifier": "multioutput",
+    "load_model": "persist",
     "tune_focal": "tuning",
     "TuningResult": "tuning",
 }
@@ -52,7 +53,8 @@ __all__ = [
 
 
 # submodule -> the optional package it cannot be imported without
-_LAZY_NEEDS = {"sklearn": "sklearn", "multioutput": "sklearn", "tuning": "sklearn"}
+_LAZY_NEEDS = {"sklearn": "sklearn", "multioutput": "sklearn", "tuning": "sklearn",
+               "persist": "sklearn"}
 
 
 def __getattr__(name: str) -> Any:

@@ -216,6 +216,25 @@ class FocalEstimator(ClassifierMixin, BaseEstimator):
         reserved = self._reserved_params if reserved is None else reserved
         _check_native_params(self.params, reserved, aliases(backend))
 
+    def save_model(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Any:
+        """Save this fitted estimator as one JSON file (:func:`gbfocal.persist.save_model`)."""
+        from .persist import save_model
+
+        return save_model(self, path, overwrite=overwrite)
+
+    @classmethod
+    def load_model(cls, path: str | os.PathLike[str]) -> Any:
+        """Load an estimator saved by :meth:`save_model` (:func:`gbfocal.persist.load_model`).
+
+        Raises TypeError when the file holds another estimator class.
+        """
+        from .persist import load_model
+
+        estimator = load_model(path)
+        if not isinstance(estimator, cls):
+            raise TypeError(f"{path} holds a {type(estimator).__name__}, not a {cls.__name__}")
+        return estimator
+
     def _threads(self) -> int | None:
         return _n_threads(self.n_jobs)
 
