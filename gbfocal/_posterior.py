@@ -117,12 +117,12 @@ def check_posterior_alpha(alpha: Any, n_classes: int) -> np.ndarray | None:
     Validated by :meth:`gbfocal._spec.FocalSpec.create` (the loss functions' rules), plus
     the posterior's own: "balanced" is not resolved weights, and every weight must be > 0.
     """
-    if isinstance(alpha, str):
+    spec = FocalSpec.create(alpha=alpha, n_classes=n_classes, binary=n_classes == 2)
+    if spec.needs_labels:
         raise ValueError(
             f"alpha={alpha!r} is resolved from training labels and cannot be used here: pass "
             "the resolved weights (loss.alpha_ or estimator.loss_.alpha_)"
         )
-    spec = FocalSpec.create(alpha=alpha, n_classes=n_classes, binary=n_classes == 2)
     return positive_weights(spec.class_weights())
 
 

@@ -105,8 +105,60 @@ def _balanced(labels: np.ndarray, weight: np.ndarray | None, n_classes: int) -> 
     return counts.sum() / (n_classes * counts)
 
 
-def _check_alpha(alpha: Any, n_classes: int, binary: bool) -> None | str | tuple[float, ...]:
-    """The normalised alpha: None, "balanced", or one non-negative weight per class."""
+EFFECTIVE_NUMBER = "effective_number"
+
+
+def effective_number_alpha(counts: np.ndarray, beta: float) -> np.ndarray:
+    """Class-balanced weights (Cui et al., CVPR 2019) from (weighted) class counts.
+
+    ``a_c ∝ (1 - beta) / (1 - beta**n_c)``, scaled like "balanced" so that
+    ``sum_c n_c a_c = n``. ``beta = 0`` gives all ones; ``beta -> 1`` tends to "balanced"
+    (``n / (K n_c)``). ``1 - beta**n_c`` is ``-expm1(n_c log beta)``: exact for beta near 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> effective_number_alpha(np.array([900.0, 100.0]), 0.0).tolist()
+    [1.0, 1.0]
+    >>> effective_number_alpha(np.array([900.0, 100.0]), 0.999).round(3).tolist()
+    [0.656, 4.093]
+    """
+    if (counts <= 0).any():
+        missing = np.flatnonzero(counts <= 0).tolist()
+        raise ValueError(
+            f"alpha=('effective_number', beta) needs every class to be present in y_true; "
+            f"classes {missing} have no samples (or zero total sample_weight)"
+        )
+    if beta == 0.0:
+        raw = np.ones_like(counts)
+    else:
+        raw = (1.0 - beta) / -np.expm1(counts * np.log(beta))
+    return raw * counts.sum() / float(np.sum(raw * counts))
+
+
+def _check_effective_number(alpha: Sequence[Any]) -> tuple[str, float]:
+    if len(alpha) != 2:
+        raise ValueError(
+            f"alpha=('effective_number', beta) takes exactly one beta, got {v._describe(alpha)}"
+        )
+    beta = alpha[1]
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
+        raise TypeError(
+            f"alpha=('effective_number', beta): beta must be a real number in [0, 1), got "
+            f"{v._describe(beta)}"
+        )
+    if not 0.0 <= float(beta) < 1.0:
+        raise ValueError(
+            f"alpha=('effective_number', beta): beta must lie in [0, 1), got {float(beta)!r}"
+        )
+    return (EFFECTIVE_NUMBER, float(beta))
+
+
+def _check_alpha(
+    alpha: Any, n_classes: int, binary: bool
+) -> None | str | tuple[float, ...] | tuple[str, float]:
+    """The normalised alpha: None, "balanced", ("effective_number", beta), or one
+    non-negative weight per class."""
     if alpha is None:
         return None
     if isinstance(alpha, str):
@@ -127,6 +179,13 @@ def _check_alpha(alpha: Any, n_classes: int, binary: bool) -> None | str | tuple
         if not (0.0 <= float(alpha) <= 1.0):
             raise ValueError(f"alpha as a float must lie in [0, 1], got {alpha!r}")
         return (1.0 - float(alpha), float(alpha))
+    if isinstance(alpha, (tuple, list)) and alpha and isinstance(alpha[0], str):
+        if alpha[0] != EFFECTIVE_NUMBER:
+            raise ValueError(
+                f"alpha as a (mode, parameter) pair must be ('effective_number', beta), got "
+                f"{v._describe(alpha)}"
+            )
+        return _check_effective_number(alpha)
     if isinstance(alpha, (Sequence, np.ndarray)):
         return tuple(float(a) for a in v.check_alpha_vector(alpha, n_classes))
     raise TypeError(
@@ -139,14 +198,15 @@ def _check_alpha(alpha: Any, n_classes: int, binary: bool) -> None | str | tuple
 class FocalSpec:
     """Validated, immutable parameters of a focal loss.
 
-    Build it with :meth:`create`. ``alpha`` is normalised: None, ``"balanced"``, or a tuple
+    Build it with :meth:`create`. ``alpha`` is normalised: None, ``"balanced"``,
+    ``("effective_number", beta)`` (class-balanced weights, Cui et al. 2019), or a tuple
     of one weight per class (a binary float ``a`` becomes ``(1 - a, a)``); ``given_alpha``
     keeps what the user passed, for ``repr``.
     """
 
     n_classes: int
     binary: bool
-    alpha: None | str | tuple[float, ...]
+    alpha: None | str | tuple[float, ...] | tuple[str, float]
     gamma: float
     hessian: str
     given_alpha: Any = field(default=None, compare=False, repr=False)
@@ -170,8 +230,10 @@ class FocalSpec:
 
     @property
     def needs_labels(self) -> bool:
-        """True when the class weights depend on the training labels ("balanced")."""
-        return self.alpha == "balanced"
+        """True when the class weights depend on the training labels ("balanced",
+        ("effective_number", beta))."""
+        return self.alpha == "balanced" or (
+            isinstance(self.alpha, tuple) and self.alpha[:1] == (EFFECTIVE_NUMBER,))
 
     def class_weights(
         self, labels: np.ndarray | None = None, weight: np.ndarray | None = None
@@ -183,8 +245,12 @@ class FocalSpec:
         """
         if self.alpha is None:
             return None
-        if self.alpha == "balanced":
+        if self.needs_labels:
             if labels is None:
-                raise ValueError("alpha='balanced' is resolved from training labels: none given")
-            return _balanced(labels, weight, self.n_classes)
+                raise ValueError(
+                    f"alpha={self.given_alpha!r} is resolved from training labels: none given")
+            if self.alpha == "balanced":
+                return _balanced(labels, weight, self.n_classes)
+            counts = np.bincount(labels, weights=weight, minlength=self.n_classes)
+            return effective_number_alpha(counts.astype(np.float64), float(self.alpha[1]))
         return np.array(self.alpha, dtype=np.float64)

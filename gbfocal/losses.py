@@ -496,7 +496,7 @@ class FocalLoss:
         return float(training.n_rows if weight is None else np.sum(weight))
 
     def _require_alpha(self) -> None:
-        if isinstance(self.spec.alpha, str) and not hasattr(self, "alpha_"):
+        if self.spec.needs_labels and not hasattr(self, "alpha_"):
             # Fitting here would take the class weights from the *validation* labels,
             # silently unlike the objective's. lgb.train deep-copies params, so the
             # objective fits a copy and never this object: the user must fit it.
