@@ -21,7 +21,7 @@ from ._focal import (
 from ._optional import install_hint
 from ._parallel import get_num_threads, set_num_threads
 from ._posterior import focal_posterior
-from .losses import BinaryFocalLoss, MulticlassFocalLoss, MultiOutputFocalLoss
+from .losses import BinaryFocalLoss, MulticlassFocalLoss, MultiLabelFocalLoss, MultiOutputFocalLoss
 
 __version__ = "0.1.0"
 
@@ -47,6 +47,7 @@ __all__ = [
     "set_num_threads",
     "BinaryFocalLoss",
     "MulticlassFocalLoss",
+    "MultiLabelFocalLoss",
     "MultiOutputFocalLoss",
     *_LAZY,
 ]
