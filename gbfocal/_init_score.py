@@ -8,6 +8,8 @@ computes it, so the loss objects do, from the per-class weight totals
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import optimize
 
@@ -20,26 +22,40 @@ __all__ = ["minimise_binary", "minimise_multiclass"]
 INIT_BOUND = 50.0
 
 
-def minimise_binary(totals: np.ndarray, gamma: float) -> float:
-    """argmin_c of ``W0 FL(0, c) + W1 FL(1, c)`` for class totals ``W = totals``."""
+LossFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+GradFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def minimise_binary(
+    totals: np.ndarray, gamma: float, *, functions: tuple[LossFn, GradFn] | None = None
+) -> float:
+    """argmin_c of ``W0 FL(0, c) + W1 FL(1, c)`` for class totals ``W = totals``.
+
+    ``functions``: ``(loss(y, z, weight), grad(y, z, weight))`` of another sigmoid loss
+    (the asymmetric one); default the focal loss with ``gamma``.
+    """
     y = np.array([0, 1], dtype=np.int8)
     scale = 1.0 / totals.sum()
 
+    def focal_loss(yy: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return _backend.loss(yy, z, None, w, gamma, binary=True)
+
+    def focal_grad(yy: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return _backend.grad_hess(yy, z, None, w, gamma, True, binary=True)[0]
+
+    loss_fn, grad_fn = (focal_loss, focal_grad) if functions is None else functions
+
     def value(c: float) -> float:
-        z = np.array([c, c], dtype=np.float64)
-        return float(_backend.loss(y, z, None, totals, gamma, binary=True).sum()) * scale
+        return float(loss_fn(y, np.array([c, c], dtype=np.float64), totals).sum()) * scale
 
     def slope(c: float) -> float:
-        z = np.array([c, c], dtype=np.float64)
-        grad, _ = _backend.grad_hess(y, z, None, totals, gamma, True, binary=True)
-        return float(grad.sum()) * scale
+        return float(grad_fn(y, np.array([c, c], dtype=np.float64), totals).sum()) * scale
 
     # A coarse grid locates the global minimum (focal loss is not convex in general),
     # then a root of the derivative inside the grid cell gives it to machine precision.
     grid = np.linspace(-INIT_BOUND, INIT_BOUND, 2001)
-    values = _backend.loss(
-        np.repeat(y, grid.size), np.tile(grid, 2), None, np.repeat(totals, grid.size), gamma,
-        binary=True,
+    values = loss_fn(
+        np.repeat(y, grid.size), np.tile(grid, 2), np.repeat(totals, grid.size),
     ).reshape(2, -1).sum(axis=0)
     i = int(np.argmin(values))
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]

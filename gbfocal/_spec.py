@@ -194,6 +194,21 @@ def _check_alpha(
     )
 
 
+def _check_named_gamma(value: Any, name: str) -> float:
+    try:
+        return v.check_gamma(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(str(exc).replace("gamma", name, 1)) from exc
+
+
+def _check_clip(clip: Any) -> float:
+    if isinstance(clip, (bool, np.bool_)) or not isinstance(clip, numbers.Real):
+        raise TypeError(f"clip must be a real number in [0, 1), got {v._describe(clip)}")
+    if not 0.0 <= float(clip) < 1.0:
+        raise ValueError(f"clip must lie in [0, 1), got {float(clip)!r}")
+    return float(clip)
+
+
 @dataclass(frozen=True)
 class FocalSpec:
     """Validated, immutable parameters of a focal loss.
@@ -210,18 +225,35 @@ class FocalSpec:
     gamma: float
     hessian: str
     given_alpha: Any = field(default=None, compare=False, repr=False)
+    #: Asymmetric focal loss (Ridnik et al. 2021): the negatives' exponent (None: ``gamma``
+    #: for both classes) and their probability margin ``clip``; ``gamma`` is then the
+    #: positives' exponent.
+    gamma_neg: float | None = None
+    clip: float = 0.0
 
     @classmethod
     def create(
         cls, *, alpha: Any = None, gamma: Any = 2.0, hessian: Any = "positive",
-        n_classes: Any = 2, binary: bool = True,
+        n_classes: Any = 2, binary: bool = True, gamma_neg: Any = None, clip: Any = 0.0,
     ) -> FocalSpec:
         """Validate every parameter (ValueError / TypeError naming it) and build the spec."""
         k = 2 if binary else v.check_n_classes(n_classes)
+        if (gamma_neg is not None or clip != 0.0) and not binary:
+            raise ValueError(
+                "gamma_neg and clip (the asymmetric focal loss) are defined for sigmoid "
+                "outputs: the binary and the multi-label losses"
+            )
         return cls(
             n_classes=k, binary=binary, alpha=_check_alpha(alpha, k, binary),
             gamma=v.check_gamma(gamma), hessian=v.check_hessian(hessian), given_alpha=alpha,
+            gamma_neg=None if gamma_neg is None else _check_named_gamma(gamma_neg, "gamma_neg"),
+            clip=_check_clip(clip),
         )
+
+    @property
+    def asymmetric(self) -> bool:
+        """True for the asymmetric focal loss (a separate gamma_neg or a clip > 0)."""
+        return self.gamma_neg is not None or self.clip > 0.0
 
     @property
     def positive(self) -> bool:

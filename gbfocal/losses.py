@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar, cast
 import numpy as np
 from scipy import special
 
-from . import _backend, adapters
+from . import _asymmetric, _backend, adapters
 from . import _validation as v
 from ._focal import _pair_mean, labelled_pairs
 from ._init_score import minimise_binary, minimise_multiclass
@@ -653,6 +653,71 @@ def _class_totals(labels: np.ndarray, weight: np.ndarray | None, alpha: np.ndarr
     return np.bincount(labels, weights=weight, minlength=n_classes) * alpha
 
 
+# --------------------------------------------------------------------------- asymmetric
+# The asymmetric focal loss (Ridnik et al. 2021, gbfocal._asymmetric) of a sigmoid output:
+# the binary and multi-label losses use these when their spec has gamma_neg or clip. It has
+# no compiled kernel: the array-generic NumPy math runs (checked to 1e-9 against mpmath).
+def _gamma_neg(spec: FocalSpec) -> float:
+    return spec.gamma if spec.gamma_neg is None else spec.gamma_neg
+
+
+def _asym_loss(spec: FocalSpec, y: np.ndarray, z: np.ndarray, alpha: np.ndarray | None,
+               weight: np.ndarray | None) -> np.ndarray:
+    return np.ascontiguousarray(_asymmetric.asymmetric_loss(
+        np, y, z.astype(np.float64, copy=False), alpha, weight, spec.gamma, _gamma_neg(spec),
+        spec.clip))
+
+
+def _asym_grad_hess(
+    spec: FocalSpec, y: np.ndarray, z: np.ndarray, alpha: np.ndarray | None,
+    weight: np.ndarray | None, dtype: Any = np.float64,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    grad, hess = _asymmetric.asymmetric_grad_hess(
+        np, y, z.astype(np.float64, copy=False), alpha, weight, spec.gamma, _gamma_neg(spec),
+        spec.clip, spec.positive)
+    if out is None:
+        return np.ascontiguousarray(grad, dtype=dtype), np.ascontiguousarray(hess, dtype=dtype)
+    out[0][...] = grad
+    out[1][...] = hess
+    return out
+
+
+def _asym_functions(spec: FocalSpec) -> Any:
+    """``(loss, grad)`` of the asymmetric loss for the starting-margin search (None: focal)."""
+    if not spec.asymmetric:
+        return None
+    return (lambda y, z, w: _asym_loss(spec, y, z, None, w),
+            lambda y, z, w: _asym_grad_hess(spec, y, z, None, w)[0])
+
+
+# A posterior of exactly 0 or 1 (a negative below the clip threshold) as finite log-odds,
+# so that the corrected log loss stays finite (it is then about 700 for such a row).
+_LOG_ODDS_BOUND = 700.0
+
+
+def _asym_posterior_log_odds(spec: FocalSpec, z: np.ndarray,
+                             alpha: np.ndarray | None) -> np.ndarray:
+    """Log-odds of the posterior of the asymmetric focal risk minimiser at margins ``z``.
+
+    Stationarity of ``eta a_1 L_1(z) + (1 - eta) a_0 L_0(z)`` in ``z`` gives
+    ``eta / (1 - eta) = a_0 L_0'(z) / (-a_1 L_1'(z))``: the ratio of the two classes'
+    gradients (``L_0' >= 0``, ``L_1' <= 0``), zero where ``p <= clip`` (there the negatives
+    do not pull, so a risk minimiser with ``eta > 0`` never sits there). ``alpha``:
+    ``[a_0, a_1]``, or ``(2, L)`` per label. For the symmetric loss this is the CVPR 2021
+    formula of :func:`gbfocal.focal_posterior`.
+    """
+    a0 = 1.0 if alpha is None else alpha[0]
+    a1 = 1.0 if alpha is None else alpha[1]
+    zeros, ones = np.zeros(z.shape, np.int8), np.ones(z.shape, np.int8)
+    flat = z.reshape(-1)
+    g0 = _asym_grad_hess(spec, zeros.reshape(-1), flat, None, None)[0].reshape(z.shape)
+    g1 = _asym_grad_hess(spec, ones.reshape(-1), flat, None, None)[0].reshape(z.shape)
+    with np.errstate(divide="ignore"):
+        log_odds = (np.log(a0 * g0) - np.log(-a1 * g1))
+    return np.clip(np.nan_to_num(log_odds, nan=0.0), -_LOG_ODDS_BOUND, _LOG_ODDS_BOUND)
+
+
 # --------------------------------------------------------------------------- binary
 class BinaryFocalLoss(FocalLoss):
     __doc__ = """Binary (sigmoid) focal loss for LightGBM and XGBoost.
@@ -716,8 +781,21 @@ class BinaryFocalLoss(FocalLoss):
 
     binary = True
 
-    def __init__(self, alpha: Any = None, gamma: float = 2.0, hessian: str = "positive") -> None:
-        self.spec = FocalSpec.create(alpha=alpha, gamma=gamma, hessian=hessian, binary=True)
+    def __init__(
+        self, alpha: Any = None, gamma: float = 2.0, hessian: str = "positive", *,
+        gamma_neg: float | None = None, clip: float = 0.0,
+    ) -> None:
+        self.spec = FocalSpec.create(alpha=alpha, gamma=gamma, hessian=hessian, binary=True,
+                                     gamma_neg=gamma_neg, clip=clip)
+
+    def _repr_args(self) -> list[str]:
+        return []
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        if not self.spec.asymmetric:
+            return text
+        return text[:-1] + f", gamma_neg={self.spec.gamma_neg!r}, clip={self.spec.clip!r})"
 
     def _check_labels(self, y: Any) -> np.ndarray:
         return v.check_binary_labels(y, np.shape(y)[0] if np.ndim(y) == 1 else -1)
@@ -736,6 +814,9 @@ class BinaryFocalLoss(FocalLoss):
         return z
 
     def _values(self, training: TrainingSet, z: np.ndarray, reduction: str = "none") -> Any:
+        if self.spec.asymmetric:
+            return _asym_loss(self.spec, training.labels, z, self._alpha_arg(training),
+                              training.weight)
         return _backend.loss(training.labels, z, self._alpha_arg(training), training.weight,
                              self.spec.gamma, binary=True)
 
@@ -743,6 +824,9 @@ class BinaryFocalLoss(FocalLoss):
         self, training: TrainingSet, z: np.ndarray, *, dtype: Any = np.float64,
         out: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        if self.spec.asymmetric:
+            return _asym_grad_hess(self.spec, training.labels, z, self._alpha_arg(training),
+                                   training.weight, dtype, out)
         return _backend.grad_hess(
             training.labels, z, self._alpha_arg(training), training.weight, self.spec.gamma,
             self.spec.positive, binary=True, dtype=dtype, out=out,
@@ -753,7 +837,8 @@ class BinaryFocalLoss(FocalLoss):
         self.fit(y, sample_weight)
         labels = self._check_labels(y)
         weight = self._check_weight(sample_weight, labels)
-        return minimise_binary(_class_totals(labels, weight, self.alpha_, 2), self.spec.gamma)
+        return minimise_binary(_class_totals(labels, weight, self.alpha_, 2), self.spec.gamma,
+                               functions=_asym_functions(self.spec))
 
     def posterior_margin(self, raw_score: Any) -> np.ndarray:
         """Raw margins ``(n,)`` mapped to the log-odds of the class posterior.
@@ -761,6 +846,8 @@ class BinaryFocalLoss(FocalLoss):
         Their sigmoid is :func:`gbfocal.focal_posterior` with ``alpha_`` and ``gamma``.
         """
         z = self._check_margins(raw_score, -1)
+        if self.spec.asymmetric:
+            return _asym_posterior_log_odds(self.spec, z, self._posterior_alpha())
         return posterior_log_odds(z, self._posterior_alpha(), self.spec.gamma)
 
     def predict_proba(
@@ -1408,6 +1495,9 @@ class MultiLabelFocalLoss(FocalLoss):
         gamma: float = 2.0,
         hessian: str = "positive",
         ignore_label: int | None = -1,
+        *,
+        gamma_neg: float | None = None,
+        clip: float = 0.0,
     ) -> None:
         if isinstance(n_labels, bool) or not isinstance(n_labels, numbers.Integral):
             raise TypeError(f"n_labels must be an integer >= 1, got {n_labels!r}")
@@ -1426,10 +1516,12 @@ class MultiLabelFocalLoss(FocalLoss):
                 )
             for a in values:  # the binary rules, label by label
                 FocalSpec.create(alpha=float(a), binary=True)
-            self.spec = FocalSpec.create(alpha=None, gamma=gamma, hessian=hessian, binary=True)
+            self.spec = FocalSpec.create(alpha=None, gamma=gamma, hessian=hessian, binary=True,
+                                         gamma_neg=gamma_neg, clip=clip)
             self._label_alpha = tuple(float(a) for a in values)
         else:
-            self.spec = FocalSpec.create(alpha=alpha, gamma=gamma, hessian=hessian, binary=True)
+            self.spec = FocalSpec.create(alpha=alpha, gamma=gamma, hessian=hessian, binary=True,
+                                         gamma_neg=gamma_neg, clip=clip)
             self._label_alpha = None
         self._given_alpha = alpha
         self.n_labels = int(n_labels)
@@ -1443,7 +1535,10 @@ class MultiLabelFocalLoss(FocalLoss):
         return [f"n_labels={self.n_labels}"]
 
     def __repr__(self) -> str:
-        return super().__repr__()[:-1] + f", ignore_label={self.ignore_label!r})"
+        extra = f", ignore_label={self.ignore_label!r}"
+        if self.spec.asymmetric:
+            extra += f", gamma_neg={self.spec.gamma_neg!r}, clip={self.spec.clip!r}"
+        return super().__repr__()[:-1] + extra + ")"
 
     def _weighted(self) -> bool:
         return self.spec.alpha is not None or self._label_alpha is not None
@@ -1544,7 +1639,11 @@ class MultiLabelFocalLoss(FocalLoss):
     def _values(self, training: TrainingSet, z: np.ndarray, reduction: str = "mean") -> Any:
         mask, y = self._pairs(training)
         flat = np.ascontiguousarray(z.reshape(-1)[mask], dtype=np.float64)
-        loss = _backend.loss(y, flat, None, training.pair_combined, self.spec.gamma, binary=True)
+        if self.spec.asymmetric:
+            loss = _asym_loss(self.spec, y, flat, None, training.pair_combined)
+        else:
+            loss = _backend.loss(y, flat, None, training.pair_combined, self.spec.gamma,
+                                 binary=True)
         if reduction == "none":
             return self._scatter(training, loss, np.float64).reshape(z.shape)
         if reduction == "sum":
@@ -1559,8 +1658,11 @@ class MultiLabelFocalLoss(FocalLoss):
     ) -> tuple[np.ndarray, np.ndarray]:
         mask, y = self._pairs(training)
         flat = np.ascontiguousarray(z.reshape(-1)[mask])
-        grad, hess = _backend.grad_hess(y, flat, None, training.pair_combined, self.spec.gamma,
-                                        self.spec.positive, binary=True)
+        if self.spec.asymmetric:
+            grad, hess = _asym_grad_hess(self.spec, y, flat, None, training.pair_combined)
+        else:
+            grad, hess = _backend.grad_hess(y, flat, None, training.pair_combined,
+                                            self.spec.gamma, self.spec.positive, binary=True)
         grad_out, hess_out = (None, None) if out is None else out
         return (self._scatter(training, grad, dtype, grad_out).reshape(z.shape),
                 self._scatter(training, hess, dtype, hess_out).reshape(z.shape))
@@ -1613,7 +1715,8 @@ class MultiLabelFocalLoss(FocalLoss):
             w = None if weight is None else np.asarray(weight)[rows, label]
             totals = _class_totals(codes[rows, label], w, self.alpha_[label], 2)
             if totals.sum() > 0:
-                out[label] = minimise_binary(totals, self.spec.gamma)
+                out[label] = minimise_binary(totals, self.spec.gamma,
+                                             functions=_asym_functions(self.spec))
         return out
 
     def _posterior_alpha(self) -> np.ndarray | None:
@@ -1633,8 +1736,11 @@ class MultiLabelFocalLoss(FocalLoss):
         """Raw margins ``(n, L)`` mapped to the log-odds of each label's posterior."""
         z = self._check_margins(raw_score, -1)
         alpha = self._posterior_alpha()
-        # posterior_log_odds takes [negative, positive] weights; (2, L) broadcasts per label
-        return posterior_log_odds(z, None if alpha is None else alpha.T, self.spec.gamma)
+        # [negative, positive] weights as (2, L): they broadcast per label
+        per_label = None if alpha is None else alpha.T
+        if self.spec.asymmetric:
+            return _asym_posterior_log_odds(self.spec, z, per_label)
+        return posterior_log_odds(z, per_label, self.spec.gamma)
 
     def predict_proba(
         self, raw_score: Any, *, corrected: bool = True, check_input: bool = True

@@ -104,6 +104,8 @@ def _loss_document(loss: FocalLoss) -> dict[str, Any]:
         "n_classes": spec.n_classes,
         "alpha": _jsonable(spec.given_alpha),
         "gamma": spec.gamma,
+        "gamma_neg": spec.gamma_neg,
+        "clip": spec.clip,
         "hessian": spec.hessian,
         "alpha_": _jsonable(loss.alpha_) if hasattr(loss, "alpha_") else None,
     }
@@ -116,7 +118,8 @@ def _load_loss(document: dict[str, Any]) -> FocalLoss:
     kind = document["kind"]
     spec = FocalSpec.create(alpha=document["alpha"], gamma=document["gamma"],
                             hessian=document["hessian"], n_classes=document["n_classes"],
-                            binary=kind == "binary")
+                            binary=kind == "binary", gamma_neg=document.get("gamma_neg"),
+                            clip=document.get("clip", 0.0))
     loss: FocalLoss
     if kind == "multioutput":
         loss = MultiOutputFocalLoss.from_spec(spec, n_outputs=document["n_outputs"],
