@@ -8,10 +8,12 @@ the loss (its validated parameters and the fitted ``alpha_``), ``init_score_`` a
 ``predict`` and ``decision_function`` equal the saved one's, in any process, with no
 pickle and no code execution.
 
-The embedded native model is self-contained (the estimators fold the initial score into
-it), so ``lgb.Booster(model_str=doc["booster"]["model"])`` or XGBoost's ``load_model`` of it
-alone gives the margins; their probabilities are then ``gbfocal.focal_posterior(margin,
-alpha=doc["loss"]["alpha_"], gamma=doc["loss"]["gamma"])``.
+The embedded native model of ``FocalLGBMClassifier`` / ``FocalXGBClassifier`` is
+self-contained (they fold the initial score into it), so
+``lgb.Booster(model_str=doc["boosters"][0]["model"])`` or XGBoost's ``load_model`` of it alone
+gives the margins; their probabilities are then ``gbfocal.focal_posterior(margin,
+alpha=doc["loss"]["alpha_"], gamma=doc["loss"]["gamma"])``. The multi-output estimator adds
+``doc["init_score"]`` (per aspect) to its boosters' margins.
 """
 
 from __future__ import annotations
