@@ -242,6 +242,7 @@ def load_model(path: str | os.PathLike[str]) -> Any:
         estimator.booster_ = boosters[0]
         estimator.best_iteration_ = document["best_iteration"]
     importances = getattr(estimator, "_feature_importances", None)
-    if callable(importances):  # derived from the booster, like at the end of fit
+    computed = isinstance(getattr(type(estimator), "feature_importances_", None), property)
+    if callable(importances) and not computed:  # derived from the booster, as in fit
         estimator.feature_importances_ = importances()
     return estimator

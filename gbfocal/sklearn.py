@@ -8,22 +8,42 @@ estimator owns every step where a custom objective differs from a built-in one (
 initial score, the raw-margin predictions, the probability link, the validation
 metrics), and its ``__init__`` only stores its parameters, as scikit-learn requires.
 
+The fitted booster is self-contained: the initial score is part of the model (LightGBM:
+the leaf values of the first round's trees; XGBoost: ``base_score``), so the booster's
+own raw predictions, also after ``save_model`` and a reload by the library, are
+:meth:`~FocalLGBMClassifier.decision_function`.
+
 LightGBM and XGBoost are imported only when an estimator is fitted, so this module
 needs scikit-learn but neither booster library.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from scipy.sparse import csr_matrix, issparse
+from scipy.special import expit
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
+from . import _parallel
 from ._base import (
     _X_CHECKS,
     FocalEstimator,
@@ -31,6 +51,7 @@ from ._base import (
     _constant_margin,
     _n_threads,
     _seed,
+    aliases,
 )
 from ._optional import import_optional
 from ._spec import METRICS
@@ -42,12 +63,274 @@ __all__ = ["FocalLGBMClassifier", "FocalXGBClassifier"]
 # "Defaults"): the focal loss itself stops far too early.
 _AUTO_METRIC = {"binary": "average_precision", "multiclass": "log_loss"}
 
+# Native parameters that only configure the libraries' *built-in* objectives and metrics:
+# under the focal objective (and metric="None" / disable_default_eval_metric) they are
+# silently ignored, so a user who sets them believes in a model that is not trained.
+_LIGHTGBM_BUILTIN_ONLY = {
+    "alpha": "the focal class weights are the estimator's alpha=; LightGBM's alpha is the "
+             "Huber/quantile parameter",
+    "sigmoid": "the link is the focal posterior (correct_proba)",
+    "fair_c": "", "poisson_max_delta_step": "", "tweedie_variance_power": "", "reg_sqrt": "",
+    "label_gain": "", "lambdarank_truncation_level": "", "lambdarank_norm": "",
+    "lambdarank_position_bias_regularization": "", "objective_seed": "", "eval_at": "",
+    "multi_error_top_k": "", "auc_mu_weights": "",
+}
+_XGBOOST_BUILTIN_ONLY = {
+    "tweedie_variance_power": "", "huber_slope": "", "quantile_alpha": "",
+    "aft_loss_distribution": "", "aft_loss_distribution_scale": "", "ndcg_exp_gain": "",
+    "lambdarank_pair_method": "", "lambdarank_num_pair_per_sample": "",
+    "lambdarank_unbiased": "", "lambdarank_bias_norm": "",
+}
+
+
 def _import_lightgbm() -> Any:
     return import_optional("lightgbm", needed_by="FocalLGBMClassifier")
 
 
 def _import_xgboost() -> Any:
     return import_optional("xgboost", needed_by="FocalXGBClassifier")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:2])
+
+
+# --------------------------------------------------------------------------- input
+def _category_columns(X: Any) -> list[int]:
+    """Positions of the pandas ``category`` columns of a DataFrame (none for other input)."""
+    if not hasattr(X, "columns") or not hasattr(X, "dtypes"):
+        return []
+    return [j for j, dtype in enumerate(X.dtypes) if getattr(dtype, "name", None) == "category"]
+
+
+def _with_numeric_columns(X: Any, categories: list[int]) -> Any:
+    """A shallow copy of the DataFrame ``X`` whose non-category columns are checked floats.
+
+    The category columns stay as they are: both libraries read them natively (and LightGBM
+    stores their categories in the model, to map them the same way at predict time).
+    """
+    if X.shape[0] < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
+    categorical = set(categories)
+    numeric = [j for j in range(X.shape[1]) if j not in categorical]
+    frame = X.copy(deep=False)
+    if numeric:
+        values = check_array(X.iloc[:, numeric], input_name="X", **_X_CHECKS)
+        for position, j in enumerate(numeric):
+            frame.isetitem(j, values[:, position])  # a new column; X itself is untouched
+    return frame
+
+
+# --------------------------------------------------------------------------- threads
+class _KernelThreadBound:
+    """Process-wide bound on gbfocal's gradient threads while fits with an ``n_jobs`` run.
+
+    :func:`gbfocal.set_num_threads` is process-wide, so concurrent fits share one value:
+    the smallest ``n_jobs`` of the fits running (never more than the value before the
+    first of them started), and the value before is restored when the last one ends.
+    A bound never raises the thread count, so no fit uses more than its ``n_jobs``.
+    """
+
+    lock = threading.Lock()
+    bounds: ClassVar[list[int]] = []
+    restore: ClassVar[int | None] = None  # what set_num_threads held (None: its default)
+    ceiling: ClassVar[int | None] = None  # get_num_threads() then
+
+    @classmethod
+    def _apply(cls) -> None:
+        bound = min(cls.bounds)
+        _parallel.set_num_threads(bound if cls.ceiling is None else min(bound, cls.ceiling))
+
+    @classmethod
+    def enter(cls, bound: int) -> None:
+        with cls.lock:
+            if not cls.bounds:
+                # The value set_num_threads stored, not get_num_threads(): restoring the
+                # resolved count would pin it and hide GBFOCAL_NUM_THREADS from then on.
+                cls.restore = _parallel._num_threads
+                try:
+                    cls.ceiling = _parallel.get_num_threads()
+                except ValueError:  # a bad GBFOCAL_NUM_THREADS: n_jobs decides alone
+                    cls.ceiling = None
+            cls.bounds.append(bound)
+            cls._apply()
+
+    @classmethod
+    def leave(cls, bound: int) -> None:
+        with cls.lock:
+            cls.bounds.remove(bound)
+            if cls.bounds:
+                cls._apply()
+            else:
+                _parallel.set_num_threads(cls.restore)
+
+
+@contextmanager
+def _kernel_threads(n_threads: int | None) -> Iterator[None]:
+    """Bound gbfocal's gradient threads by ``n_threads`` while the block runs (None: no
+    bound), restoring the previous setting afterwards (see :class:`_KernelThreadBound`)."""
+    if n_threads is None:
+        yield
+        return
+    _KernelThreadBound.enter(n_threads)
+    try:
+        yield
+    finally:
+        _KernelThreadBound.leave(n_threads)
+
+
+# --------------------------------------------------------------------------- metrics
+class _CallableMetric:
+    """A user's ``eval_metric`` callable, called with what the estimator's metrics see.
+
+    ``func(y_true, raw_margin, sample_weight) -> (name, value, higher_is_better)`` with
+    class indices ``0..K-1``, float64 margins (initial score included; ``(n,)`` binary,
+    ``(n, K)`` multiclass) and the eval set's weights (None when unweighted).
+    """
+
+    def __init__(self, func: Callable[..., Any], loss: Any, layout: str | None) -> None:
+        self.func = func
+        self.loss = loss
+        self.layout = layout
+
+    def evaluate(self, preds: Any, dataset: Any) -> tuple[str, float, bool]:
+        # the libraries store the class indices as float labels
+        y = np.asarray(dataset.get_label()).astype(np.intp)
+        weight = dataset.get_weight()
+        weight = None if weight is None or np.size(weight) == 0 else np.asarray(
+            weight, dtype=np.float64)
+        raw = self.loss.margins(preds, y.shape[0], layout=self.layout)
+        result = self.func(y, raw, weight)
+        if (not isinstance(result, tuple) or len(result) != 3 or not isinstance(result[0], str)
+                or not isinstance(result[1], (Real, np.floating))):
+            raise TypeError(
+                f"eval_metric callable {getattr(self.func, '__name__', self.func)!r} must return "
+                f"(name: str, value: float, higher_is_better: bool), got {result!r}"
+            )
+        return result[0], float(result[1]), bool(result[2])
+
+
+class _LightGBMCallableMetric(_CallableMetric):
+    """LightGBM ``feval`` form of :class:`_CallableMetric`."""
+
+    def __init__(self, func: Callable[..., Any], loss: Any) -> None:
+        super().__init__(func, loss, None)
+
+    def __call__(self, preds: Any, eval_data: Any) -> tuple[str, float, bool]:
+        return self.evaluate(preds, eval_data)
+
+
+class _XGBoostMetrics:
+    """All of the estimator's metrics as one XGBoost ``custom_metric`` (a list of pairs).
+
+    XGBoost takes one custom metric and never asks it whether higher is better: the
+    direction of the first metric, the one early stopping watches, is kept in ``first``.
+    """
+
+    def __init__(self, entries: list[Any]) -> None:
+        self.entries = entries
+        self.first: tuple[str, bool] | None = None
+
+    def __call__(self, predt: Any, dmatrix: Any) -> list[tuple[str, float]]:
+        results = []
+        directions = []
+        for entry in self.entries:
+            if isinstance(entry, _CallableMetric):
+                name, value, higher = entry.evaluate(predt, dmatrix)
+            else:
+                name, value = entry(predt, dmatrix)
+                higher = entry.higher_is_better
+            # XGBoost parses "data-metric:value" tokens separated by white space
+            if not name or ":" in name or any(c.isspace() for c in name):
+                raise ValueError(f"eval_metric name {name!r} must be non-empty, without ':' "
+                                 "or white space (XGBoost parses its evaluation log by them)")
+            results.append((name, value))
+            directions.append(higher)
+        names = [name for name, _ in results]
+        if len(set(names)) != len(names):
+            raise ValueError(f"eval_metric names must be distinct, got {names}")
+        self.first = (names[0], directions[0])
+        return results
+
+
+@functools.cache
+def _xgb_first_metric_stopping(xgb: Any) -> type:
+    """XGBoost's EarlyStopping on the first metric, its direction learnt from it."""
+
+    class FirstMetricEarlyStopping(xgb.callback.EarlyStopping):
+        def __init__(self, *, metrics: _XGBoostMetrics, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.metrics = metrics
+
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            # The metrics of this round ran before the callbacks: the first one's name and
+            # direction (from a user's callable only then) are known.
+            if getattr(self, "metric_name", None) is None and self.metrics.first is not None:
+                self.metric_name, self.maximize = self.metrics.first
+            return bool(super().after_iteration(model, epoch, evals_log))
+
+    return FirstMetricEarlyStopping
+
+
+# --------------------------------------------------------------------------- LightGBM model
+_FOLDED_LINES = ("leaf_value", "internal_value", "leaf_const")
+
+
+def _fold_lightgbm_init_score(model_str: str, init_score: Any) -> str:
+    """A LightGBM model string with ``init_score`` added to the first round's trees.
+
+    What LightGBM does itself with ``boost_from_average`` (``Tree::AddBias``): the value
+    of class ``k`` is added to every leaf value, internal value and (linear trees) leaf
+    constant of tree ``k``; ``tree_sizes`` in the header follows the edited lengths.
+    Numbers are written with ``repr`` (shortest round trip), which LightGBM parses exactly.
+    """
+    init = np.atleast_1d(np.asarray(init_score, dtype=np.float64))
+    head, marker, rest = model_str.partition("\nTree=0\n")
+    end = rest.find("\nend of trees")
+    if not marker or end < 0:
+        raise RuntimeError("unexpected LightGBM model string: no 'Tree=0' ... 'end of trees'")
+    trees_text, tail = "Tree=0\n" + rest[: end + 1], rest[end + 1:]
+    blocks = re.split(r"(?m)^(?=Tree=\d+$)", trees_text)[1:]
+    if len(blocks) < init.size:
+        raise RuntimeError(f"the LightGBM model has {len(blocks)} trees, fewer than one "
+                           f"round of {init.size}")
+    old_sizes = [len(block.encode()) for block in blocks]
+    for k, value in enumerate(init):
+        if not blocks[k].startswith(f"Tree={k}\n"):
+            raise RuntimeError(f"unexpected LightGBM model string: tree {k} is out of order")
+        lines = blocks[k].split("\n")
+        for i, line in enumerate(lines):
+            key, equals, numbers = line.partition("=")
+            if equals and key in _FOLDED_LINES and numbers.strip():
+                lines[i] = key + "=" + " ".join(
+                    repr(float(number) + float(value)) for number in numbers.split()
+                )
+        blocks[k] = "\n".join(lines)
+    head_lines = head.split("\n")
+    for i, line in enumerate(head_lines):
+        if line.startswith("tree_sizes="):
+            if [int(size) for size in line[len("tree_sizes="):].split()] != old_sizes:
+                raise RuntimeError("unexpected LightGBM model string: tree_sizes do not match")
+            head_lines[i] = "tree_sizes=" + " ".join(str(len(b.encode())) for b in blocks)
+    return "\n".join(head_lines) + "\n" + "".join(blocks) + tail
+
+
+# --------------------------------------------------------------------------- the estimators
+@dataclass
+class _FitInput:
+    """What one fit hands to the library-specific training."""
+
+    X: Any
+    y: np.ndarray
+    weight: np.ndarray | None
+    evals: list[tuple[Any, np.ndarray, np.ndarray | None]]
+    names: list[str]
+    metrics: list[Any]
+    callbacks: list[Any]
+    init_booster: Any = None  # the booster to continue (warm start), else None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _FocalBoostingClassifier(FocalEstimator):
@@ -64,54 +347,34 @@ class _FocalBoostingClassifier(FocalEstimator):
         "reg_alpha": [Interval(Real, 0, None, closed="left")],
         "reg_lambda": [Interval(Real, 0, None, closed="left")],
         "early_stopping_rounds": [None, Interval(Integral, 1, None, closed="left")],
-        "eval_metric": [StrOptions({"auto", *METRICS})],
+        "eval_metric": [StrOptions({"auto", *METRICS}), list, tuple, callable],
         "verbose": ["verbose"],
     }
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
+        tags.input_tags.categorical = True
         return tags
 
     # ------------------------------------------------------------------ fit
-    def fit(
+    def _fit(
         self,
         X: Any,
         y: Any,
-        sample_weight: Any = None,
+        sample_weight: Any,
         *,
-        eval_set: Any = None,
-        eval_sample_weight: Any = None,
-        callbacks: list[Any] | None = None,
+        eval_set: Any,
+        eval_sample_weight: Any,
+        eval_names: Any,
+        callbacks: list[Any] | None,
+        init_model: Any,
+        extra: dict[str, Any],
     ) -> _FocalBoostingClassifier:
-        """Fit the booster with the focal-loss objective.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; NaN marks a missing value.
-        y : array-like of shape (n_samples,)
-            Class labels of any type (numbers, strings, ...); two classes train the
-            sigmoid loss, more train the softmax loss.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights (not all zero).
-        eval_set : list of (X, y) tuples, default=None
-            Validation sets, evaluated every round with ``eval_metric``; labels must be
-            classes seen in ``y``. Early stopping (``early_stopping_rounds``) needs one.
-        eval_sample_weight : list of array-like or None, default=None
-            Weights of each validation set, in the order of ``eval_set``.
-        callbacks : list, default=None
-            Extra native callbacks passed to ``lightgbm.train`` / ``xgboost.train``.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
         self._validate_params()
         self._check_extra_params()
         library = self._import_library()
-        X, y = validate_data(self, X, y, **_X_CHECKS)
+        X, y = self._checked_Xy(X, y, reset=True)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         if len(encoder.classes_) < 2:
@@ -126,38 +389,95 @@ class _FocalBoostingClassifier(FocalEstimator):
                 "sample_weight leaves only one class with positive weight: a classifier needs "
                 "at least 2 classes"
             )
-        evals = self._validation_sets(eval_set, eval_sample_weight, encoder)
+        evals = self._validation_sets(eval_set, eval_sample_weight, encoder,
+                                      _category_columns(X))
+        names = self._eval_names(eval_names, len(evals))
         n_classes = len(encoder.classes_)
+        self._check_booster_feature_names()
+        self._check_categorical_input(X, n_classes)
         spec = self._focal_spec(n_classes, binary=n_classes == 2)
         loss = (BinaryFocalLoss if n_classes == 2 else MulticlassFocalLoss).from_spec(spec)
-        self.n_classes_ = n_classes  # _eval_metric needs it
+        self.n_classes_ = n_classes  # _metric_entries needs it
+        metrics = self._metric_entries()
         for i, (_, y_val, w_val) in enumerate(evals):
-            loss.check_metric_defined(self._eval_metric, y_val, w_val, name=f"eval_set[{i}]")
+            for metric in metrics:
+                if isinstance(metric, str):
+                    loss.check_metric_defined(metric, y_val, w_val, name=f"eval_set[{i}]")
         if self.early_stopping_rounds is not None and not evals:
             raise ValueError(
                 "early_stopping_rounds needs a validation set: pass eval_set=[(X_val, y_val)] "
                 "to fit"
             )
+        init_booster, init_model_score = self._warm_start(
+            library, init_model, encoder.classes_, X.shape[1]
+        )
 
         loss.fit(y_index, sample_weight=weight)
         init_score = loss.init_score(y_index, sample_weight=weight)
+        if init_booster is not None:
+            # Boosting continues from the init model's margins, which hold its own initial
+            # score (None when it came as a Booster or file: gbfocal cannot know it).
+            init_score = init_model_score
 
         self.classes_ = encoder.classes_
         self.loss_ = loss
         self.init_score_ = (
-            float(init_score) if n_classes == 2 else np.asarray(init_score, dtype=np.float64)
+            None if init_score is None
+            else float(init_score) if n_classes == 2 else np.asarray(init_score, dtype=np.float64)
         )
-        booster, best_iteration, evals_result = self._train(
-            library, X, y_index, weight, evals, list(callbacks or [])
-        )
+        data = _FitInput(X, y_index, weight, evals, names, metrics, list(callbacks or []),
+                         init_booster, extra)
+        # n_jobs bounds gbfocal's gradient threads too, for this fit only
+        with _kernel_threads(self._threads()):
+            booster, rounds_run, evals_result = self._train(library, data)
         self.booster_ = booster
-        self.best_iteration_ = int(best_iteration)
+        self.best_iteration_ = self._booster_rounds()
+        self.n_iter_ = int(rounds_run)
         self.evals_result_ = evals_result
-        self.feature_importances_ = self._feature_importances()
+        first = self.best_iteration_ - (self.n_iter_ - self._rounds_of(evals_result))
+        self.best_score_ = {
+            name: {metric: history[min(max(first, 1), len(history)) - 1]
+                   for metric, history in per_metric.items()}
+            for name, per_metric in evals_result.items()
+        }
         return self
 
+    @staticmethod
+    def _rounds_of(evals_result: dict[str, Any]) -> int:
+        """Rounds recorded in an evaluation history (0 without eval sets)."""
+        for per_metric in evals_result.values():
+            for history in per_metric.values():
+                return len(history)
+        return 0
+
+    def _checked_X(self, X: Any, *, reset: bool) -> Any:
+        """``validate_data`` of ``X``, pandas category columns kept.
+
+        ``validate_data`` would turn a DataFrame into one float array and fail on category
+        columns with string categories; with category columns it only does the feature
+        name and count bookkeeping, and only the other columns are converted.
+        """
+        categories = _category_columns(X)
+        if not categories:
+            return validate_data(self, X, reset=reset, **_X_CHECKS)
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        return _with_numeric_columns(X, categories)
+
+    def _checked_Xy(self, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]:
+        """:meth:`_checked_X` with the labels ``y`` (as ``validate_data(X, y)``)."""
+        if not _category_columns(X):
+            return validate_data(self, X, y, reset=reset, **_X_CHECKS)
+        if y is None:  # the message scikit-learn's checks expect
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
+                             "y is None")
+        X = self._checked_X(X, reset=reset)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        return X, y
+
     def _validation_sets(
-        self, eval_set: Any, eval_sample_weight: Any, encoder: LabelEncoder
+        self, eval_set: Any, eval_sample_weight: Any, encoder: LabelEncoder,
+        categories: list[int],
     ) -> list[tuple[Any, np.ndarray, np.ndarray | None]]:
         """Validated (X, class index, weight) triples, labels mapped through classes_."""
         if eval_set is None:
@@ -177,7 +497,12 @@ class _FocalBoostingClassifier(FocalEstimator):
             )
         checked = []
         for i, ((X_val, y_val), w_val) in enumerate(zip(eval_set, weights, strict=True)):
-            X_val, y_val = validate_data(self, X_val, y_val, reset=False, **_X_CHECKS)
+            if _category_columns(X_val) != categories:
+                raise ValueError(
+                    f"eval_set[{i}] must have pandas category columns where X has them "
+                    f"(column positions {categories}), got {_category_columns(X_val)}"
+                )
+            X_val, y_val = self._checked_Xy(X_val, y_val, reset=False)
             try:
                 y_val_index = encoder.transform(y_val)
             except (TypeError, ValueError) as exc:
@@ -189,15 +514,91 @@ class _FocalBoostingClassifier(FocalEstimator):
             checked.append((X_val, y_val_index, w_val))
         return checked
 
+    def _eval_names(self, eval_names: Any, n_sets: int) -> list[str]:
+        """The names of the eval sets in ``evals_result_`` (default ``valid_0``, ...)."""
+        if eval_names is None:
+            return [f"valid_{i}" for i in range(n_sets)]
+        if n_sets == 0:
+            raise ValueError("eval_names was given without eval_set")
+        if isinstance(eval_names, str) or not isinstance(eval_names, (list, tuple)):
+            raise TypeError(f"eval_names must be a list of strings, got {eval_names!r}")
+        names = list(eval_names)
+        if len(names) != n_sets:
+            raise ValueError(f"eval_names has {len(names)} names for {n_sets} eval_set pairs")
+        for name in names:
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"eval_names must be non-empty strings, got {name!r}")
+            self._check_eval_name(name)
+        if len(set(names)) != len(names):
+            raise ValueError(f"eval_names must be distinct, got {names}")
+        return names
+
+    def _check_eval_name(self, name: str) -> None:
+        """Library-specific restrictions on an eval set's name (none by default)."""
+
+    def _metric_entries(self) -> list[Any]:
+        """``eval_metric`` as a list of metric names and callables, "auto" resolved."""
+        metric = self.eval_metric
+        if isinstance(metric, str):
+            if metric == "auto":
+                return [_AUTO_METRIC["binary" if self.n_classes_ == 2 else "multiclass"]]
+            return [metric]
+        if callable(metric):
+            return [metric]
+        entries = list(metric)
+        if not entries:
+            raise ValueError("eval_metric must not be an empty list")
+        for entry in entries:
+            if isinstance(entry, str):
+                if entry not in METRICS:
+                    raise ValueError(
+                        f"eval_metric entries must be one of {tuple(METRICS)} or callables, got "
+                        f"{entry!r}"
+                    )
+            elif not callable(entry):
+                raise TypeError(
+                    f"eval_metric entries must be metric names or callables, got {entry!r}"
+                )
+        named = [entry for entry in entries if isinstance(entry, str)]
+        if len(set(named)) != len(named):
+            raise ValueError(f"eval_metric names a metric twice: {named}")
+        return entries
+
     def _check_extra_params(self) -> None:
         self._check_native_params(self._backend)
 
-    @property
-    def _eval_metric(self) -> str:
-        """The metric early stopping watches: ``eval_metric``, with "auto" resolved."""
-        if self.eval_metric != "auto":
-            return str(self.eval_metric)
-        return _AUTO_METRIC["binary" if self.n_classes_ == 2 else "multiclass"]
+    def _resolved_params(self) -> dict[str, Any]:
+        """``params`` under the libraries' main parameter names."""
+        table = aliases(self._backend)
+        return {table.get(key, key): value for key, value in (self.params or {}).items()}
+
+    def _check_builtin_only(self, names: dict[str, str]) -> None:
+        for name, note in names.items():
+            if name in self._resolved_params():
+                raise ValueError(
+                    f"params sets {name!r}, which configures the library's built-in objectives "
+                    "or metrics only: the focal objective would silently ignore it"
+                    + (f" ({note})" if note else "")
+                )
+
+    def _check_categorical_input(self, X: Any, n_classes: int) -> None:
+        """Library-specific checks of category columns before training (none by default)."""
+
+    # characters the library refuses in a feature name (checked before training, where the
+    # library would fail later, and without saying which column)
+    _forbidden_name_characters: ClassVar[str] = ""
+
+    def _check_booster_feature_names(self) -> None:
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            return
+        bad = [name for name in names if set(name) & set(self._forbidden_name_characters)]
+        if bad:
+            raise ValueError(
+                f"column names {bad[:5]} contain characters {self._backend} does not accept in "
+                f"feature names ({' '.join(self._forbidden_name_characters)}); the names go "
+                "into the booster and its saved model: rename the columns"
+            )
 
     def _booster_params(self) -> dict[str, Any]:
         """Library parameters from the constructor arguments, then `params`."""
@@ -206,26 +607,104 @@ class _FocalBoostingClassifier(FocalEstimator):
         return params
 
     # -------------------------------------------------------------- predict
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Raw margins (logits) including the initial score.
+    def get_booster(self) -> Any:
+        """The fitted native booster, :attr:`booster_` (XGBoost's accessor name).
+
+        Returns
+        -------
+        booster : lightgbm.Booster or xgboost.Booster
+            Its raw predictions are :meth:`decision_function` (the initial score is part
+            of the model).
+        """
+        check_is_fitted(self)
+        return self.booster_
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Importances of the rounds kept, of type ``importance_type``, one per feature.
+
+        Computed from :attr:`booster_` (so an estimator rebuilt from a saved booster has
+        them too).
+        """
+        check_is_fitted(self)
+        return self._feature_importances()
+
+    def _iterations(self, iteration_range: Any, num_iteration: Any) -> tuple[int, int]:
+        """The boosting rounds ``[start, end)`` a prediction uses (default: all kept)."""
+        total = self._booster_rounds()
+        if iteration_range is not None and num_iteration is not None:
+            raise ValueError(
+                "pass iteration_range=(start, end) (XGBoost style) or num_iteration=n "
+                "(LightGBM style), not both"
+            )
+        if num_iteration is not None:
+            if not isinstance(num_iteration, Integral) or isinstance(num_iteration, bool) or not (
+                1 <= int(num_iteration) <= total
+            ):
+                raise ValueError(
+                    f"num_iteration must be an int in [1, {total}] (the rounds of booster_), "
+                    f"got {num_iteration!r}"
+                )
+            return 0, int(num_iteration)
+        if iteration_range is not None:
+            if (not isinstance(iteration_range, (tuple, list)) or len(iteration_range) != 2
+                    or not all(isinstance(v, Integral) and not isinstance(v, bool)
+                               for v in iteration_range)
+                    or not 0 <= iteration_range[0] < iteration_range[1] <= total):
+                raise ValueError(
+                    f"iteration_range must be (start, end) with 0 <= start < end <= {total} "
+                    f"(the rounds of booster_), got {iteration_range!r}"
+                )
+            return int(iteration_range[0]), int(iteration_range[1])
+        return 0, self.best_iteration_
+
+    def decision_function(
+        self, X: Any, *, iteration_range: Any = None, num_iteration: Any = None,
+        pred_contrib: bool = False,
+    ) -> np.ndarray:
+        """Raw margins (logits) including the initial score, or their SHAP contributions.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input data; pandas ``category`` columns where ``fit`` had them.
+        iteration_range : (int, int), default=None
+            Boosting rounds ``[start, end)`` to use (XGBoost style); default all rounds of
+            :attr:`booster_`, which under early stopping are the first ``best_iteration_``.
+            With ``start > 0`` each library behaves as its own estimator does: XGBoost
+            adds the initial score (``base_score``) to every prediction, LightGBM keeps it
+            in the first round's trees, which are then left out.
+        num_iteration : int, default=None
+            Use the first ``num_iteration`` rounds (LightGBM style). Pass at most one of
+            ``iteration_range`` and ``num_iteration``.
+        pred_contrib : bool, default=False
+            Return SHAP values (TreeSHAP of the library) instead of the margins.
 
         Returns
         -------
         raw_score : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Binary: the log-odds of ``classes_[1]``; multiclass: one softmax logit per
-            class. Uses the first ``best_iteration_`` boosting rounds.
+            class. These are the raw predictions of :attr:`booster_` itself.
+        contributions : ndarray of shape (n_samples, n_features + 1) or \
+(n_samples, n_classes, n_features + 1)
+            With ``pred_contrib=True``: one value per feature and, last, the bias (the
+            expected margin, initial score included); they sum to the margin of
+            the same rounds.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, **_X_CHECKS)
-        trees = np.asarray(self._predict_trees(X), dtype=np.float64)
-        return trees + self.init_score_
+        X = self._checked_X(X, reset=False)
+        self._check_predict_categories(X)
+        start, end = self._iterations(iteration_range, num_iteration)
+        if pred_contrib:
+            self._check_contrib_supported()
+        raw = self._raw_predict(X, start, end, pred_contrib=bool(pred_contrib))
+        if pred_contrib and len(self.classes_) > 2:
+            raw = raw.reshape(X.shape[0], len(self.classes_), X.shape[1] + 1)
+        return np.asarray(raw, dtype=np.float64)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(
+        self, X: Any, *, iteration_range: Any = None, num_iteration: Any = None
+    ) -> np.ndarray:
         """Class probabilities from :meth:`decision_function`.
 
         With ``correct_proba=True`` (default) the class posterior of the focal risk
@@ -235,35 +714,48 @@ class _FocalBoostingClassifier(FocalEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Input data.
+        iteration_range : (int, int), default=None
+            Boosting rounds ``[start, end)`` to use (see :meth:`decision_function`).
+        num_iteration : int, default=None
+            Use the first ``num_iteration`` rounds.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``; every row sums to 1.
         """
-        raw_score = self.decision_function(X)  # checks is-fitted first
+        raw_score = self.decision_function(  # checks is-fitted first
+            X, iteration_range=iteration_range, num_iteration=num_iteration
+        )
         # These are the booster's margins, so the loss's guard against probabilities
         # passed as margins (all values in [0, 1]) would only be a false alarm here.
         return self.loss_.predict_proba(
             raw_score, corrected=self.correct_proba, check_input=False
         )
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(
+        self, X: Any, *, iteration_range: Any = None, num_iteration: Any = None
+    ) -> np.ndarray:
         """Most probable class label (argmax of :meth:`predict_proba`).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Input data.
+        iteration_range : (int, int), default=None
+            Boosting rounds ``[start, end)`` to use (see :meth:`decision_function`).
+        num_iteration : int, default=None
+            Use the first ``num_iteration`` rounds.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_`` (the original label values).
         """
-        proba = self.predict_proba(X)
+        proba = self.predict_proba(X, iteration_range=iteration_range,
+                                   num_iteration=num_iteration)
         return self.classes_[np.argmax(proba, axis=1)]
 
     # ---------------------------------------------- library-specific hooks
@@ -273,22 +765,61 @@ class _FocalBoostingClassifier(FocalEstimator):
     def _library_params(self) -> dict[str, Any]:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _train(
-        self,
-        library: Any,
-        X: Any,
-        y: np.ndarray,
-        weight: np.ndarray | None,
-        evals: list[tuple[Any, np.ndarray, np.ndarray | None]],
-        callbacks: list[Any],
-    ) -> tuple[Any, int, dict[str, Any]]:  # pragma: no cover - overridden
+    def _warm_start(
+        self, library: Any, init_model: Any, classes: np.ndarray, n_features: int
+    ) -> tuple[Any, Any]:  # pragma: no cover - overridden
+        """(booster to continue or None, its initial score or None)."""
         raise NotImplementedError
 
-    def _predict_trees(self, X: Any) -> np.ndarray:  # pragma: no cover - overridden
+    def _train(
+        self, library: Any, data: _FitInput
+    ) -> tuple[Any, int, dict[str, Any]]:  # pragma: no cover - overridden
+        """(booster, boosting rounds run in all, evaluation history)."""
+        raise NotImplementedError
+
+    def _booster_rounds(self) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _check_predict_categories(self, X: Any) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _check_contrib_supported(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _raw_predict(
+        self, X: Any, start: int, end: int, *, pred_contrib: bool
+    ) -> np.ndarray:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def _feature_importances(self) -> np.ndarray:  # pragma: no cover - overridden
         raise NotImplementedError
+
+
+def _check_warm_start_estimator(model: Any, name: str, classes: np.ndarray,
+                                n_features: int) -> None:
+    """A fitted focal estimator to continue must have the same classes and features."""
+    check_is_fitted(model)
+    if not np.array_equal(model.classes_, classes):
+        raise ValueError(
+            f"{name} was fitted on the classes {model.classes_.tolist()}, y has "
+            f"{classes.tolist()}: continuing needs the same classes"
+        )
+    if model.n_features_in_ != n_features:
+        raise ValueError(
+            f"{name} was fitted on {model.n_features_in_} features, X has {n_features}"
+        )
+
+
+def _check_booster_shape(name: str, trees_per_round: int, booster_features: int,
+                         n_classes: int, n_features: int) -> None:
+    expected = 1 if n_classes == 2 else n_classes
+    if trees_per_round != expected:
+        raise ValueError(
+            f"{name} has {trees_per_round} trees per round, y with {n_classes} classes needs "
+            f"{expected}"
+        )
+    if booster_features != n_features:
+        raise ValueError(f"{name} was trained on {booster_features} features, X has {n_features}")
 
 
 _COMMON_PARAMETERS_DOC = """
@@ -311,16 +842,23 @@ _FIT_CONTROL_DOC = """
         library's fixed default seed.
     n_jobs : int or None, default=None
         Threads used by the booster; -1 means all cores, None the library's default.
+        During ``fit`` it also bounds gbfocal's own gradient threads
+        (:func:`gbfocal.set_num_threads`, restored afterwards; process-wide, so fits
+        running at once share the smallest bound).
     early_stopping_rounds : int or None, default=None
-        Stop when ``eval_metric`` on the validation set (``eval_set`` in :meth:`fit`)
-        has not improved for this many rounds; predictions then use the best round.
-    eval_metric : {"auto", "focal_loss", "log_loss", "average_precision", "roc_auc"}, \
-default="auto"
-        Validation metric (early stopping watches it), computed from the raw margins and
-        weighted by ``eval_sample_weight``. "auto": average precision for two classes,
-        log loss for more. "log_loss" is the log loss of the corrected probabilities
-        (the focal posterior, what :meth:`predict_proba` returns); ROC AUC and average
-        precision are macro one-vs-rest for multiclass. "focal_loss" (the training
+        Stop when the first ``eval_metric`` on the validation set (``eval_set`` in
+        :meth:`fit`) has not improved for this many rounds; the booster then keeps the
+        rounds up to the best one.
+    eval_metric : str, callable or list of them, default="auto"
+        Validation metrics, computed from the raw margins and weighted by
+        ``eval_sample_weight``; early stopping watches the first. Names: "auto" (average
+        precision for two classes, log loss for more), "focal_loss", "log_loss" (of the
+        corrected probabilities, what :meth:`predict_proba` returns), "average_precision",
+        "roc_auc" (macro one-vs-rest for multiclass). A callable is called
+        ``func(y_true, raw_margin, sample_weight) -> (name, value, higher_is_better)``
+        with class indices ``0..n_classes-1`` (positions in ``classes_``), float64
+        margins (initial score included; ``(n,)`` binary, ``(n, n_classes)`` multiclass)
+        and the eval set's weights (None when unweighted). "focal_loss" (the training
         objective itself) stops far too early: measured in the README ("Defaults").
     correct_proba : bool, default=True
         :meth:`predict_proba` returns the class posterior of the focal risk minimiser
@@ -335,7 +873,9 @@ default="auto"
         Further native booster parameters (e.g. ``max_bin``), applied last. Names the
         estimator sets itself (objective, metric, number of rounds, ...) are rejected,
         and so are the native class weights that a custom objective ignores
-        (``scale_pos_weight``, ``is_unbalance``, ``class_weight``): use ``alpha``.
+        (``scale_pos_weight``, ``is_unbalance``, ``class_weight``): use ``alpha``;
+        parameters of the libraries' built-in objectives and metrics, which the focal
+        objective would silently ignore, are rejected too.
 """
 
 _ATTRIBUTES_DOC = """
@@ -347,23 +887,57 @@ _ATTRIBUTES_DOC = """
         Number of classes.
     loss_ : BinaryFocalLoss or MulticlassFocalLoss
         The fitted loss (``loss_.alpha_`` holds the resolved class weights).
-    init_score_ : float or ndarray of shape (n_classes,)
-        The constant raw score minimising the weighted training focal loss; it is the
-        boosting starting point and is included in :meth:`decision_function`.
+    init_score_ : float, ndarray of shape (n_classes,) or None
+        The constant raw score minimising the weighted training focal loss: the boosting
+        starting point, part of the model ({init_where}) and so of every margin.
+        Informational: predictions do not add it. After a warm start, the init model's
+        (None when it was a booster or model file).
     booster_ : {booster_type}
-        The trained booster. Its raw predictions exclude ``init_score_``.
+        The trained booster, self-contained: its raw predictions (also after
+        ``save_model`` and a reload by the library) are :meth:`decision_function`.
+        Under early stopping it keeps the rounds up to the best one.
     best_iteration_ : int
-        Number of boosting rounds used by predictions: the best round (counted from 1)
-        under early stopping, else all rounds trained.
+        Number of boosting rounds used by predictions (counted from 1, those of an init
+        model included): the best round under early stopping, else all rounds trained.
+    best_score_ : dict
+        ``{{eval_name: {{metric: value at best_iteration_}}}}`` (empty without ``eval_set``).
+    n_iter_ : int
+        Boosting rounds run (those of an init model included); under early stopping
+        ``best_iteration_ + early_stopping_rounds`` unless the last round was the best.
     evals_result_ : dict
-        Validation metric per round: ``{{"valid_0": {{"focal_loss": [...]}}, ...}}``.
+        Validation metrics per round: ``{{"valid_0": {{"average_precision": [...]}}, ...}}``,
+        keyed by ``eval_names``.
     feature_importances_ : ndarray of shape (n_features,)
         Importances of the rounds kept, of type ``importance_type``.
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names, when ``X`` was a DataFrame with string column names.
+        Column names, when ``X`` was a DataFrame with string column names; they are the
+        booster's feature names too.
 """
+
+_FIT_DOC = """
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training data; NaN marks a missing value. pandas ``category`` columns are
+            used as categorical features by the library (their other columns must be
+            numeric); column names become the booster's feature names.
+        y : array-like of shape (n_samples,)
+            Class labels of any type (numbers, strings, ...); two classes train the
+            sigmoid loss, more train the softmax loss.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights (not all zero).
+        eval_set : list of (X, y) tuples, default=None
+            Validation sets, evaluated every round with ``eval_metric``; labels must be
+            classes seen in ``y``. Early stopping (``early_stopping_rounds``) needs one.
+        eval_sample_weight : list of array-like or None, default=None
+            Weights of each validation set, in the order of ``eval_set``.
+        eval_names : list of str, default=None
+            Names of the validation sets in ``evals_result_`` and ``best_score_``
+            (default ``"valid_0"``, ``"valid_1"``, ...).
+        callbacks : list, default=None
+            Extra native callbacks passed to ``{train}``."""
 
 
 class FocalLGBMClassifier(_FocalBoostingClassifier):
@@ -373,8 +947,9 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
 
     Binary (sigmoid) or multiclass (softmax) focal loss, chosen from ``y``, trained
     with ``lightgbm.train`` and the objective / metrics of :mod:`gbfocal.losses`. The
-    initial score is the constant that minimises the training focal loss and is part of
-    every prediction; probabilities are the sigmoid / softmax of the raw margins.
+    initial score is the constant that minimises the training focal loss; after
+    training it is added to the leaf values of the first round's trees (as LightGBM
+    does with ``boost_from_average``), so ``booster_`` predicts the full margins.
 
     Parameters
     ----------"""
@@ -405,7 +980,8 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
     importance_type : {"split", "gain"}, default="split"
         What ``feature_importances_`` counts (LightGBM's default: splits)."""
         + _FIT_CONTROL_DOC
-        + _ATTRIBUTES_DOC.format(booster_type="lightgbm.Booster")
+        + _ATTRIBUTES_DOC.format(booster_type="lightgbm.Booster",
+                                 init_where="the first round's leaf values")
         + """
     See Also
     --------
@@ -416,7 +992,9 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
     -----
     The estimator wraps ``lightgbm.train`` rather than subclassing
     ``lightgbm.LGBMClassifier``, whose probability link, initial score and metrics
-    assume a built-in objective.
+    assume a built-in objective. ``params={"boosting": "rf"}`` is refused (LightGBM's
+    random forest mode rejects an initial score); SHAP values are not available for
+    ``linear_tree`` models (LightGBM does not implement them).
 
     Examples
     --------
@@ -432,6 +1010,9 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
     True
     >>> clf.predict(X[:3]).shape
     (3,)
+    >>> bool(np.allclose(clf.booster_.predict(X[:3], raw_score=True),
+    ...                  clf.decision_function(X[:3])))
+    True
     """
     )
 
@@ -464,7 +1045,9 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         "seed": "random_state",
         "num_threads": "n_jobs",
         "verbosity": "verbose",
+        "categorical_feature": "fit(..., categorical_feature=...) or pandas category columns",
     }
+    _forbidden_name_characters = '",:[]{}'  # LightGBM: "special JSON characters"
 
     def __init__(
         self,
@@ -487,7 +1070,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         random_state: Any = None,
         n_jobs: int | None = None,
         early_stopping_rounds: int | None = None,
-        eval_metric: str = "auto",
+        eval_metric: Any = "auto",
         correct_proba: bool = True,
         verbose: int | bool = 0,
         params: dict[str, Any] | None = None,
@@ -515,9 +1098,58 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         self.verbose = verbose
         self.params = params
 
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        eval_set: Any = None,
+        eval_sample_weight: Any = None,
+        eval_names: Any = None,
+        callbacks: list[Any] | None = None,
+        categorical_feature: Any = "auto",
+        init_model: Any = None,
+    ) -> FocalLGBMClassifier:
+        self._fit(X, y, sample_weight, eval_set=eval_set, eval_sample_weight=eval_sample_weight,
+                  eval_names=eval_names, callbacks=callbacks, init_model=init_model,
+                  extra={"categorical_feature": categorical_feature})
+        return self
+
+    fit.__doc__ = (
+        "Fit the booster with the focal-loss objective.\n"
+        + _FIT_DOC.replace("{train}", "lightgbm.train")
+        + """
+        categorical_feature : "auto" or list of int or str, default="auto"
+            Categorical features, as for ``LGBMClassifier.fit``: "auto" takes the
+            (unordered) pandas ``category`` columns; a list gives column positions or
+            names (names need a DataFrame ``X``) of integer-coded columns.
+        init_model : FocalLGBMClassifier, lightgbm.Booster, str or path, default=None
+            Continue boosting a fitted model (an estimator fitted on the same classes
+            and features, a Booster, or a LightGBM model file): the new rounds start from
+            its margins (its initial score included) and ``booster_`` holds its rounds
+            followed by the new ones.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+    )
+
     def _import_library(self) -> Any:
         return _import_lightgbm()
 
+    def _check_extra_params(self) -> None:
+        super()._check_extra_params()
+        boosting = self._resolved_params().get("boosting", "gbdt")
+        if boosting in ("rf", "random_forest"):
+            raise ValueError(
+                f"params={{'boosting': {boosting!r}}} is not supported: LightGBM's random "
+                "forest mode computes its gradients once, from its own starting point, and "
+                "refuses the initial score of the focal loss (a C++ check fails)"
+            )
+        self._check_builtin_only(_LIGHTGBM_BUILTIN_ONLY)
 
     def _library_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -546,37 +1178,87 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
             params["num_threads"] = threads
         return params
 
-    def _train(
-        self,
-        library: Any,
-        X: Any,
-        y: np.ndarray,
-        weight: np.ndarray | None,
-        evals: list[tuple[Any, np.ndarray, np.ndarray | None]],
-        callbacks: list[Any],
-    ) -> tuple[Any, int, dict[str, Any]]:
+    def _categorical_feature(self, value: Any, n_features: int) -> Any:
+        """``categorical_feature`` checked, names as positions ("auto" as is)."""
+        if isinstance(value, str) and value == "auto":
+            return "auto"
+        if isinstance(value, str) or not hasattr(value, "__iter__"):
+            raise TypeError(
+                f'categorical_feature must be "auto" or a list of column positions or names, '
+                f"got {value!r}"
+            )
+        names = getattr(self, "feature_names_in_", None)
+        positions = []
+        for item in value:
+            if isinstance(item, str):
+                if names is None or item not in names:
+                    raise ValueError(
+                        f"categorical_feature names {item!r}, which is not a column of X "
+                        "(names need a DataFrame X with string column names)"
+                    )
+                positions.append(int(np.flatnonzero(names == item)[0]))
+            elif isinstance(item, Integral) and not isinstance(item, (bool, np.bool_)):
+                if not 0 <= int(item) < n_features:
+                    raise ValueError(
+                        f"categorical_feature position {item} is out of range for "
+                        f"{n_features} features"
+                    )
+                positions.append(int(item))
+            else:
+                raise TypeError(f"categorical_feature entries must be int or str, got {item!r}")
+        return positions
+
+    def _warm_start(
+        self, library: Any, init_model: Any, classes: np.ndarray, n_features: int
+    ) -> tuple[Any, Any]:
+        lgb = library
+        if init_model is None:
+            return None, None
+        if isinstance(init_model, FocalLGBMClassifier):
+            _check_warm_start_estimator(init_model, "init_model", classes, n_features)
+            return init_model.booster_, init_model.init_score_
+        if isinstance(init_model, (str, os.PathLike)):
+            booster = lgb.Booster(model_file=os.fspath(init_model))
+        elif isinstance(init_model, lgb.Booster):
+            booster = init_model
+        else:
+            raise TypeError(
+                "init_model must be a fitted FocalLGBMClassifier, a lightgbm.Booster or the "
+                f"path of a LightGBM model file, got {type(init_model).__name__}"
+            )
+        _check_booster_shape("init_model", booster.num_model_per_iteration(),
+                             booster.num_feature(), len(classes), n_features)
+        return booster, None
+
+    def _train(self, library: Any, data: _FitInput) -> tuple[Any, int, dict[str, Any]]:
         lgb = library
         params = self._booster_params()
         # Under a callable objective LightGBM returns raw margins and its built-in
-        # probability metrics would be wrong: only our metric is evaluated.
+        # probability metrics would be wrong: only our metrics are evaluated.
         params["objective"] = self.loss_.lgb_objective
         params["metric"] = "None"
         if self.n_classes_ > 2:
             params["num_class"] = self.n_classes_
         # LightGBM skips boost_from_average under a custom objective: start from the
-        # focal optimum ourselves, on the training and the validation sets.
+        # focal optimum ourselves, on the training and the validation sets. A warm start
+        # starts from the init model's margins instead (LightGBM predicts them itself).
+        start = None if data.init_booster is not None else self.init_score_
+
+        def margin(n_rows: int) -> np.ndarray | None:
+            return None if start is None else _constant_margin(start, n_rows)
+
+        names = getattr(self, "feature_names_in_", None)
         train_set = lgb.Dataset(
-            X, label=y, weight=weight, init_score=_constant_margin(self.init_score_, len(y))
+            data.X, label=data.y, weight=data.weight, init_score=margin(len(data.y)),
+            # a DataFrame with category columns names its features itself
+            feature_name="auto" if names is None or hasattr(data.X, "columns") else list(names),
+            categorical_feature=self._categorical_feature(
+                data.extra.get("categorical_feature", "auto"), data.X.shape[1]),
         )
         valid_sets = [
-            lgb.Dataset(
-                X_val,
-                label=y_val,
-                weight=w_val,
-                init_score=_constant_margin(self.init_score_, len(y_val)),
-                reference=train_set,
-            )
-            for X_val, y_val, w_val in evals
+            lgb.Dataset(X_val, label=y_val, weight=w_val, init_score=margin(len(y_val)),
+                        reference=train_set)
+            for X_val, y_val, w_val in data.evals
         ]
         evals_result: dict[str, Any] = {}
         own_callbacks = [lgb.record_evaluation(evals_result)]
@@ -588,28 +1270,65 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
             )
         if self.verbose and valid_sets:
             own_callbacks.append(lgb.log_evaluation(period=int(self.verbose)))
+        feval = [
+            self.loss_.lgb_eval(metric) if isinstance(metric, str)
+            else _LightGBMCallableMetric(metric, self.loss_)
+            for metric in data.metrics
+        ]
         booster = lgb.train(
             params,
             train_set,
             num_boost_round=self.n_estimators,
             valid_sets=valid_sets,
-            valid_names=[f"valid_{i}" for i in range(len(valid_sets))],
-            feval=self.loss_.lgb_eval(self._eval_metric) if valid_sets else None,
-            callbacks=own_callbacks + callbacks,
+            valid_names=data.names,
+            feval=feval if valid_sets else None,
+            callbacks=own_callbacks + data.callbacks,
+            init_model=data.init_booster,
         )
-        best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
-        return booster, best, evals_result
+        # lgb.train has already cut the model to the best round under early stopping.
+        first_round = 0 if data.init_booster is None else data.init_booster.current_iteration()
+        rounds_run = (first_round + self._rounds_of(evals_result) if evals_result
+                      else booster.current_iteration())
+        if start is not None:
+            folded = lgb.Booster(
+                model_str=_fold_lightgbm_init_score(booster.model_to_string(num_iteration=-1),
+                                                    start)
+            )
+            folded.best_iteration, folded.best_score = booster.best_iteration, booster.best_score
+            booster = folded
+        return booster, rounds_run, evals_result
 
-    def _predict_trees(self, X: Any) -> np.ndarray:
+    def _booster_rounds(self) -> int:
+        return int(self.booster_.current_iteration())
+
+    def _check_predict_categories(self, X: Any) -> None:
+        expected = len(self.booster_.pandas_categorical or [])
+        got = len(_category_columns(X))
+        if got != expected:
+            raise ValueError(
+                f"X has {got} pandas category columns, the model was fitted with {expected}: "
+                "pass the columns with the same dtypes as in fit"
+            )
+
+    def _check_contrib_supported(self) -> None:
+        if self._resolved_params().get("linear_tree"):
+            raise ValueError("pred_contrib=True is not available for linear_tree models: "
+                             "LightGBM does not implement SHAP values for linear trees")
+
+    def _raw_predict(self, X: Any, start: int, end: int, *, pred_contrib: bool) -> np.ndarray:
         if issparse(X):  # LightGBM predicts CSR matrices natively, other sparse types via a warning
             X = csr_matrix(X)
         # The thread count goes with every call: LightGBM's predict otherwise starts all
         # OpenMP threads, and a fork after that (joblib, multiprocessing) can hang.
         threads = _n_threads(self.n_jobs)
         extra = {} if threads is None else {"num_threads": threads}
-        return self.booster_.predict(
-            X, raw_score=True, num_iteration=self.best_iteration_, **extra
+        out = self.booster_.predict(
+            X, raw_score=True, start_iteration=start, num_iteration=end - start,
+            pred_contrib=pred_contrib, **extra
         )
+        if isinstance(out, list):  # SHAP values of sparse input: one matrix per class
+            return np.stack([part.toarray() for part in out], axis=1)
+        return out.toarray() if issparse(out) else out
 
     def _feature_importances(self) -> np.ndarray:
         return self.booster_.feature_importance(
@@ -624,9 +1343,10 @@ class FocalXGBClassifier(_FocalBoostingClassifier):
 
     Binary (sigmoid) or multiclass (softmax) focal loss, chosen from ``y``, trained
     with ``xgboost.train`` and the objective / metrics of :mod:`gbfocal.losses`. The
-    initial score is the constant that minimises the training focal loss, passed as
-    ``base_margin`` (with ``base_score=0``) and part of every prediction;
-    probabilities are the sigmoid / softmax of the raw margins.
+    initial score is the constant that minimises the training focal loss, stored in the
+    model as ``base_score`` (objective ``binary:logistic``: its sigmoid; ``multi:softprob``:
+    the per-class margins, which needs XGBoost >= 3.1), so ``booster_`` predicts the full
+    margins with ``output_margin=True``.
 
     Parameters
     ----------"""
@@ -654,7 +1374,7 @@ default="gain"
         What ``feature_importances_`` measures, normalised to sum 1 (XGBoost's default).
     """
         + _FIT_CONTROL_DOC
-        + _ATTRIBUTES_DOC.format(booster_type="xgboost.Booster")
+        + _ATTRIBUTES_DOC.format(booster_type="xgboost.Booster", init_where="base_score")
         + """
     See Also
     --------
@@ -666,7 +1386,9 @@ default="gain"
     The estimator wraps ``xgboost.train`` rather than subclassing
     ``xgboost.XGBClassifier``, whose probability link, initial score and metrics assume a
     built-in objective. A sparse ``X`` follows XGBoost's convention: entries absent from
-    the sparse matrix are *missing* values, not zeros.
+    the sparse matrix are *missing* values, not zeros. The booster's own ``predict``
+    without ``output_margin`` is the *plain* sigmoid / softmax (what its objective
+    name says), not the corrected :meth:`predict_proba`.
 
     Examples
     --------
@@ -715,6 +1437,7 @@ default="gain"
         "nthread": "n_jobs",
         "verbosity": "verbose",
     }
+    _forbidden_name_characters = "[]<"
 
     def __init__(
         self,
@@ -735,7 +1458,7 @@ default="gain"
         random_state: Any = None,
         n_jobs: int | None = None,
         early_stopping_rounds: int | None = None,
-        eval_metric: str = "auto",
+        eval_metric: Any = "auto",
         correct_proba: bool = True,
         verbose: int | bool = 0,
         params: dict[str, Any] | None = None,
@@ -761,9 +1484,41 @@ default="gain"
         self.verbose = verbose
         self.params = params
 
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        eval_set: Any = None,
+        eval_sample_weight: Any = None,
+        eval_names: Any = None,
+        callbacks: list[Any] | None = None,
+        xgb_model: Any = None,
+    ) -> FocalXGBClassifier:
+        self._fit(X, y, sample_weight, eval_set=eval_set, eval_sample_weight=eval_sample_weight,
+                  eval_names=eval_names, callbacks=callbacks, init_model=xgb_model, extra={})
+        return self
+
+    fit.__doc__ = (
+        "Fit the booster with the focal-loss objective.\n"
+        + _FIT_DOC.replace("{train}", "xgboost.train")
+        + """
+        xgb_model : FocalXGBClassifier, xgboost.Booster, str or path, default=None
+            Continue boosting a fitted model (an estimator fitted on the same classes
+            and features, or a Booster / XGBoost model file with the objective this
+            estimator writes, ``binary:logistic`` or ``multi:softprob``): the new rounds
+            start from its margins, ``base_score`` included.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+    )
+
     def _import_library(self) -> Any:
         return _import_xgboost()
-
 
     def _check_extra_params(self) -> None:
         super()._check_extra_params()
@@ -774,6 +1529,18 @@ default="gain"
                 "trains tree boosters ('gbtree', the default, or 'dart'); gblinear fails after "
                 "training in XGBoost's C++ code"
             )
+        self._check_builtin_only(_XGBOOST_BUILTIN_ONLY)
+
+    def _check_eval_name(self, name: str) -> None:
+        # XGBoost's evaluation log is "name-metric:value" tokens split at white space
+        if "-" in name or ":" in name or any(c.isspace() for c in name):
+            raise ValueError(f"eval_names entry {name!r} must not contain '-', ':' or white "
+                             "space (XGBoost parses its evaluation log by them)")
+
+    def _check_categorical_input(self, X: Any, n_classes: int) -> None:
+        if _category_columns(X) and self.tree_method == "exact":
+            raise ValueError("tree_method='exact' does not support categorical features (pandas "
+                             "category columns): use 'hist' or 'approx'")
 
     def _library_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -795,34 +1562,86 @@ default="gain"
             params["nthread"] = threads
         return params
 
+    def _objective(self) -> str:
+        """The objective name the model is saved with; it fixes what base_score means."""
+        return "binary:logistic" if len(self.classes_) == 2 else "multi:softprob"
+
     def _dmatrix(self, xgb: Any, X: Any, y: Any = None, weight: Any = None) -> Any:
-        margin = None if y is None else _constant_margin(self.init_score_, X.shape[0])
+        names = getattr(self, "feature_names_in_", None)
+        categorical = bool(_category_columns(X))  # a DataFrame then, which names its columns
         return xgb.DMatrix(
-            X, label=y, weight=weight, base_margin=margin, nthread=_n_threads(self.n_jobs)
+            X, label=y, weight=weight, nthread=_n_threads(self.n_jobs),
+            feature_names=None if names is None or categorical else list(names),
+            enable_categorical=categorical,
         )
 
-    def _train(
-        self,
-        library: Any,
-        X: Any,
-        y: np.ndarray,
-        weight: np.ndarray | None,
-        evals: list[tuple[Any, np.ndarray, np.ndarray | None]],
-        callbacks: list[Any],
-    ) -> tuple[Any, int, dict[str, Any]]:
+    def _warm_start(
+        self, library: Any, init_model: Any, classes: np.ndarray, n_features: int
+    ) -> tuple[Any, Any]:
+        import json
+
+        xgb = library
+        if init_model is None:
+            return None, None
+        if isinstance(init_model, FocalXGBClassifier):
+            _check_warm_start_estimator(init_model, "xgb_model", classes, n_features)
+            return init_model.booster_, init_model.init_score_
+        if isinstance(init_model, (str, os.PathLike)):
+            booster = xgb.Booster(model_file=os.fspath(init_model))
+        elif isinstance(init_model, xgb.Booster):
+            booster = init_model
+        else:
+            raise TypeError(
+                "xgb_model must be a fitted FocalXGBClassifier, an xgboost.Booster or the path "
+                f"of an XGBoost model file, got {type(init_model).__name__}"
+            )
+        learner = json.loads(booster.save_config())["learner"]
+        objective = learner["objective"]["name"]
+        expected = "binary:logistic" if len(classes) == 2 else "multi:softprob"
+        if objective != expected:
+            # base_score means a probability under binary:logistic and a margin under
+            # others: continuing under another objective would silently move the start
+            raise ValueError(
+                f"xgb_model has the objective {objective!r}; continuing needs {expected!r}, the "
+                "objective FocalXGBClassifier saves (base_score means something else elsewhere)"
+            )
+        n_groups = max(1, int(learner["learner_model_param"]["num_class"]))
+        _check_booster_shape("xgb_model", n_groups, booster.num_features(), len(classes),
+                             n_features)
+        return booster, None
+
+    def _train(self, library: Any, data: _FitInput) -> tuple[Any, int, dict[str, Any]]:
         xgb = library
         params = self._booster_params()
-        # With a custom objective XGBoost would add base_score as a margin offset; the
-        # starting point is instead the focal optimum, given per row as base_margin.
-        params["base_score"] = 0.0
+        params["objective"] = self._objective()
         params["disable_default_eval_metric"] = 1
         if self.n_classes_ > 2:
             params["num_class"] = self.n_classes_
-        train_matrix = self._dmatrix(xgb, X, y, weight)
+        if data.init_booster is None:
+            params["base_score"] = self._base_score(xgb)
+        # else: the init model's base_score stays (a given one would replace it)
+        train_matrix = self._dmatrix(xgb, data.X, data.y, data.weight)
         watch = [
-            (self._dmatrix(xgb, X_val, y_val, w_val), f"valid_{i}")
-            for i, (X_val, y_val, w_val) in enumerate(evals)
+            (self._dmatrix(xgb, X_val, y_val, w_val), name)
+            for (X_val, y_val, w_val), name in zip(data.evals, data.names, strict=True)
         ]
+        metrics = _XGBoostMetrics([
+            self.loss_.xgb_eval(metric) if isinstance(metric, str)
+            else _CallableMetric(metric, self.loss_, "C")
+            for metric in data.metrics
+        ])
+        callbacks = list(data.callbacks)
+        if self.early_stopping_rounds is not None:
+            first = data.metrics[0]
+            stopping = _xgb_first_metric_stopping(xgb)
+            callbacks.append(stopping(
+                metrics=metrics, rounds=self.early_stopping_rounds,
+                metric_name=first if isinstance(first, str) else None,
+                maximize=METRICS[first] if isinstance(first, str) else None,
+                # keep the rounds up to the best one, like lgb.train: the booster (and a
+                # saved model) then predicts what the estimator predicts
+                save_best=True,
+            ))
         evals_result: dict[str, Any] = {}
         booster = xgb.train(
             params,
@@ -830,34 +1649,72 @@ default="gain"
             num_boost_round=self.n_estimators,
             evals=watch,
             obj=self.loss_.xgb_objective,
-            custom_metric=self.loss_.xgb_eval(self._eval_metric) if watch else None,
-            maximize=METRICS[self._eval_metric],
-            early_stopping_rounds=self.early_stopping_rounds,
+            custom_metric=metrics if watch else None,
             evals_result=evals_result,
             verbose_eval=int(self.verbose) if self.verbose else False,
             callbacks=callbacks or None,
+            xgb_model=data.init_booster,
         )
-        rounds = booster.num_boosted_rounds()
-        try:  # set only when early stopping ran; XGBoost counts it from 0
-            best = min(booster.best_iteration + 1, rounds)
-        except AttributeError:
-            best = rounds
-        return booster, best, evals_result
+        first_round = 0 if data.init_booster is None else data.init_booster.num_boosted_rounds()
+        rounds_run = (first_round + self._rounds_of(evals_result) if evals_result
+                      else booster.num_boosted_rounds())
+        return booster, rounds_run, evals_result
 
-    def _predict_trees(self, X: Any) -> np.ndarray:
-        # XGBoost's predict ignores best_iteration: the range is explicit. No
-        # base_margin here: init_score_ is added by decision_function.
-        return self.booster_.predict(
-            self._dmatrix(_import_xgboost(), X),
-            output_margin=True,
-            iteration_range=(0, self.best_iteration_),
-        )
+    def _base_score(self, xgb: Any) -> Any:
+        """``base_score`` storing the initial score (checked by tests/test_parity.py).
+
+        ``binary:logistic`` reads it as a probability (the margin is its logit, the
+        meaning XGBClassifier relies on); ``multi:softprob`` takes one margin per class,
+        from XGBoost 3.1 on.
+        """
+        if self.n_classes_ > 2:
+            if _version(xgb.__version__) < (3, 1):
+                raise ValueError(
+                    f"FocalXGBClassifier needs xgboost >= 3.1 for more than two classes (found "
+                    f"{xgb.__version__}): the per-class initial score is stored in the model "
+                    "as a vector base_score. pip install 'xgboost>=3.1'"
+                )
+            return np.asarray(self.init_score_, dtype=np.float64).tolist()
+        probability = float(expit(self.init_score_))
+        if not 0.0 < np.float32(probability) < 1.0:
+            raise ValueError(
+                f"the initial score {self.init_score_:.6g} is too extreme for XGBoost's "
+                "base_score (a float32 probability under binary:logistic): check alpha and "
+                "the class counts"
+            )
+        return probability
+
+    def _booster_rounds(self) -> int:
+        return int(self.booster_.num_boosted_rounds())
+
+    def _check_predict_categories(self, X: Any) -> None:
+        types = self.booster_.feature_types or []
+        expected = [j for j, kind in enumerate(types) if kind == "c"]
+        got = _category_columns(X)
+        if got != expected:
+            raise ValueError(
+                f"X has pandas category columns at positions {got}, the model was fitted with "
+                f"them at {expected}: pass the columns with the same dtypes as in fit"
+            )
+
+    def _check_contrib_supported(self) -> None:
+        if self._resolved_params().get("multi_strategy") == "multi_output_tree":
+            raise ValueError("pred_contrib=True is not available with "
+                             "multi_strategy='multi_output_tree': XGBoost does not implement it")
+
+    def _raw_predict(self, X: Any, start: int, end: int, *, pred_contrib: bool) -> np.ndarray:
+        # XGBoost's predict ignores best_iteration: the range is explicit. base_score
+        # (the initial score) is part of every prediction.
+        dmatrix = self._dmatrix(_import_xgboost(), X)
+        if pred_contrib:  # XGBoost takes one kind of prediction at a time
+            return self.booster_.predict(dmatrix, iteration_range=(start, end),
+                                         pred_contribs=True)
+        return self.booster_.predict(dmatrix, output_margin=True, iteration_range=(start, end))
 
     def _feature_importances(self) -> np.ndarray:
         kept = self.booster_[: self.best_iteration_]
         scores = kept.get_score(importance_type=self.importance_type)
-        values = np.array(
-            [scores.get(f"f{i}", 0.0) for i in range(self.n_features_in_)], dtype=np.float64
-        )
+        names = self.booster_.feature_names or [f"f{i}" for i in range(self.n_features_in_)]
+        values = np.array([scores.get(name, 0.0) for name in names], dtype=np.float64)
         total = values.sum()
         return values / total if total > 0 else values

@@ -126,11 +126,16 @@ def test_decision_function_includes_init_score(Estimator: Any) -> None:
     expected_init = BinaryFocalLoss(gamma=2.0).init_score(y)
     assert clf.init_score_ == pytest.approx(expected_init)
     assert clf.init_score_ < -0.5  # imbalanced: a clearly non-zero starting point
+    # The initial score is folded into the model: the booster's own raw predictions are
+    # the margins, nothing is added on top (tests/test_parity.py: also after a reload).
     if Estimator is FocalLGBMClassifier:
-        trees = clf.booster_.predict(X, raw_score=True)
+        booster_margin = clf.booster_.predict(X, raw_score=True)
     else:
-        trees = clf.booster_.predict(xgb.DMatrix(X), output_margin=True)
-    np.testing.assert_allclose(clf.decision_function(X), trees + clf.init_score_, atol=1e-6)
+        booster_margin = clf.booster_.predict(xgb.DMatrix(X), output_margin=True)
+    np.testing.assert_array_equal(clf.decision_function(X), booster_margin)
+    # ... and they include it: a model of (almost) no trees predicts the initial score
+    flat = Estimator(n_estimators=1, learning_rate=1e-9, n_jobs=1).fit(X, y)
+    np.testing.assert_allclose(flat.decision_function(X[:5]), expected_init, atol=1e-6)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
