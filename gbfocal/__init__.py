@@ -30,6 +30,7 @@ _LAZY = {
     "FocalLGBMClassifier": "sklearn",
     "FocalXGBClassifier": "sklearn",
     "FocalMultiOutputClassifier": "multioutput",
+    "FocalMultiLabelClassifier": "multilabel",
     "load_model": "persist",
     "tune_focal": "tuning",
     "TuningResult": "tuning",
@@ -54,8 +55,8 @@ __all__ = [
 
 
 # submodule -> the optional package it cannot be imported without
-_LAZY_NEEDS = {"sklearn": "sklearn", "multioutput": "sklearn", "tuning": "sklearn",
-               "persist": "sklearn"}
+_LAZY_NEEDS = {"sklearn": "sklearn", "multioutput": "sklearn", "multilabel": "sklearn",
+               "tuning": "sklearn", "persist": "sklearn"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,16 +1,27 @@
-"""Command line: ``gbfocal tune data.csv --target y`` (also ``python -m gbfocal``).
+"""Command line: ``gbfocal tune | train | predict`` (also ``python -m gbfocal``).
 
-Reads a CSV or Parquet table, runs :func:`gbfocal.tuning.tune_focal` and prints / writes the
-best parameters as JSON (stdout); a short summary (the scored class, the best score, the
-log-loss baseline and the per-fold differences) goes to stderr. User errors (bad file, missing
-column, one-class target, bad option) end with a one-line message on stderr and a non-zero
-exit status, never a traceback.
+* ``gbfocal tune data.csv --target y`` runs :func:`gbfocal.tuning.tune_focal` and prints /
+  writes the best parameters as JSON (stdout); a short summary (the scored class, the best
+  score, the log-loss baseline and the per-fold differences) goes to stderr. ``--model``
+  also writes the model refit on all rows.
+* ``gbfocal train data.csv --target y --output model.json`` fits one estimator, with the
+  parameters of a ``tune`` result (``--params best.json``) or given ones, and saves it.
+* ``gbfocal predict model.json data.csv --output predictions.csv`` writes one probability
+  column per class (``proba_<label>``) and the predicted label (``predicted``).
+
+Tables are CSV (the separator is detected, or ``--sep``) or Parquet; every column but the
+target is a feature, string columns become pandas ``category`` columns. User errors (bad
+file, missing or duplicated column, one-class target, an existing output without
+``--force``, bad option) end with a one-line message on stderr and exit status 1 (2 for
+usage errors), never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +35,13 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 _CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+# separators csv.Sniffer may choose: anything else (space, letters) is more often data
+_SNIFF_DELIMITERS = ",;\t|"
+_SNIFF_BYTES = 64 * 1024
+_PROBA_PREFIX = "proba_"
+_PREDICTED = "predicted"
+# a missing option, distinct from an explicit "none" (alpha None)
+_UNSET: Any = argparse.SUPPRESS
 
 _SPEC_HELP = (
     "LOW:HIGH searches a range (LOW:HIGH:log on a log scale; integers when both are ints), "
@@ -90,33 +108,186 @@ def _parse_param(text: str) -> tuple[str, Any]:
     return name.strip(), parse_spec(spec)
 
 
+def _fixed_param(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` of ``train``: one value (training searches nothing)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise CLIError(f"bad --param {text!r}: use NAME=VALUE, e.g. n_estimators=300")
+    if ":" in value or "," in value:
+        raise CLIError(
+            f"bad --param {text!r}: train takes one value per parameter (ranges and choices "
+            "are for gbfocal tune)"
+        )
+    return name.strip(), _scalar(value)
+
+
+def _fixed_alpha(text: str) -> Any:
+    """``--alpha`` of ``train``: none, balanced, a float, or per-class weights ``W1,W2,...``."""
+    if ":" in text:
+        raise argparse.ArgumentTypeError(
+            f"bad alpha {text!r}: train takes one value (ranges are for gbfocal tune)"
+        )
+    if "," in text:
+        weights = [_scalar(item) for item in text.split(",")]
+        if not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights):
+            raise argparse.ArgumentTypeError(
+                f"bad alpha {text!r}: per-class weights must be numbers, e.g. 1,3"
+            )
+        return [float(w) for w in weights]
+    value = _scalar(text)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _separator(text: str) -> str:
+    """``--sep``: one character; ``\\t`` or ``tab`` for a tab."""
+    if text in ("\\t", "tab", "TAB"):
+        return "\t"
+    if len(text) != 1 or text in ('"', "\n", "\r"):
+        raise argparse.ArgumentTypeError(
+            f"bad separator {text!r}: use one character, e.g. ';' or '|', or \\t (tab)"
+        )
+    return text
+
+
 # -------------------------------------------------------------------------- the data
-def read_table(path: str) -> Any:
-    """Read a CSV (also .txt/.tsv, tab-separated for .tsv) or Parquet file into a DataFrame."""
+def _pandas() -> Any:
     try:
-        pd = import_optional("pandas", needed_by="reading data")
+        return import_optional("pandas", needed_by="reading data")
     except ImportError as exc:
         raise CLIError(str(exc)) from exc
+
+
+def _sniff(file: Path) -> tuple[str, bool] | None:
+    """``(separator, skipinitialspace)`` that csv.Sniffer finds in the file's start, or None.
+
+    Only the common separators are candidates: with every character allowed the sniffer
+    happily splits a one-column file at a letter.
+    """
+    with file.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        sample = handle.read(_SNIFF_BYTES)
+    if len(sample) == _SNIFF_BYTES and "\n" in sample:
+        sample = sample[:sample.rindex("\n")]  # a cut last line would look inconsistent
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=_SNIFF_DELIMITERS)
+    except csv.Error:  # one column, or no consistent candidate
+        return None
+    return str(dialect.delimiter), bool(dialect.skipinitialspace)
+
+
+def _csv_header(pd: Any, file: Path, options: dict[str, Any]) -> list[str]:
+    """The header row as written: pandas renames a duplicated ``a`` to ``a.1`` silently."""
+    first = pd.read_csv(file, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
+    return [str(name) for name in first.iloc[0].tolist()] if len(first) else []
+
+
+def _duplicates(names: Sequence[Any]) -> list[str]:
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for name in map(str, names):
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    return repeated
+
+
+def read_data(path: str, sep: str | None = None) -> tuple[Any, str | None]:
+    """Read a CSV (.csv, .txt, .tsv) or Parquet file; returns ``(DataFrame, separator)``.
+
+    ``sep=None`` means tab for .tsv and the separator csv.Sniffer detects (comma when it
+    finds none) for .csv / .txt; the separator is ``None`` for Parquet. A UTF-8 byte-order
+    mark is skipped. Empty files, header-only files and duplicated column names raise
+    :class:`CLIError`.
+    """
+    pd = _pandas()
     file = Path(path)
     if not file.is_file():
         raise CLIError(f"no such file: {path}")
     suffix = file.suffix.lower()
+    used_sep: str | None = None
     try:
         if suffix in _PARQUET_SUFFIXES:
-            return pd.read_parquet(file)
-        if suffix in _CSV_SUFFIXES:
-            return pd.read_csv(file, sep="\t" if suffix == ".tsv" else ",")
+            table = pd.read_parquet(file)
+            repeated = _duplicates(table.columns)
+        elif suffix in _CSV_SUFFIXES:
+            if file.stat().st_size == 0:
+                raise CLIError(f"{path} is empty: no header, no rows")
+            skip_space = False
+            if sep is not None:
+                used_sep = sep
+            elif suffix == ".tsv":
+                used_sep = "\t"
+            else:
+                sniffed = _sniff(file)
+                used_sep, skip_space = sniffed if sniffed is not None else (",", False)
+            # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first name
+            options = {"sep": used_sep, "encoding": "utf-8-sig", "skipinitialspace": skip_space}
+            repeated = _duplicates(_csv_header(pd, file, options))
+            # low_memory=False: one dtype per column, not one per chunk of a large file
+            table = pd.read_csv(file, low_memory=False, **options)
+        else:
+            raise CLIError(
+                f"unsupported file type {suffix or '(none)'!r} for {path}: "
+                "use .csv, .tsv or .parquet"
+            )
+    except CLIError:
+        raise
     except ImportError as exc:  # parquet without pyarrow / fastparquet
         raise CLIError(f"cannot read {path}: {exc} ({install_hint('pyarrow', 'Parquet')})") from exc
+    except pd.errors.EmptyDataError as exc:  # only blank lines
+        raise CLIError(f"{path} is empty: no header, no rows") from exc
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"cannot read {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") \
+            from exc
     except Exception as exc:  # pandas raises many parser error types
         raise CLIError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
-    raise CLIError(
-        f"unsupported file type {suffix or '(none)'!r} for {path}: use .csv, .tsv or .parquet"
-    )
+    if repeated:
+        raise CLIError(
+            f"{path} has duplicated column names {repeated[:10]}: every column needs its own name"
+        )
+    if len(table) == 0:
+        raise CLIError(f"{path} has no data rows (only a header)")
+    return table, used_sep
+
+
+def read_table(path: str, sep: str | None = None) -> Any:
+    """The DataFrame of :func:`read_data`."""
+    return read_data(path, sep)[0]
+
+
+def as_features(X: Any) -> Any:
+    """Feature columns ready for the estimators.
+
+    Numbers and booleans stay as they are (NaN is a missing value); string / object columns
+    become pandas ``category`` columns, which the estimators pass to LightGBM as categorical
+    features and to XGBoost with ``enable_categorical``; ``category`` columns stay.
+    """
+    pd = _pandas()
+    converted = {}
+    unsupported = []
+    for name in X.columns:
+        dtype = X[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype) or dtype.kind in "biuf":
+            continue
+        if dtype.kind in "OSU":  # object, pandas str / string, fixed-width bytes / text
+            converted[name] = X[name].astype("category")
+        else:
+            unsupported.append(f"{name} ({dtype})")
+    if unsupported:
+        raise CLIError(
+            f"feature columns of unsupported type {unsupported[:10]}: convert them to numbers "
+            "or text first (or drop them)"
+        )
+    if converted:
+        X = X.copy()  # never change the caller's table
+        for name, column in converted.items():
+            X[name] = column
+    return X
 
 
 def split_features(table: Any, target: str) -> tuple[Any, Any]:
-    """Features (every other column, numeric or bool) and the target column, checked."""
+    """Features (every other column, see :func:`as_features`) and the target column, checked."""
     if target not in table.columns:
         columns = ", ".join(map(str, table.columns[:20]))
         raise CLIError(f"target column {target!r} not found; columns are: {columns}")
@@ -130,20 +301,84 @@ def split_features(table: Any, target: str) -> tuple[Any, Any]:
     X = table.drop(columns=[target])
     if X.shape[1] == 0:
         raise CLIError("no feature columns: the table has only the target column")
-    non_numeric = [str(c) for c in X.columns if X[c].dtype.kind not in "biuf"]
-    if non_numeric:
-        raise CLIError(
-            f"non-numeric feature columns {non_numeric[:10]}: encode them as numbers first "
-            "(or drop them)"
-        )
+    X = as_features(X)
     return X, y.to_numpy()
 
 
+# -------------------------------------------------------------------- output files
+def _same_file(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_outputs(outputs: Sequence[str | None], inputs: Sequence[str | None], *,
+                  force: bool) -> None:
+    """Refuse, before any work, outputs that exist (without ``force``) or clash.
+
+    An output is never an input file (not even with ``force``: it would be replaced by
+    what was computed from it), nor another output; its folder must exist.
+    """
+    given = [o for o in outputs if o is not None]
+    for i, output in enumerate(given):
+        for source in inputs:
+            if source is not None and _same_file(output, source):
+                raise CLIError(f"refusing to write {output}: it is the input file {source}")
+        for other in given[:i]:
+            if _same_file(output, other):
+                raise CLIError(f"{output} is given for two outputs: use two files")
+        file = Path(output)
+        if file.is_dir():
+            raise CLIError(f"cannot write {output}: it is a directory")
+        if file.exists() and not force:
+            raise CLIError(f"{output} exists: pass --force to overwrite it")
+        folder = file.parent
+        if not folder.is_dir():
+            raise CLIError(f"cannot write {output}: the folder {folder} does not exist")
+
+
+def _write_bytes(path: str, data: bytes, *, force: bool) -> None:
+    # "x": the check before the work and this write leave no window to overwrite a file
+    # that appeared in between
+    try:
+        with open(path, "wb" if force else "xb") as handle:
+            handle.write(data)
+    except FileExistsError as exc:
+        raise CLIError(f"{path} exists: pass --force to overwrite it") from exc
+
+
+def _save_model(estimator: Any, path: str, *, force: bool) -> None:
+    try:
+        estimator.save_model(path, overwrite=force)
+    except FileExistsError as exc:
+        raise CLIError(f"{path} exists: pass --force to overwrite it") from exc
+
+
 # ----------------------------------------------------------------------- the parser
+def _add_data_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "data", help="CSV (.csv, .txt, .tsv; UTF-8) or Parquet (.parquet) file"
+    )
+
+
+def _add_sep_and_force(parser: argparse.ArgumentParser, outputs: str) -> None:
+    parser.add_argument(
+        "--sep", type=_separator, default=None, metavar="CHAR",
+        help="CSV separator (default: tab for .tsv, otherwise detected among , ; tab |)",
+    )
+    parser.add_argument("--force", action="store_true", help=f"overwrite existing {outputs}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gbfocal",
-        description="Focal loss for LightGBM and XGBoost: tune alpha/gamma from the shell.",
+        description=(
+            "Focal loss for LightGBM and XGBoost: tune alpha/gamma, train a model and predict "
+            "from the shell."
+        ),
+        epilog=(
+            "example: gbfocal tune data.csv --target label --output best.json; gbfocal train "
+            "data.csv --target label --params best.json --output model.json; gbfocal predict "
+            "model.json new.csv --output predictions.csv"
+        ),
     )
     parser.add_argument("--version", action="version", version=f"gbfocal {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -159,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--param learning_rate=0.02:0.3:log --param num_leaves=8:64 --output best.json"
         ),
     )
-    tune.add_argument("data", help="CSV (.csv, .tsv) or Parquet (.parquet) file")
+    _add_data_argument(tune)
     tune.add_argument("--target", required=True, help="name of the label column")
     tune.add_argument("--backend", choices=BOOSTER_BACKENDS, default="lightgbm")
     tune.add_argument("--trials", type=int, default=50, help="number of trials (default 50)")
@@ -196,10 +431,84 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Optuna storage URL to save/resume the study, e.g. sqlite:///study.db")
     tune.add_argument("--study-name", default=None, help="study name inside --storage")
     tune.add_argument("--output", "-o", default=None, help="write the result JSON to this file")
+    tune.add_argument("--model", default=None, metavar="MODEL.json",
+                      help="also refit the best model on all rows and save it to this file")
     tune.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_sep_and_force(tune, "--output and --model files")
+
+    train = commands.add_parser(
+        "train",
+        help="train one focal-loss model and save it",
+        description=(
+            "Fit a focal-loss model on every row of the data and save it as one JSON file. "
+            "Parameters: --params (the JSON of gbfocal tune --output, or a JSON object of "
+            "estimator parameters), then --param, then --alpha / --gamma / --seed / --n-jobs."
+        ),
+        epilog=(
+            "example: gbfocal train data.csv --target label --params best.json "
+            "--output model.json"
+        ),
+    )
+    _add_data_argument(train)
+    train.add_argument("--target", required=True, help="name of the label column")
+    train.add_argument(
+        "--backend", choices=BOOSTER_BACKENDS, default=None,
+        help="default: the backend of a tune result given with --params, else lightgbm",
+    )
+    train.add_argument(
+        "--params", default=None, metavar="PARAMS.json",
+        help="the JSON that gbfocal tune --output writes (its best_params are used), or a "
+             "JSON object of estimator parameters",
+    )
+    train.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="estimator parameter, repeatable, e.g. n_estimators=300 (overrides --params)",
+    )
+    train.add_argument(
+        "--alpha", type=_fixed_alpha, default=_UNSET,
+        help="class weights: none, balanced, a float in [0, 1] (binary: the weight of "
+             "--pos-label) or one weight per class in sorted label order, e.g. 1,3",
+    )
+    train.add_argument("--gamma", type=float, default=_UNSET, help="focusing parameter >= 0")
+    train.add_argument(
+        "--pos-label", default=None, metavar="LABEL",
+        help="binary targets: the class a float alpha weights (default: the pos_label of a "
+             "tune result given with --params, else the larger label)",
+    )
+    train.add_argument("--seed", type=int, default=None, help="random seed of the booster")
+    train.add_argument("--n-jobs", type=int, default=None, help="booster threads")
+    train.add_argument("--output", "-o", required=True, metavar="MODEL.json",
+                       help="the model file to write")
+    _add_sep_and_force(train, "--output file")
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict class probabilities and labels with a saved model",
+        description=(
+            "Write one probability column per class (proba_<label>, in the model's class "
+            "order) and the predicted label (column 'predicted'), one row per input row. "
+            "The columns the model was trained on are read by name; any other column (the "
+            "target too) is ignored unless copied with --keep."
+        ),
+        epilog="example: gbfocal predict model.json new.csv --keep id --output predictions.csv",
+    )
+    predict.add_argument("model", help="a model file written by gbfocal train or tune --model")
+    _add_data_argument(predict)
+    predict.add_argument(
+        "--keep", action="append", default=[], metavar="COLUMN",
+        help="copy this input column (an id, the true label) in front of the predictions; "
+             "repeatable",
+    )
+    predict.add_argument("--n-jobs", type=int, default=None, help="booster threads")
+    predict.add_argument(
+        "--output", "-o", default=None, metavar="PREDICTIONS.csv",
+        help="CSV (.csv, .txt, .tsv) or Parquet (.parquet) file; default: CSV on stdout",
+    )
+    _add_sep_and_force(predict, "--output file")
     return parser
 
 
+# ------------------------------------------------------------------------ helpers
 def _to_json(value: Any) -> Any:
     """Plain JSON types (NumPy scalars and arrays included)."""
     if hasattr(value, "tolist"):
@@ -223,11 +532,40 @@ def _match_label(text: str, labels: Sequence[Any]) -> Any:
     return text
 
 
+def _note(text: str) -> None:
+    print(f"gbfocal: {text}", file=sys.stderr)
+
+
+def _read(path: str, sep: str | None) -> Any:
+    """Read a table, saying which separator was detected when it is not the comma."""
+    table, used = read_data(path, sep)
+    if sep is None and used not in (None, ",", "\t"):
+        _note(f"{path}: separator {used!r} detected (--sep sets it)")
+    return table
+
+
+def _categorical_note(X: Any) -> None:
+    """Say which columns the models see as categorical (a numeric column read as text
+    because of one odd value would be among them)."""
+    pd = _pandas()
+    categorical = [str(c) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+    if categorical:
+        _note(f"categorical feature columns: {categorical[:20]}")
+
+
+# ----------------------------------------------------------------------- tune
 def run_tune(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the search of ``gbfocal tune``; returns the result JSON (see :func:`_tune`)."""
+    return _tune(args)[0]
+
+
+def _tune(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    """The result JSON and the refit estimator (``None`` without ``--model``)."""
     params = dict(_parse_param(text) for text in args.param)
     if args.n_jobs is not None:
         params["n_jobs"] = args.n_jobs
-    X, y = split_features(read_table(args.data), args.target)
+    X, y = split_features(_read(args.data, args.sep), args.target)
+    _categorical_note(X)
     classes = sorted(set(y.tolist()), key=str)
     pos_label = None if args.pos_label is None else _match_label(args.pos_label, classes)
     try:
@@ -242,10 +580,11 @@ def run_tune(args: argparse.Namespace) -> dict[str, Any]:
         pos_label=pos_label, alpha=args.alpha, gamma=args.gamma, params=params or None,
         early_stopping_rounds=args.early_stopping_rounds or None, timeout=args.timeout,
         random_state=args.seed, storage=args.storage, study_name=args.study_name,
-        refit=False, baseline=not args.no_baseline, show_progress_bar=not args.no_progress,
+        refit=args.model is not None, baseline=not args.no_baseline,
+        show_progress_bar=not args.no_progress,
     )
     states = [t.state.name for t in result.study.trials]
-    return _to_json({
+    summary = _to_json({
         "best_params": result.best_params,
         "best_score": result.best_score,
         "scoring": result.scoring,
@@ -265,6 +604,7 @@ def run_tune(args: argparse.Namespace) -> dict[str, Any]:
         "classes": classes,
         "gbfocal_version": __version__,
     })
+    return summary, result.best_estimator
 
 
 def _summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -290,31 +630,253 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _command_tune(args: argparse.Namespace) -> int:
+    check_outputs([args.output, args.model], [args.data], force=args.force)
+    summary, estimator = _tune(args)
+    text = json.dumps(summary, indent=2)
+    if args.model is not None:
+        _save_model(estimator, args.model, force=args.force)
+    if args.output:
+        _write_bytes(args.output, (text + "\n").encode("utf-8"), force=args.force)
+    print(text)
+    for line in _summary_lines(summary):
+        _note(line)
+    for written in (args.model, args.output):
+        if written:
+            print(f"wrote {written}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------- train
+def read_params(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Estimator parameters from ``--params``, and what a tune result says about them.
+
+    Returns ``(params, tuned)``: for the JSON of ``gbfocal tune --output``, its
+    ``best_params`` and its ``backend``, ``pos_label`` and ``classes``; for a plain JSON
+    object, the object and ``{}``.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise CLIError(f"no such file: {path}")
+    try:
+        document = json.loads(file.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise CLIError(f"{path} is not JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"{path} is not UTF-8 text: {exc.reason}") from exc
+    if not isinstance(document, dict):
+        raise CLIError(
+            f"{path} must hold a JSON object: the output of gbfocal tune, or parameter names "
+            f"and values; got a JSON {type(document).__name__}"
+        )
+    if "best_params" not in document:
+        return document, {}
+    best = document["best_params"]
+    if not isinstance(best, dict):
+        raise CLIError(f"{path}: best_params must be a JSON object, got {best!r}")
+    tuned = {key: document[key] for key in ("backend", "pos_label", "classes") if key in document}
+    return best, tuned
+
+
+def _estimator_class(backend: str) -> Any:
+    from .tuning import _estimator_class as estimator_class
+
+    return estimator_class(backend)
+
+
+def _label_order_alpha(alpha: Any, pos_label: Any, labels: list[Any]) -> Any:
+    """A float alpha weighting ``pos_label`` -> what the estimators read (weight of the
+    larger label ``labels[1]``): the vector ``[alpha, 1 - alpha]`` when ``pos_label`` is the
+    smaller one, so that the value always means what the user meant."""
+    number = isinstance(alpha, (int, float)) and not isinstance(alpha, bool)
+    if number and len(labels) == 2 and pos_label is not None and pos_label == labels[0]:
+        return [float(alpha), 1.0 - float(alpha)]
+    return alpha
+
+
+def _train_pos_label(args: argparse.Namespace, tuned: dict[str, Any],
+                     labels: list[Any]) -> Any:
+    """The class a float alpha weights: ``--pos-label``, else the tune result's, else None."""
+    binary = len(labels) == 2
+    if args.pos_label is not None:
+        if not binary:
+            raise CLIError(
+                f"--pos-label is only for binary targets; {args.target!r} has {len(labels)} "
+                "classes"
+            )
+        pos_label = _match_label(args.pos_label, labels)
+        if pos_label not in labels:
+            raise CLIError(f"--pos-label {args.pos_label!r} is not one of the labels {labels}")
+        return pos_label
+    if tuned.get("pos_label") is not None and binary:
+        return _match_label(str(tuned["pos_label"]), labels)
+    return None
+
+
+def _train_params(args: argparse.Namespace, loaded: dict[str, Any], tuned: dict[str, Any],
+                  labels: list[Any]) -> dict[str, Any]:
+    """The estimator parameters of ``gbfocal train``, from lowest to highest priority:
+    ``--params``, ``--param``, ``--alpha`` / ``--gamma`` / ``--seed`` / ``--n-jobs``."""
+    if isinstance(tuned.get("classes"), list) \
+            and sorted(map(str, tuned["classes"])) != sorted(map(str, labels)):
+        # a tuned alpha vector is in the tuned labels' order: on other labels it means nothing
+        raise CLIError(
+            f"{args.params} was tuned on the classes {tuned['classes']} but target column "
+            f"{args.target!r} has {labels}"
+        )
+    pos_label = _train_pos_label(args, tuned, labels)
+    params = dict(loaded)
+    if not tuned and "alpha" in params:
+        # a plain parameter file is the user's own: its float alpha weights --pos-label
+        # (a tune result's best_params are already in the estimators' label order)
+        params["alpha"] = _label_order_alpha(params["alpha"], pos_label, labels)
+    params.update(_fixed_param(text) for text in args.param)
+    if "alpha" in vars(args):
+        params["alpha"] = _label_order_alpha(args.alpha, pos_label, labels)
+    if "gamma" in vars(args):
+        params["gamma"] = args.gamma
+    if args.seed is not None:
+        params["random_state"] = args.seed
+    if args.n_jobs is not None:
+        params["n_jobs"] = args.n_jobs
+    return params
+
+
+def _command_train(args: argparse.Namespace) -> int:
+    check_outputs([args.output], [args.data, args.params], force=args.force)
+    loaded, tuned = ({}, {}) if args.params is None else read_params(args.params)
+    backend = args.backend or tuned.get("backend") or "lightgbm"
+    if backend not in BOOSTER_BACKENDS:
+        raise CLIError(f"{args.params}: unknown backend {backend!r}: use one of {BOOSTER_BACKENDS}")
+    X, y = split_features(_read(args.data, args.sep), args.target)
+    _categorical_note(X)
+    labels = sorted(set(y.tolist()))  # the estimators' classes_ order (np.unique)
+    params = _train_params(args, loaded, tuned, labels)
+    estimator_class = _estimator_class(backend)
+    valid = estimator_class().get_params()
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise CLIError(
+            f"unknown parameters {unknown} for {estimator_class.__name__} ({backend}); valid "
+            f"names: {sorted(valid)}"
+        )
+    estimator = estimator_class(**params).fit(X, y)
+    _save_model(estimator, args.output, force=args.force)
+    shown = ", ".join(
+        f"{name}={params[name]!r}" for name in ("alpha", "gamma", "n_estimators") if name in params
+    )
+    _note(
+        f"trained {estimator_class.__name__} on {X.shape[0]} rows x {X.shape[1]} features, "
+        f"classes {_to_json(estimator.classes_)}" + (f" ({shown})" if shown else "")
+    )
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+# -------------------------------------------------------------------- predict
+def _load_model(path: str) -> Any:
+    if not Path(path).is_file():
+        raise CLIError(f"no such file: {path}")
+    import gbfocal  # the package's lazy export: the estimators load on first use
+
+    try:
+        model = gbfocal.load_model(path)
+    except KeyError as exc:
+        raise CLIError(f"{path} is not a complete gbfocal model file (no {exc})") from exc
+    if hasattr(model, "n_outputs_"):
+        raise CLIError(
+            f"{path} holds a {type(model).__name__}: gbfocal predict handles single-target "
+            "classifiers (FocalLGBMClassifier, FocalXGBClassifier)"
+        )
+    return model
+
+
+def _prediction_features(model: Any, table: Any, data: str) -> Any:
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        # a model fitted on an array: its columns are the table's columns, in order
+        if table.shape[1] != model.n_features_in_:
+            raise CLIError(
+                f"the model has {model.n_features_in_} unnamed features but {data} has "
+                f"{table.shape[1]} columns"
+            )
+        return as_features(table)
+    names = [str(name) for name in names]
+    missing = [name for name in names if name not in table.columns]
+    if missing:
+        raise CLIError(
+            f"{data} lacks the feature columns {missing[:10]} the model was trained with"
+        )
+    return as_features(table[names])
+
+
+def _command_predict(args: argparse.Namespace) -> int:
+    pd = _pandas()
+    output_suffix = None if args.output is None else Path(args.output).suffix.lower()
+    if output_suffix is not None and output_suffix not in _CSV_SUFFIXES + _PARQUET_SUFFIXES:
+        raise CLIError(
+            f"unsupported output type {output_suffix or '(none)'!r} for {args.output}: "
+            "use .csv, .tsv or .parquet"
+        )
+    check_outputs([args.output], [args.model, args.data], force=args.force)
+    model = _load_model(args.model)
+    table = _read(args.data, args.sep)
+    missing = [name for name in args.keep if name not in table.columns]
+    if missing:
+        raise CLIError(f"--keep: {args.data} has no columns {missing}")
+    X = _prediction_features(model, table, args.data)
+    if args.n_jobs is not None:
+        model.set_params(n_jobs=args.n_jobs)
+    proba = model.predict_proba(X)
+    columns = [f"{_PROBA_PREFIX}{label}" for label in model.classes_]
+    clashes = _duplicates([*args.keep, *columns, _PREDICTED])
+    if clashes:
+        raise CLIError(f"two output columns would be named {clashes}: rename the input column")
+    frame = pd.DataFrame(proba, columns=columns)
+    frame[_PREDICTED] = model.predict(X)
+    if args.keep:
+        kept = table[list(args.keep)].reset_index(drop=True)
+        frame = pd.concat([kept, frame], axis=1)
+    if output_suffix in _PARQUET_SUFFIXES:
+        try:
+            data = frame.to_parquet(index=False)
+        except ImportError as exc:
+            raise CLIError(f"cannot write {args.output}: {install_hint('pyarrow', 'Parquet')}") \
+                from exc
+    else:
+        sep = "\t" if output_suffix == ".tsv" else args.sep or ","
+        data = frame.to_csv(index=False, sep=sep).encode("utf-8")
+    if args.output is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return 0
+    _write_bytes(args.output, data, force=args.force)
+    _note(f"predicted {len(frame)} rows, classes {[_to_json(c) for c in model.classes_]}")
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+# ----------------------------------------------------------------------- main
+_COMMANDS = {"tune": _command_tune, "train": _command_train, "predict": _command_predict}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``gbfocal`` and ``python -m gbfocal``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
+        # no command is a request for the overview, not a mistake
         parser.print_help()
-        return EXIT_ERROR
+        return 0
     try:
-        summary = run_tune(args)
-        text = json.dumps(summary, indent=2)
-        if args.output:
-            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        return _COMMANDS[args.command](args)
     except CLIError as exc:
         print(f"gbfocal: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except (ValueError, TypeError, ImportError, OSError, RuntimeError) as exc:
-        # tune_focal's argument checks name the problem; the traceback adds nothing for users
+        # the estimators' and tune_focal's argument checks name the problem; the traceback
+        # adds nothing for users
         print(f"gbfocal: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("gbfocal: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(text)
-    for line in _summary_lines(summary):
-        print(f"gbfocal: {line}", file=sys.stderr)
-    if args.output:
-        print(f"wrote {args.output}", file=sys.stderr)
-    return 0

@@ -1580,6 +1580,8 @@ class MultiLabelFocalLoss(FocalLoss):
 
     def decode_label(self, label: np.ndarray) -> np.ndarray:
         """The ``(n, L)`` label of an XGBoost DMatrix as it is (LightGBM: refused)."""
+        if label.ndim == 1 and self.n_labels == 1:  # XGBoost flattens an (n, 1) label
+            return label[:, None]
         if label.ndim != 2:
             raise ValueError(
                 f"the dataset label has shape {label.shape}; the multi-label loss needs the "

@@ -28,14 +28,23 @@ import numpy as np
 
 from ._optional import import_optional
 from ._spec import FocalSpec
-from .losses import BinaryFocalLoss, FocalLoss, MulticlassFocalLoss, MultiOutputFocalLoss
+from .losses import (
+    BinaryFocalLoss,
+    FocalLoss,
+    MulticlassFocalLoss,
+    MultiLabelFocalLoss,
+    MultiOutputFocalLoss,
+)
 
 __all__ = ["FORMAT", "load_model", "save_model"]
 
 #: The ``"format"`` field of a saved model and its version.
 FORMAT = "gbfocal-model"
 _VERSION = 1
-_ESTIMATORS = ("FocalLGBMClassifier", "FocalXGBClassifier", "FocalMultiOutputClassifier")
+_ESTIMATORS = ("FocalLGBMClassifier", "FocalXGBClassifier", "FocalMultiOutputClassifier",
+               "FocalMultiLabelClassifier")
+# estimators with one booster per output (a list boosters_) and n_outputs_
+_MULTI = ("FocalMultiOutputClassifier", "FocalMultiLabelClassifier")
 
 
 # ------------------------------------------------------------------ JSON values
@@ -100,6 +109,11 @@ def _load_booster(document: dict[str, Any]) -> Any:
 # ------------------------------------------------------------------ the loss
 def _loss_document(loss: FocalLoss) -> dict[str, Any]:
     spec = loss.spec
+    if isinstance(loss, MultiLabelFocalLoss):
+        return {"kind": "multilabel", "n_labels": loss.n_labels, "alpha": _jsonable(loss.alpha),
+                "gamma": spec.gamma, "gamma_neg": spec.gamma_neg, "clip": spec.clip,
+                "hessian": spec.hessian, "ignore_label": loss.ignore_label,
+                "alpha_": _jsonable(loss.alpha_) if hasattr(loss, "alpha_") else None}
     document: dict[str, Any] = {
         "kind": "multioutput" if isinstance(loss, MultiOutputFocalLoss)
         else "binary" if spec.binary else "multiclass",
@@ -118,6 +132,17 @@ def _loss_document(loss: FocalLoss) -> dict[str, Any]:
 
 def _load_loss(document: dict[str, Any]) -> FocalLoss:
     kind = document["kind"]
+    if kind == "multilabel":
+        alpha = document["alpha"]
+        multilabel = MultiLabelFocalLoss(
+            document["n_labels"], alpha=tuple(alpha) if isinstance(alpha, list) and alpha
+            and isinstance(alpha[0], str) else alpha, gamma=document["gamma"],
+            hessian=document["hessian"], ignore_label=document["ignore_label"],
+            gamma_neg=document.get("gamma_neg"), clip=document.get("clip", 0.0))
+        if document.get("alpha_") is not None:
+            multilabel.alpha_ = np.asarray(document["alpha_"], dtype=np.float64)
+            multilabel._fitted_explicitly = True
+        return multilabel
     spec = FocalSpec.create(alpha=document["alpha"], gamma=document["gamma"],
                             hessian=document["hessian"], n_classes=document["n_classes"],
                             binary=kind == "binary", gamma_neg=document.get("gamma_neg"),
@@ -170,8 +195,7 @@ def save_model(estimator: Any, path: str | os.PathLike[str], *, overwrite: bool 
     from . import __version__
 
     params, skipped = _params(estimator)
-    boosters = estimator.boosters_ if name == "FocalMultiOutputClassifier" else [
-        estimator.booster_]
+    boosters = estimator.boosters_ if name in _MULTI else [estimator.booster_]
     document: dict[str, Any] = {
         "format": FORMAT,
         "version": _VERSION,
@@ -180,7 +204,9 @@ def save_model(estimator: Any, path: str | os.PathLike[str], *, overwrite: bool 
         "params": params,
         "params_not_saved": skipped,
         "classes": _jsonable(estimator.classes_),
-        "classes_dtype": estimator.classes_.dtype.str,
+        "classes_dtype": (estimator.classes_[0] if isinstance(estimator.classes_, list)
+                          else estimator.classes_).dtype.str,
+        "classes_per_output": isinstance(estimator.classes_, list),
         "n_features_in": int(estimator.n_features_in_),
         "feature_names_in": _jsonable(getattr(estimator, "feature_names_in_", None)),
         "loss": _loss_document(estimator.loss_),
@@ -188,7 +214,7 @@ def save_model(estimator: Any, path: str | os.PathLike[str], *, overwrite: bool 
         "best_iteration": _jsonable(getattr(estimator, "best_iteration_", None)),
         "boosters": [_booster_document(b) for b in boosters],
     }
-    if name == "FocalMultiOutputClassifier":
+    if name in _MULTI:
         document["n_outputs"] = int(estimator.n_outputs_)
     text = json.dumps(document, allow_nan=False)
     tmp = target.with_name(target.name + ".tmp")
@@ -222,7 +248,10 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     import gbfocal  # the package's lazy exports: this module sits below the estimators
 
     estimator = getattr(gbfocal, name)(**document["params"])
-    estimator.classes_ = _array(document["classes"], document["classes_dtype"])
+    if document.get("classes_per_output"):
+        estimator.classes_ = [_array(c, document["classes_dtype"]) for c in document["classes"]]
+    else:
+        estimator.classes_ = _array(document["classes"], document["classes_dtype"])
     estimator.n_features_in_ = document["n_features_in"]
     if document.get("feature_names_in") is not None:
         estimator.feature_names_in_ = np.asarray(document["feature_names_in"], dtype=object)
@@ -231,7 +260,7 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     estimator.init_score_ = np.asarray(init, dtype=np.float64) if isinstance(init, list) else (
         float(init))
     boosters = [_load_booster(b) for b in document["boosters"]]
-    if name == "FocalMultiOutputClassifier":
+    if name in _MULTI:
         estimator.n_outputs_ = document["n_outputs"]
         estimator.alpha_ = estimator.loss_.alpha_
         estimator.boosters_ = boosters

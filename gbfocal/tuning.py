@@ -402,9 +402,46 @@ def _check_class_counts(y: np.ndarray, cv: int, validation_fraction: float | Non
 
 
 def _fingerprint(X: Any, y: Any, sample_weight: Any) -> str:
+    """A hash of the data a study was run on, saved to refuse resuming on other data."""
     import joblib
 
-    return joblib.hash((X, y, sample_weight))
+    return joblib.hash((_data_key(X), y, sample_weight))
+
+
+def _is_dataframe(X: Any) -> bool:
+    return type(X).__module__.startswith("pandas") and hasattr(X, "iloc") and hasattr(X, "columns")
+
+
+def _data_key(X: Any) -> Any:
+    """What identifies ``X``: arrays as they are; a DataFrame column by column.
+
+    A DataFrame's pickle (what joblib.hash would read) depends on how pandas happens to
+    store its blocks, so equal frames built differently would not resume. Per column: the
+    name, the dtype and the values, for a ``category`` column its categories, order flag and
+    codes. The row index is left out: the folds use positions.
+    """
+    if not _is_dataframe(X):
+        return X  # unchanged, so that studies saved for arrays still resume
+    columns = []
+    for position, name in enumerate(X.columns):
+        column = X.iloc[:, position]
+        dtype = column.dtype
+        if str(dtype) == "category":
+            values: Any = (column.cat.categories.tolist(), bool(dtype.ordered),
+                           column.cat.codes.to_numpy())
+        else:
+            values = column.to_numpy()
+        columns.append((str(name), str(dtype), values))
+    return ("DataFrame", tuple(X.shape), columns)
+
+
+def _rows(X: Any, index: np.ndarray) -> Any:
+    """Rows of ``X`` by position, keeping a DataFrame's column dtypes (``category`` too)."""
+    if _is_dataframe(X):
+        return X.iloc[index]
+    from sklearn.utils import _safe_indexing
+
+    return _safe_indexing(X, index)
 
 
 def _resolve_pos_label(classes: np.ndarray, pos_label: Any, *, binary: bool) -> tuple[Any, bool]:
@@ -662,25 +699,21 @@ class _Objective:
 
     def fit_fold(self, params: dict[str, Any], fit_idx: np.ndarray,
                  val_idx: np.ndarray | None) -> Any:
-        from sklearn.utils import _safe_indexing
-
         w = self.sample_weight
         estimator = self.make_estimator(params, early_stopping=val_idx is not None)
         fit_kwargs: dict[str, Any] = {}
         if w is not None:
             fit_kwargs["sample_weight"] = w[fit_idx]
         if val_idx is not None:
-            fit_kwargs["eval_set"] = [(_safe_indexing(self.X, val_idx), self.y[val_idx])]
+            fit_kwargs["eval_set"] = [(_rows(self.X, val_idx), self.y[val_idx])]
             if w is not None:
                 fit_kwargs["eval_sample_weight"] = [w[val_idx]]
-        return estimator.fit(_safe_indexing(self.X, fit_idx), self.y[fit_idx], **fit_kwargs)
+        return estimator.fit(_rows(self.X, fit_idx), self.y[fit_idx], **fit_kwargs)
 
     def score(self, estimator: Any, test_idx: np.ndarray) -> float:
-        from sklearn.utils import _safe_indexing
-
         w = self.sample_weight
         kwargs = {} if w is None else {"sample_weight": w[test_idx]}
-        X_test = _safe_indexing(self.X, test_idx)
+        X_test = _rows(self.X, test_idx)
         value = float(self.scorer(estimator, X_test, self.y[test_idx], **kwargs))
         if not math.isfinite(value):
             raise ValueError(f"the scorer returned {value!r} on a test fold")
@@ -783,6 +816,10 @@ def tune_focal(
     Parameters
     ----------
     X : array-like or DataFrame of shape (n_samples, n_features)
+        Features. A pandas DataFrame is passed to the estimators as it is, never converted
+        to float: its ``category`` columns reach LightGBM as categorical features and
+        XGBoost with ``enable_categorical``. The folds take its rows by position
+        (``.iloc``), whatever its index.
     y : array-like of shape (n_samples,)
         Class labels (binary or multiclass, any label type).
     backend : {"lightgbm", "xgboost"}, default="lightgbm"
@@ -894,8 +931,10 @@ def tune_focal(
 
     A study saves its whole search definition in its user attribute ``gbfocal_settings``:
     backend, scoring, cv, early-stopping rounds, metric and validation fraction,
-    ``pos_label``, a fingerprint of ``X``, ``y`` and ``sample_weight``, the alpha and gamma
-    spaces and every searched range or fixed value of ``params``, plus the fold seed.
+    ``pos_label``, a fingerprint of ``X``, ``y`` and ``sample_weight`` (of a DataFrame: its
+    column names, dtypes and values, for ``category`` columns the categories and codes, not
+    its index), the alpha and gamma spaces and every searched range or fixed value of
+    ``params``, plus the fold seed.
     Resuming with any of them changed raises ``ValueError``: old trials would be scored on
     other folds or labels, or ``best_params`` would describe a model that was never trained.
     Only ``n_jobs``, ``verbose`` and ``importance_type`` may change. Runs with the same

@@ -49,7 +49,8 @@ def _run_module(*args: str) -> subprocess.CompletedProcess:
 def test_help_and_version_from_python_m():
     helped = _run_module("--help")
     assert helped.returncode == 0
-    assert "tune" in helped.stdout
+    for command in ("tune", "train", "predict"):
+        assert command in helped.stdout
     tune_help = _run_module("tune", "--help")
     assert tune_help.returncode == 0
     for option in ("--target", "--backend", "--trials", "--scoring", "--output", "--seed", "--cv",
@@ -58,6 +59,15 @@ def test_help_and_version_from_python_m():
     version = _run_module("--version")
     assert version.returncode == 0
     assert version.stdout.strip() == f"gbfocal {gbfocal.__version__}"
+
+
+def test_no_command_prints_the_help_and_succeeds():
+    bare = _run_module()
+    assert bare.returncode == 0
+    assert bare.stdout.startswith("usage: gbfocal")
+    for command in ("tune", "train", "predict"):
+        assert command in bare.stdout
+    assert bare.stderr == ""
 
 
 def test_console_script_is_declared():
@@ -211,11 +221,19 @@ def test_bad_options_are_clean_errors(table, tmp_path, capsys, extra, message):
     assert message in err
 
 
-def test_non_numeric_features_are_named(table, tmp_path, capsys):
-    data = tmp_path / "data.csv"
-    table.assign(city="Paris").to_csv(data, index=False)
-    assert cli.main(["tune", str(data), "--target", "label"]) == 1
-    assert "non-numeric feature columns ['city']" in capsys.readouterr().err
+def test_text_features_become_categories_and_other_types_are_named():
+    frame = pd.DataFrame({
+        "x": [1.0, np.nan], "n": [1, 2], "flag": [True, False], "city": ["Paris", "Rome"],
+        "kind": pd.Categorical(["a", "b"]), "code": pd.Series(["u", None], dtype=object),
+    })
+    features = cli.as_features(frame)
+    assert [str(features[c].dtype) for c in features.columns] == [
+        "float64", "int64", "bool", "category", "category", "category"]
+    assert features["city"].tolist() == ["Paris", "Rome"]
+    assert features["code"].isna().tolist() == [False, True]  # missing stays missing
+    assert str(frame["city"].dtype) != "category"  # the caller's table is untouched
+    with pytest.raises(cli.CLIError, match=r"unsupported type \['when \(datetime64"):
+        cli.as_features(frame.assign(when=pd.Timestamp("2024-01-01")))
 
 
 def test_bad_range_is_a_usage_error(capsys):

@@ -32,3 +32,11 @@ def test_breast_cancer_demo(tmp_path):
 def test_aspect_sentiment_example():
     out = _run("aspect_sentiment.py", "--reviews", "600", "--rounds", "15", "--threads", "1")
     assert "F1" in out
+
+
+def test_multilabel_example():
+    out = _run("multilabel.py", "--rows", "400", "--rounds", "10", "--threads", "1",
+               "--compare-layouts")
+    for word in ("macro AP", "micro AP", "focal LightGBM", "built-in XGBoost per label",
+                 "focal XGBoost multi_output_tree", "focal XGBoost per label"):
+        assert word in out

@@ -136,3 +136,18 @@ def test_unsaveable_parameters_are_listed_and_do_not_change_predictions(tmp_path
     path = clf.save_model(tmp_path / "m.json")
     assert json.loads(path.read_text())["params_not_saved"] == ["random_state"]
     np.testing.assert_array_equal(load_model(path).predict_proba(X), clf.predict_proba(X))
+
+
+def test_multilabel_round_trip(tmp_path):
+    from gbfocal import FocalMultiLabelClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    Y = (X[:, :3] + rng.normal(scale=0.5, size=(300, 3)) > [1.0, 0.5, 0.0]).astype(int)
+    Y[rng.random(Y.shape) < 0.1] = -1
+    for backend in ("lightgbm", "xgboost"):
+        clf = FocalMultiLabelClassifier(backend=backend, alpha="balanced", **FAST).fit(X, Y)
+        loaded = load_model(save_model(clf, tmp_path / f"{backend}.json"))
+        np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+        np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+        assert [c.tolist() for c in loaded.classes_] == [[0, 1]] * 3
