@@ -158,8 +158,8 @@ class FocalMultiOutputClassifier(FocalEstimator):
     eval_metric : {"log_loss", "focal_loss"}, default="log_loss"
         Validation metric, the weighted mean over the labelled (row, output) pairs:
         "log_loss" of the corrected probabilities (what :meth:`predict_proba`
-        returns), or the training objective "focal_loss", which stops far too early
-        (measured for the single-output estimators in the README, "Defaults").
+        returns), or the training objective "focal_loss", which stops early, before the
+        ranking stops improving (measured in the README, "Defaults").
     importance_type : {"auto", "split", "gain", "weight", "cover", "total_gain", \
 "total_cover"}, default="auto"
         What ``feature_importances_`` measures, in the library's own terms: LightGBM

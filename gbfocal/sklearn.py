@@ -60,7 +60,7 @@ from .losses import BinaryFocalLoss, MulticlassFocalLoss
 __all__ = ["FocalLGBMClassifier", "FocalXGBClassifier"]
 
 # eval_metric="auto": what early stopping watches by default (measured in the README,
-# "Defaults"): the focal loss itself stops far too early.
+# "Defaults"): the focal loss itself stops at the best probabilities, before the ranking peaks.
 _AUTO_METRIC = {"binary": "average_precision", "multiclass": "log_loss"}
 
 # Native parameters that only configure the libraries' *built-in* objectives and metrics:
@@ -859,7 +859,8 @@ _FIT_CONTROL_DOC = """
         with class indices ``0..n_classes-1`` (positions in ``classes_``), float64
         margins (initial score included; ``(n,)`` binary, ``(n, n_classes)`` multiclass)
         and the eval set's weights (None when unweighted). "focal_loss" (the training
-        objective itself) stops far too early: measured in the README ("Defaults").
+        objective itself) stops at the best probabilities, before the ranking peaks: measured
+        in the README ("Defaults").
     correct_proba : bool, default=True
         :meth:`predict_proba` returns the class posterior of the focal risk minimiser
         (:func:`gbfocal.focal_posterior`); False returns the plain sigmoid / softmax of
