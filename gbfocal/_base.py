@@ -207,8 +207,11 @@ class FocalEstimator(ClassifierMixin, BaseEstimator):
         alpha = self.alpha
         if alpha is not None and not isinstance(alpha, str) and np.ndim(alpha) == 1:
             alpha = list(alpha)  # e.g. a pandas Series: one weight per class
+        # the asymmetric loss's parameters, on the estimators that have them (sigmoid outputs)
+        asymmetric = {name: getattr(self, name) for name in ("gamma_neg", "clip")
+                      if hasattr(self, name)}
         return FocalSpec.create(alpha=alpha, gamma=self.gamma, hessian=self.hessian,
-                                n_classes=n_classes, binary=binary)
+                                n_classes=n_classes, binary=binary, **asymmetric)
 
     def _check_native_params(self, backend: str, reserved: dict[str, str] | None = None) -> None:
         """Reject ``params`` entries the estimator controls (``reserved``, default

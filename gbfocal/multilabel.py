@@ -133,6 +133,12 @@ class FocalMultiLabelClassifier(FocalEstimator):
         Focusing parameter ``>= 0``.
     hessian : {"positive", "exact"}, default="positive"
         Hessian used for the Newton steps.
+    gamma_neg : float >= 0 or None, default=None
+        The asymmetric focal loss (Ridnik et al., ICCV 2021): ``gamma`` focuses the
+        positives and ``gamma_neg`` the negatives of every label; None: ``gamma`` for both.
+    clip : float in [0, 1), default=0.0
+        The asymmetric loss's probability margin: negatives with ``p <= clip`` contribute
+        nothing (the paper's multi-label default is 0.05 with gamma 0, gamma_neg 4).
     missing_label : int, float, None or NaN, default=-1
         Marker of an unknown label. None or NaN: NaN (and None) entries are unknown. Must not
         be 0 or 1.
@@ -208,6 +214,8 @@ class FocalMultiLabelClassifier(FocalEstimator):
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         **FocalEstimator._parameter_constraints,
         "backend": [BACKEND_OPTIONS],
+        "gamma_neg": "no_validation",  # validated by the loss (FocalSpec.create)
+        "clip": "no_validation",
         "missing_label": "no_validation",
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -224,6 +232,8 @@ class FocalMultiLabelClassifier(FocalEstimator):
         alpha: Any = None,
         gamma: float = 2.0,
         hessian: str = "positive",
+        gamma_neg: float | None = None,
+        clip: float = 0.0,
         missing_label: Any = -1,
         n_estimators: int = 100,
         learning_rate: float = 0.1,
@@ -240,6 +250,8 @@ class FocalMultiLabelClassifier(FocalEstimator):
         self.alpha = alpha
         self.gamma = gamma
         self.hessian = hessian
+        self.gamma_neg = gamma_neg
+        self.clip = clip
         self.missing_label = missing_label
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -334,7 +346,8 @@ class FocalMultiLabelClassifier(FocalEstimator):
         # The loss validates alpha, gamma and hessian (FocalSpec.create): the same exceptions
         # and messages as every other entry point.
         self.loss_ = MultiLabelFocalLoss(values.shape[1], alpha=self.alpha, gamma=self.gamma,
-                                         hessian=self.hessian, ignore_label=_UNKNOWN)
+                                         hessian=self.hessian, ignore_label=_UNKNOWN,
+                                         gamma_neg=self.gamma_neg, clip=self.clip)
         labels = self._check_labels(values, weight)
         self.n_outputs_ = labels.shape[1]
         self.classes_ = [np.array([0, 1]) for _ in range(self.n_outputs_)]
@@ -363,7 +376,8 @@ class FocalMultiLabelClassifier(FocalEstimator):
     def _label_loss(self, label: int) -> BinaryFocalLoss:
         """The binary focal loss of one label, with the weights of the multi-label loss."""
         alpha = None if self.alpha is None else self.alpha_[label].tolist()
-        return BinaryFocalLoss(alpha=alpha, gamma=self.gamma, hessian=self.hessian)
+        return BinaryFocalLoss(alpha=alpha, gamma=self.gamma, hessian=self.hessian,
+                               gamma_neg=self.gamma_neg, clip=self.clip)
 
     def _fit_lightgbm(self, X: Any, labels: np.ndarray, weight: np.ndarray | None) -> list[Any]:
         lgb = _import("lightgbm")

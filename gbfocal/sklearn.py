@@ -339,6 +339,8 @@ class _FocalBoostingClassifier(FocalEstimator):
     _backend: ClassVar[str]
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         **FocalEstimator._parameter_constraints,
+        "gamma_neg": "no_validation",  # validated with alpha and gamma by FocalSpec.create
+        "clip": "no_validation",
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "min_child_weight": [Interval(Real, 0, None, closed="left")],
@@ -834,6 +836,13 @@ default=None
     hessian : {"positive", "exact"}, default="positive"
         "positive" keeps Newton steps well defined where the exact focal Hessian turns
         negative (badly misclassified rows); "exact" uses the true second derivative.
+    gamma_neg : float >= 0 or None, default=None
+        Two classes only: the asymmetric focal loss (Ridnik et al., ICCV 2021), with
+        ``gamma`` for the positives (``classes_[1]``) and ``gamma_neg`` for the negatives;
+        None: ``gamma`` for both. A multiclass target with it raises ValueError.
+    clip : float in [0, 1), default=0.0
+        Two classes only: the asymmetric loss's probability margin; negatives with
+        ``p <= clip`` contribute nothing.
 """
 
 _FIT_CONTROL_DOC = """
@@ -1056,6 +1065,8 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         alpha: Any = None,
         gamma: float = 2.0,
         hessian: str = "positive",
+        gamma_neg: float | None = None,
+        clip: float = 0.0,
         n_estimators: int = 100,
         learning_rate: float = 0.1,
         num_leaves: int = 31,
@@ -1079,6 +1090,8 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         self.alpha = alpha
         self.gamma = gamma
         self.hessian = hessian
+        self.gamma_neg = gamma_neg
+        self.clip = clip
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -1446,6 +1459,8 @@ default="gain"
         alpha: Any = None,
         gamma: float = 2.0,
         hessian: str = "positive",
+        gamma_neg: float | None = None,
+        clip: float = 0.0,
         n_estimators: int = 100,
         learning_rate: float = 0.3,
         max_depth: int = 6,
@@ -1467,6 +1482,8 @@ default="gain"
         self.alpha = alpha
         self.gamma = gamma
         self.hessian = hessian
+        self.gamma_neg = gamma_neg
+        self.clip = clip
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth

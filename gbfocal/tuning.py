@@ -1032,6 +1032,8 @@ def tune_focal(
         # the best trial's booster, fold caps and early stopping, with the focal loss off:
         # the paired difference isolates what gamma and alpha bring
         plain = {**objective.trial_params(best), "gamma": 0.0, "alpha": None}
+        if "gamma_neg" in plain or "clip" in plain:  # the asymmetric loss: back to log loss
+            plain.update(gamma_neg=None, clip=0.0)
         baseline_folds, _ = objective.cross_validate(plain)
         if best_folds is not None and len(best_folds) == len(baseline_folds):
             differences = [b - p for b, p in zip(best_folds, baseline_folds, strict=True)]

@@ -143,3 +143,60 @@ def test_softmax_losses_refuse_asymmetric_parameters():
 
     with pytest.raises(ValueError, match="sigmoid outputs"):
         FocalSpec.create(binary=False, n_classes=3, clip=0.1)
+
+
+# ------------------------------------------------------------------ estimators and tuning
+@pytest.mark.parametrize("backend", ["lightgbm", "xgboost"])
+def test_estimators_train_the_asymmetric_loss(backend):
+    from gbfocal import FocalLGBMClassifier, FocalMultiLabelClassifier, FocalXGBClassifier
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 4))
+    y = (X[:, 0] + rng.normal(size=400) > 1.2).astype(int)
+    Estimator = FocalLGBMClassifier if backend == "lightgbm" else FocalXGBClassifier
+    clf = Estimator(gamma=0.0, gamma_neg=4.0, clip=0.05, n_estimators=10, n_jobs=1).fit(X, y)
+    assert clf.loss_.spec.asymmetric and clf.loss_.spec.clip == 0.05
+    margin = clf.decision_function(X)
+    assert_allclose(clf.predict_proba(X)[:, 1], clf.loss_.predict_proba(margin)[:, 1])
+    # a different loss from the symmetric one: different trees
+    plain = Estimator(gamma=0.0, n_estimators=10, n_jobs=1).fit(X, y)
+    assert np.abs(plain.decision_function(X) - margin).max() > 1e-3
+    Y = np.column_stack([y, (X[:, 1] > 0.5).astype(int)])
+    multi = FocalMultiLabelClassifier(backend=backend, gamma=1.0, gamma_neg=2.0, clip=0.05,
+                                      n_estimators=5, n_jobs=1).fit(X, Y)
+    assert multi.loss_.spec.asymmetric and multi.predict_proba(X).shape == (400, 2)
+    with pytest.raises(ValueError, match="sigmoid outputs"):
+        Estimator(clip=0.1, n_estimators=2).fit(X, rng.integers(0, 3, 400))
+    with pytest.raises(ValueError, match="clip"):
+        Estimator(clip=1.5, n_estimators=2).fit(X, y)
+
+
+def test_tune_focal_searches_the_asymmetric_parameters_and_its_baseline_is_log_loss(
+    monkeypatch,
+):
+    pytest.importorskip("optuna")
+    from gbfocal import FocalLGBMClassifier, tune_focal
+
+    fits = []
+    original = FocalLGBMClassifier.fit
+
+    def spy(self, *args, **kwargs):
+        fits.append((self.gamma, self.gamma_neg, self.clip))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FocalLGBMClassifier, "fit", spy)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + rng.normal(size=300) > 1.0).astype(int)
+    result = tune_focal(X, y, n_trials=4, cv=2, alpha=None, gamma=(0.0, 2.0),
+                        params={"gamma_neg": (0.0, 4.0), "clip": (0.0, 0.1), "n_estimators": 10,
+                                "n_jobs": 1},
+                        random_state=0, show_progress_bar=False)
+    assert 0.0 <= result.best_params["clip"] <= 0.1
+    assert 0.0 <= result.best_params["gamma_neg"] <= 4.0
+    assert result.best_estimator.loss_.spec.asymmetric
+    searched = {(g, n, c) for g, n, c in fits if n is not None}
+    assert len(searched) >= 2  # the trials really vary the asymmetric parameters
+    # the baseline (cv=2 fits, then the refit) is the plain log loss: no gamma_neg, no clip
+    assert fits[-3:-1] == [(0.0, None, 0.0)] * 2
+    assert result.baseline_score is not None
