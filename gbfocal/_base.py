@@ -195,6 +195,17 @@ class FocalEstimator(ClassifierMixin, BaseEstimator):
         "params": [None, dict],
     }
     _reserved_params: ClassVar[dict[str, str]] = {}
+    # constructor parameters every estimator stores (declared for the shared helpers)
+    alpha: Any
+    gamma: float
+    hessian: str
+    learning_rate: float
+    subsample: float
+    colsample_bytree: float
+    reg_lambda: float
+    random_state: Any
+    n_jobs: int | None
+    params: dict[str, Any] | None
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -237,6 +248,22 @@ class FocalEstimator(ClassifierMixin, BaseEstimator):
         if not isinstance(estimator, cls):
             raise TypeError(f"{path} holds a {type(estimator).__name__}, not a {cls.__name__}")
         return estimator
+
+    def _common_params(self) -> dict[str, Any]:
+        """Booster parameters named alike in both libraries (the multi-output and
+        multi-label estimators; the booster estimators map their own)."""
+        params: dict[str, Any] = {
+            "learning_rate": self.learning_rate,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "reg_lambda": self.reg_lambda,
+        }
+        seed, threads = self._booster_seed(), self._threads()
+        if seed is not None:
+            params["seed"] = seed
+        if threads is not None:
+            params["nthread"] = threads
+        return params
 
     def _threads(self) -> int | None:
         return _n_threads(self.n_jobs)

@@ -359,20 +359,6 @@ class FocalMultiLabelClassifier(FocalEstimator):
             self.boosters_ = [self._fit_xgboost(X, labels, weight)]
         return self
 
-    def _common_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "learning_rate": self.learning_rate,
-            "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree,
-            "reg_lambda": self.reg_lambda,
-        }
-        seed, threads = self._booster_seed(), self._threads()
-        if seed is not None:
-            params["seed"] = seed
-        if threads is not None:
-            params["nthread"] = threads
-        return params
-
     def _label_loss(self, label: int) -> BinaryFocalLoss:
         """The binary focal loss of one label, with the weights of the multi-label loss."""
         alpha = None if self.alpha is None else self.alpha_[label].tolist()

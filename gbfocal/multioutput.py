@@ -548,20 +548,6 @@ class FocalMultiOutputClassifier(FocalEstimator):
             )
         return str(self.importance_type)
 
-    def _common_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "learning_rate": self.learning_rate,
-            "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree,
-            "reg_lambda": self.reg_lambda,
-        }
-        seed, threads = self._booster_seed(), self._threads()
-        if seed is not None:
-            params["seed"] = seed
-        if threads is not None:
-            params["nthread"] = threads
-        return params
-
     def _output_loss(self, labels: np.ndarray, weight: np.ndarray | None) -> MulticlassFocalLoss:
         """The multiclass loss of one output's booster, with the *global* ``alpha_``.
 
