@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _validation as v
 from ._optional import import_optional
-from ._spec import BOOSTER_BACKENDS, METRICS, FocalSpec
+from ._spec import BOOSTER_BACKENDS, EFFECTIVE_NUMBER, METRICS, FocalSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import optuna
@@ -121,11 +121,16 @@ class _AlphaSpace:
     low: float | None = None
     high: float | None = None
     log: bool = False
+    # a searched class-balanced alpha ("effective_number", beta): beta's range
+    beta_low: float | None = None
+    beta_high: float | None = None
+    beta_log: bool = False
 
     def suggest(self, trial: optuna.Trial) -> Any:
         if self.is_fixed:
             return self.fixed
-        options = self.choices + ((_ALPHA_RANGE,) if self.low is not None else ())
+        options = self.choices + ((_ALPHA_RANGE,) if self.low is not None else ()) + (
+            (EFFECTIVE_NUMBER,) if self.beta_low is not None else ())
         choice = options[0] if len(options) == 1 else trial.suggest_categorical(
             _ALPHA_CHOICE, list(options)
         )
@@ -133,7 +138,24 @@ class _AlphaSpace:
             # offered only when the range is set (_alpha_space sets low and high together)
             assert self.low is not None and self.high is not None
             return trial.suggest_float("alpha", self.low, self.high, log=self.log)
+        if choice == EFFECTIVE_NUMBER:
+            assert self.beta_low is not None and self.beta_high is not None
+            beta = trial.suggest_float("beta", self.beta_low, self.beta_high, log=self.beta_log)
+            return (EFFECTIVE_NUMBER, beta)
         return choice
+
+
+def _is_effective_number(spec: Any) -> bool:
+    """``("effective_number", beta)`` or ``("effective_number", (low, high[, "log"]))``."""
+    return isinstance(spec, (tuple, list)) and len(spec) == 2 and spec[0] == EFFECTIVE_NUMBER
+
+
+def _beta_range(spec: Any) -> tuple[float, float, bool] | None:
+    """The searched beta range of an effective-number spec, or None when beta is fixed."""
+    if not _is_range(spec[1]):
+        return None
+    return _check_range("alpha=('effective_number', beta)", tuple(spec[1]), low_bound=0.0,
+                        high_bound=1.0 - 1e-12)
 
 
 def _is_range(spec: Any) -> bool:
@@ -172,8 +194,11 @@ def _alpha_space(alpha: Any, *, binary: bool) -> _AlphaSpace:
     if isinstance(alpha, str) and alpha == "auto":
         alpha = [(0.05, 0.95), "balanced", None] if binary else ["balanced", None]
     n_classes = 2 if binary else 3  # only used for the "float alpha is binary-only" message
-    if _is_range(alpha):
+    if _is_range(alpha) or _is_effective_number(alpha) and _beta_range(alpha) is not None:
         alpha = [alpha]
+    if _is_effective_number(alpha):  # a fixed beta
+        FocalSpec.create(alpha=tuple(alpha), n_classes=n_classes, binary=binary)  # validates
+        return _AlphaSpace(fixed=(EFFECTIVE_NUMBER, float(alpha[1])), is_fixed=True)
     if isinstance(alpha, list):
         if not alpha:
             raise ValueError("alpha: the list of choices is empty")
@@ -188,9 +213,15 @@ def _alpha_space(alpha: Any, *, binary: bool) -> _AlphaSpace:
                 "class); for multiclass targets search over 'balanced' and None, or fix per-class "
                 "weights as a NumPy array"
             )
+        betas = [_beta_range(a) for a in alpha if _is_effective_number(a)]
+        if any(b is None for b in betas) or len(betas) > 1:
+            raise ValueError(
+                "alpha: among the choices, ('effective_number', beta) takes a beta range, "
+                f"e.g. ('effective_number', (0.9, 0.9999)), at most once; got {alpha!r}"
+            )
         choices = []
         for a in alpha:
-            if _is_range(a):
+            if _is_range(a) or _is_effective_number(a):
                 continue
             if isinstance(a, (list, tuple, np.ndarray)):
                 raise ValueError(
@@ -201,10 +232,14 @@ def _alpha_space(alpha: Any, *, binary: bool) -> _AlphaSpace:
             choices.append(float(a) if isinstance(a, numbers.Real) else a)
         if len(set(map(repr, choices))) != len(choices):
             raise ValueError(f"alpha: duplicate choices in {alpha!r}")
+        space = _AlphaSpace(choices=tuple(choices))
+        if betas and betas[0] is not None:
+            beta_low, beta_high, beta_log = betas[0]
+            space = replace(space, beta_low=beta_low, beta_high=beta_high, beta_log=beta_log)
         if ranges:
             low, high, log = _check_range("alpha", ranges[0], low_bound=0.0, high_bound=1.0)
-            return _AlphaSpace(choices=tuple(choices), low=low, high=high, log=log)
-        return _AlphaSpace(choices=tuple(choices))
+            space = replace(space, low=low, high=high, log=log)
+        return space
     optuna_dist = _as_optuna_distribution(alpha)
     if optuna_dist is not None:
         return _alpha_space(_distribution_to_spec("alpha", optuna_dist), binary=binary)
@@ -471,7 +506,7 @@ def _resolve_pos_label(classes: np.ndarray, pos_label: Any, *, binary: bool) -> 
 
 def _fold_alpha(alpha: Any, swapped: bool) -> Any:
     """Per-class weights given in sorted-label order -> the order of the fold class indices."""
-    if swapped and isinstance(alpha, list):
+    if swapped and isinstance(alpha, list) and not _is_effective_number(alpha):
         return alpha[::-1]
     return alpha
 
@@ -479,7 +514,7 @@ def _fold_alpha(alpha: Any, swapped: bool) -> Any:
 def _label_alpha(alpha: Any, swapped: bool) -> Any:
     """``alpha`` as the folds used it (float = weight of index 1 = pos_label) -> as the
     estimators read it on the original labels (float = weight of ``classes_[1]``)."""
-    if not swapped:
+    if not swapped or _is_effective_number(alpha):  # class-balanced weights follow the classes
         return alpha
     if isinstance(alpha, list):
         return alpha[::-1]
@@ -531,7 +566,10 @@ def _alpha_record(space: _AlphaSpace) -> dict[str, Any]:
     if space.is_fixed:
         return {"fixed": _canonical(space.fixed)}
     span = None if space.low is None else [space.low, space.high]
-    return {"choices": _canonical(list(space.choices)), "range": span, "log": space.log}
+    record = {"choices": _canonical(list(space.choices)), "range": span, "log": space.log}
+    if space.beta_low is not None:
+        record["beta"] = [space.beta_low, space.beta_high, space.beta_log]
+    return record
 
 
 def _search_definition(*, backend: str, scoring: str, cv: int, early_stopping_rounds: int | None,

@@ -102,3 +102,31 @@ def test_a_missing_class_and_the_posterior_need_resolved_weights():
     loss = BinaryFocalLoss(alpha=("effective_number", 0.9))
     with pytest.raises(ValueError, match="fit"):
         loss.predict_proba(np.array([-3.0, 3.0]))
+
+
+def test_tune_focal_searches_or_fixes_beta():
+    pytest.importorskip("optuna")
+    from gbfocal import tune_focal
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + rng.normal(size=300) > 1.2).astype(int)
+    common = {"n_trials": 4, "cv": 2, "gamma": 1.0, "random_state": 0,
+              "params": {"n_estimators": 8, "n_jobs": 1}, "show_progress_bar": False,
+              "baseline": False}
+    searched = tune_focal(X, y, alpha=[None, ("effective_number", (0.9, 0.9999))], **common)
+    trials = searched.study.trials
+    betas = [t.params["beta"] for t in trials if "beta" in t.params]
+    assert betas and all(0.9 <= b <= 0.9999 for b in betas)
+    alphas = [t.user_attrs["alpha"] for t in trials]
+    assert all(a is None or (a[0] == "effective_number" and a[1] in betas) for a in alphas)
+    fixed = tune_focal(X, y, alpha=("effective_number", 0.99), **common)
+    assert fixed.best_params["alpha"] == ("effective_number", 0.99)
+    np.testing.assert_allclose(fixed.best_estimator.loss_.alpha_,
+                               _expected(np.bincount(y), 0.99), rtol=1e-12)
+    # pos_label the smaller label: the class-balanced weights follow the classes, unreversed
+    names = np.array(["legit", "fraud"])[y]
+    swapped = tune_focal(X, names, alpha=("effective_number", 0.99), pos_label="fraud", **common)
+    assert tuple(swapped.best_params["alpha"]) == ("effective_number", 0.99)
+    with pytest.raises(ValueError, match="beta range"):
+        tune_focal(X, y, alpha=[None, ("effective_number", 0.99)], **common)
