@@ -153,6 +153,27 @@ def _n_threads(n_jobs: int | None) -> int | None:
     return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
 
 
+def eval_triples(eval_set: Any, eval_sample_weight: Any) -> list[tuple[Any, Any, Any]]:
+    """``fit``'s ``eval_set`` and ``eval_sample_weight`` as ``(X, y, weight)`` triples,
+    as given (the estimators check each); a single ``(X, y)`` pair is a list of one."""
+    if eval_set is None:
+        if eval_sample_weight is not None:
+            raise ValueError("eval_sample_weight was given without eval_set")
+        return []
+    if isinstance(eval_set, tuple):  # a single (X, y) pair
+        eval_set = [eval_set]
+    if not isinstance(eval_set, list) or not all(
+        isinstance(pair, tuple) and len(pair) == 2 for pair in eval_set
+    ):
+        raise TypeError("eval_set must be a list of (X, y) tuples")
+    weights = [None] * len(eval_set) if eval_sample_weight is None else eval_sample_weight
+    if not isinstance(weights, (list, tuple)) or len(weights) != len(eval_set):
+        raise ValueError(
+            "eval_sample_weight must be a list with one entry (array or None) per eval_set pair"
+        )
+    return [(X, y, w) for (X, y), w in zip(eval_set, weights, strict=True)]
+
+
 def _seed(random_state: Any) -> int | None:
     """An integer seed for the booster; None keeps the library's own fixed default seed."""
     if random_state is None:
@@ -273,3 +294,42 @@ class FocalEstimator(ClassifierMixin, BaseEstimator):
 
 
 BACKEND_OPTIONS = StrOptions(set(BOOSTER_BACKENDS))
+
+# Booster parameters (main names) that the multi-output and multi-label estimators set
+# themselves -> what to use instead; each estimator adjusts a few entries (its metrics,
+# early stopping, label layout).
+RESERVED_BOOSTER_PARAMS: dict[str, dict[str, str]] = {
+    "lightgbm": {
+        "objective": "the focal loss (alpha, gamma, hessian)",
+        "metric": "nothing (no metric is evaluated)",
+        "num_class": "the labels",
+        "num_iterations": "n_estimators",
+        "early_stopping_round": "nothing (not supported here)",
+        "learning_rate": "learning_rate",
+        "bagging_fraction": "subsample",
+        "bagging_freq": "subsample (bagging every round when < 1)",
+        "feature_fraction": "colsample_bytree",
+        "lambda_l2": "reg_lambda",
+        "seed": "random_state",
+        "num_threads": "n_jobs",
+    },
+    "xgboost": {
+        "objective": "the focal loss (alpha, gamma, hessian)",
+        "num_class": "the labels",
+        "num_target": "the labels",
+        "eval_metric": "nothing (no metric is evaluated)",
+        "base_score": "nothing (the estimator sets the initial score itself)",
+        "disable_default_eval_metric": "nothing",
+        "num_boost_round": "n_estimators",
+        "n_estimators": "n_estimators",
+        "early_stopping_rounds": "nothing (not supported here)",
+        "eta": "learning_rate",
+        "subsample": "subsample",
+        "colsample_bytree": "colsample_bytree",
+        "lambda": "reg_lambda",
+        "seed": "random_state",
+        "nthread": "n_jobs",
+        "tree_method": "nothing (hist is required for vector labels)",
+        "multi_strategy": "multi_strategy",
+    },
+}

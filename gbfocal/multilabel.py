@@ -30,48 +30,25 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _X_CHECKS, BACKEND_OPTIONS, FocalEstimator, _check_weight
+from ._base import (
+    _X_CHECKS,
+    BACKEND_OPTIONS,
+    RESERVED_BOOSTER_PARAMS,
+    FocalEstimator,
+    _check_weight,
+)
 from ._optional import import_optional
 from .losses import BinaryFocalLoss, MultiLabelFocalLoss
 
 __all__ = ["FocalMultiLabelClassifier", "MultiLabelFocalLoss"]
 
-# Booster parameters (main names) the estimator sets itself -> what to use instead; the
-# pattern of gbfocal.multioutput._RESERVED, checked under every alias of the library.
+# Booster parameters (main names) the estimator sets itself -> what to use instead,
+# checked under every alias of the library.
 _RESERVED_PARAMS = {
-    "lightgbm": {
-        "objective": "the focal loss (alpha, gamma, hessian)",
-        "metric": "nothing (no metric is evaluated)",
-        "num_class": "the labels (one binary booster per label)",
-        "num_iterations": "n_estimators",
-        "early_stopping_round": "nothing (not supported here)",
-        "learning_rate": "learning_rate",
-        "bagging_fraction": "subsample",
-        "bagging_freq": "subsample (bagging every round when < 1)",
-        "feature_fraction": "colsample_bytree",
-        "lambda_l2": "reg_lambda",
-        "seed": "random_state",
-        "num_threads": "n_jobs",
-    },
-    "xgboost": {
-        "objective": "the focal loss (alpha, gamma, hessian)",
-        "num_class": "the labels",
-        "num_target": "the labels (the width of Y)",
-        "eval_metric": "nothing (no metric is evaluated)",
-        "base_score": "nothing (the estimator sets the initial score itself)",
-        "disable_default_eval_metric": "nothing",
-        "num_boost_round": "n_estimators",
-        "n_estimators": "n_estimators",
-        "early_stopping_rounds": "nothing (not supported here)",
-        "eta": "learning_rate",
-        "subsample": "subsample",
-        "colsample_bytree": "colsample_bytree",
-        "lambda": "reg_lambda",
-        "seed": "random_state",
-        "nthread": "n_jobs",
-        "tree_method": "nothing (hist is required for an (n, L) label)",
-        "multi_strategy": "multi_strategy",
-    },
+    "lightgbm": {**RESERVED_BOOSTER_PARAMS["lightgbm"],
+                 "num_class": "the labels (one binary booster per label)"},
+    "xgboost": {**RESERVED_BOOSTER_PARAMS["xgboost"], "num_target": "the labels (the width of Y)",
+                "tree_method": "nothing (hist is required for an (n, L) label)"},
 }
 
 # The marker of an unknown label inside the training labels handed to the loss and to

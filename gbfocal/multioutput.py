@@ -33,7 +33,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _X_CHECKS, BACKEND_OPTIONS, FocalEstimator, _check_weight
+from ._base import (
+    _X_CHECKS,
+    BACKEND_OPTIONS,
+    RESERVED_BOOSTER_PARAMS,
+    FocalEstimator,
+    _check_weight,
+    eval_triples,
+)
 from ._optional import import_optional
 from .losses import MulticlassFocalLoss, MultiOutputFocalLoss
 
@@ -76,39 +83,11 @@ def _describe_outputs(outputs: np.ndarray, columns: Any) -> str:
 
 # Booster parameters (main names) the multi-output estimator sets itself -> what to use.
 _RESERVED = {
-    "lightgbm": {
-        "objective": "the focal loss (alpha, gamma, hessian)",
-        "metric": "eval_metric",
-        "num_class": "the labels",
-        "num_iterations": "n_estimators",
-        "early_stopping_round": "early_stopping_rounds",
-        "learning_rate": "learning_rate",
-        "bagging_fraction": "subsample",
-        "bagging_freq": "subsample (bagging every round when < 1)",
-        "feature_fraction": "colsample_bytree",
-        "lambda_l2": "reg_lambda",
-        "seed": "random_state",
-        "num_threads": "n_jobs",
-    },
-    "xgboost": {
-        "objective": "the focal loss (alpha, gamma, hessian)",
-        "num_class": "the labels",
-        "num_target": "the labels",
-        "eval_metric": "eval_metric",
-        "base_score": "nothing (the estimator sets the initial score itself)",
-        "disable_default_eval_metric": "eval_metric",
-        "num_boost_round": "n_estimators",
-        "n_estimators": "n_estimators",
-        "early_stopping_rounds": "early_stopping_rounds",
-        "eta": "learning_rate",
-        "subsample": "subsample",
-        "colsample_bytree": "colsample_bytree",
-        "lambda": "reg_lambda",
-        "seed": "random_state",
-        "nthread": "n_jobs",
-        "tree_method": "nothing (hist is required for vector labels)",
-        "multi_strategy": "multi_strategy",
-    },
+    "lightgbm": {**RESERVED_BOOSTER_PARAMS["lightgbm"], "metric": "eval_metric",
+                 "early_stopping_round": "early_stopping_rounds"},
+    "xgboost": {**RESERVED_BOOSTER_PARAMS["xgboost"], "eval_metric": "eval_metric",
+                "disable_default_eval_metric": "eval_metric",
+                "early_stopping_rounds": "early_stopping_rounds"},
 }
 
 # importance_type per backend: the library's own names; "auto" is the first (the default
@@ -432,23 +411,8 @@ class FocalMultiOutputClassifier(FocalEstimator):
         self, eval_set: Any, eval_sample_weight: Any
     ) -> list[tuple[Any, np.ndarray, np.ndarray | None]]:
         """Validated (X, class indices (n, A), weight) triples, labels mapped via classes_."""
-        if eval_set is None:
-            if eval_sample_weight is not None:
-                raise ValueError("eval_sample_weight was given without eval_set")
-            return []
-        if isinstance(eval_set, tuple):  # a single (X, y) pair
-            eval_set = [eval_set]
-        if not isinstance(eval_set, list) or not all(
-            isinstance(pair, tuple) and len(pair) == 2 for pair in eval_set
-        ):
-            raise TypeError("eval_set must be a list of (X, y) tuples")
-        weights = [None] * len(eval_set) if eval_sample_weight is None else eval_sample_weight
-        if not isinstance(weights, (list, tuple)) or len(weights) != len(eval_set):
-            raise ValueError(
-                "eval_sample_weight must be a list with one entry (array or None) per eval_set pair"
-            )
         checked = []
-        for i, ((X_val, y_val), w_val) in enumerate(zip(eval_set, weights, strict=True)):
+        for i, (X_val, y_val, w_val) in enumerate(eval_triples(eval_set, eval_sample_weight)):
             X_val = validate_data(self, X_val, reset=False, **_X_CHECKS)
             codes = self._codes(y_val, f"eval_set[{i}]")
             if codes.shape[0] != X_val.shape[0]:

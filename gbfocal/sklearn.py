@@ -52,6 +52,7 @@ from ._base import (
     _n_threads,
     _seed,
     aliases,
+    eval_triples,
 )
 from ._optional import import_optional
 from ._spec import METRICS
@@ -482,23 +483,8 @@ class _FocalBoostingClassifier(FocalEstimator):
         categories: list[int],
     ) -> list[tuple[Any, np.ndarray, np.ndarray | None]]:
         """Validated (X, class index, weight) triples, labels mapped through classes_."""
-        if eval_set is None:
-            if eval_sample_weight is not None:
-                raise ValueError("eval_sample_weight was given without eval_set")
-            return []
-        if isinstance(eval_set, tuple):  # a single (X, y) pair
-            eval_set = [eval_set]
-        if not isinstance(eval_set, list) or not all(
-            isinstance(pair, tuple) and len(pair) == 2 for pair in eval_set
-        ):
-            raise TypeError("eval_set must be a list of (X, y) tuples")
-        weights = [None] * len(eval_set) if eval_sample_weight is None else eval_sample_weight
-        if not isinstance(weights, (list, tuple)) or len(weights) != len(eval_set):
-            raise ValueError(
-                "eval_sample_weight must be a list with one entry (array or None) per eval_set pair"
-            )
         checked = []
-        for i, ((X_val, y_val), w_val) in enumerate(zip(eval_set, weights, strict=True)):
+        for i, (X_val, y_val, w_val) in enumerate(eval_triples(eval_set, eval_sample_weight)):
             if _category_columns(X_val) != categories:
                 raise ValueError(
                     f"eval_set[{i}] must have pandas category columns where X has them "
@@ -761,6 +747,25 @@ class _FocalBoostingClassifier(FocalEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
     # ---------------------------------------------- library-specific hooks
+    def _warm_start_source(
+        self, init_model: Any, name: str, booster_type: type, booster_desc: str,
+        file_desc: str, classes: np.ndarray, n_features: int,
+    ) -> tuple[Any, Any]:
+        """``(booster, init_score)`` of a warm start: a fitted estimator of this class gives
+        its booster and initial score (checked here); a model file or a Booster gives the
+        booster and None (the caller checks its shape)."""
+        if isinstance(init_model, type(self)):
+            _check_warm_start_estimator(init_model, name, classes, n_features)
+            return init_model.booster_, init_model.init_score_
+        if isinstance(init_model, (str, os.PathLike)):
+            return booster_type(model_file=os.fspath(init_model)), None
+        if isinstance(init_model, booster_type):
+            return init_model, None
+        raise TypeError(
+            f"{name} must be a fitted {type(self).__name__}, {booster_desc} or the path of "
+            f"{file_desc}, got {type(init_model).__name__}"
+        )
+
     def _import_library(self) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -1225,21 +1230,13 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
     def _warm_start(
         self, library: Any, init_model: Any, classes: np.ndarray, n_features: int
     ) -> tuple[Any, Any]:
-        lgb = library
         if init_model is None:
             return None, None
-        if isinstance(init_model, FocalLGBMClassifier):
-            _check_warm_start_estimator(init_model, "init_model", classes, n_features)
-            return init_model.booster_, init_model.init_score_
-        if isinstance(init_model, (str, os.PathLike)):
-            booster = lgb.Booster(model_file=os.fspath(init_model))
-        elif isinstance(init_model, lgb.Booster):
-            booster = init_model
-        else:
-            raise TypeError(
-                "init_model must be a fitted FocalLGBMClassifier, a lightgbm.Booster or the "
-                f"path of a LightGBM model file, got {type(init_model).__name__}"
-            )
+        booster, init = self._warm_start_source(
+            init_model, "init_model", library.Booster, "a lightgbm.Booster",
+            "a LightGBM model file", classes, n_features)
+        if init is not None:  # a fitted estimator, checked
+            return booster, init
         _check_booster_shape("init_model", booster.num_model_per_iteration(),
                              booster.num_feature(), len(classes), n_features)
         return booster, None
@@ -1598,21 +1595,13 @@ default="gain"
     ) -> tuple[Any, Any]:
         import json
 
-        xgb = library
         if init_model is None:
             return None, None
-        if isinstance(init_model, FocalXGBClassifier):
-            _check_warm_start_estimator(init_model, "xgb_model", classes, n_features)
-            return init_model.booster_, init_model.init_score_
-        if isinstance(init_model, (str, os.PathLike)):
-            booster = xgb.Booster(model_file=os.fspath(init_model))
-        elif isinstance(init_model, xgb.Booster):
-            booster = init_model
-        else:
-            raise TypeError(
-                "xgb_model must be a fitted FocalXGBClassifier, an xgboost.Booster or the path "
-                f"of an XGBoost model file, got {type(init_model).__name__}"
-            )
+        booster, init = self._warm_start_source(
+            init_model, "xgb_model", library.Booster, "an xgboost.Booster",
+            "an XGBoost model file", classes, n_features)
+        if init is not None:  # a fitted estimator, checked
+            return booster, init
         learner = json.loads(booster.save_config())["learner"]
         objective = learner["objective"]["name"]
         expected = "binary:logistic" if len(classes) == 2 else "multi:softprob"
