@@ -3,8 +3,10 @@
 With ``xgboost.dask`` and ``lightgbm.dask`` every worker calls the objective and the
 metrics on *its own partitions* only. Three things must nevertheless be global:
 
-* ``alpha="balanced"`` class weights: resolved from the labels of the whole training
-  set, not from each worker's share (which differs with unequal partitions);
+* the label-dependent class weights, ``alpha="balanced"`` and
+  ``alpha=("effective_number", beta)``: resolved from the (weighted) class counts of the
+  whole training set, not from each worker's share (which differs with unequal
+  partitions);
 * the starting margin (:meth:`init_score`), for the same reason;
 * the evaluation metrics: the weighted mean ``sum(w l) / sum(w)`` over all rows.
 
@@ -83,7 +85,8 @@ def init_score(loss: Any, y: Any, sample_weight: Any = None) -> float | np.ndarr
     ----------
     loss : BinaryFocalLoss or MulticlassFocalLoss
         Fitted in place (``loss.alpha_``), so that the training objective on every
-        worker uses the class weights of the whole training set.
+        worker uses the class weights of the whole training set (``"balanced"`` and
+        ``("effective_number", beta)`` alike: both from the global class counts).
     y : dask array or dask Series of shape (n_samples,), or array-like
         All training labels; computed to NumPy (one small vector).
     sample_weight : same kind as ``y``, default=None

@@ -25,11 +25,10 @@ from typing import Any, Literal, TypeVar, cast
 import numpy as np
 from scipy import special
 
-from . import _asymmetric, _backend, adapters
+from . import _asymmetric, _backend, _ranking, adapters
 from . import _validation as v
 from ._focal import _pair_mean, labelled_pairs
 from ._init_score import minimise_binary, minimise_multiclass
-from ._optional import import_optional
 from ._posterior import log_posterior, positive_weights, posterior_log_odds
 from ._spec import METRICS, FocalSpec, check_metric
 
@@ -150,10 +149,6 @@ def _weighted_mean(values: np.ndarray, sample_weight: np.ndarray | None) -> floa
     if total <= 0:
         raise ValueError("sample_weight sums to zero: the weighted mean loss is undefined")
     return float(np.sum(values) / total)
-
-
-def _sklearn_metrics() -> Any:
-    return import_optional("sklearn.metrics", needed_by="the roc_auc and average_precision metrics")
 
 
 _ADAPTER_TABLE = """
@@ -522,20 +517,15 @@ class FocalLoss:
         weight = self._check_weight(sample_weight, labels)
         raw = self._check_margins(raw_score, labels.shape[0])
         self.check_metric_defined(name, labels, weight)
-        metrics = _sklearn_metrics()
-        score = metrics.roc_auc_score if name == "roc_auc" else metrics.average_precision_score
+        score = _ranking.roc_auc if name == "roc_auc" else _ranking.average_precision
         if self.binary:
             # Ranking metrics are invariant under the monotone posterior: ranking the
             # margins avoids the ties that sigmoid creates once it saturates at 1.0.
-            return float(score(labels, raw, sample_weight=weight))
+            return score(labels == 1, raw, weight)
+        # macro one-vs-rest, as scikit-learn's average="macro" (multi_class="ovr")
         proba = self.predict_proba(raw, check_input=False)
-        if name == "roc_auc":
-            return float(
-                score(labels, proba, multi_class="ovr", average="macro",
-                      labels=np.arange(self.n_classes), sample_weight=weight)
-            )
-        onehot = np.eye(self.n_classes, dtype=np.int8)[labels]
-        return float(score(onehot, proba, average="macro", sample_weight=weight))
+        return float(np.mean([score(labels == k, proba[:, k], weight)
+                              for k in range(self.n_classes)]))
 
     def check_metric_defined(
         self, metric: str, labels: np.ndarray, sample_weight: np.ndarray | None = None,
@@ -1693,15 +1683,14 @@ class MultiLabelFocalLoss(FocalLoss):
         weight = self._check_weight(sample_weight, labels)
         raw = self._check_margins(raw_score, labels.shape[0])
         codes, mask = v.check_multioutput_labels(labels, 2, self.ignore_label)
-        metrics = _sklearn_metrics()
-        score = metrics.roc_auc_score if name == "roc_auc" else metrics.average_precision_score
+        score = _ranking.roc_auc if name == "roc_auc" else _ranking.average_precision
         values = []
         for label in range(self.n_labels):
             rows = mask[:, label]
             w = None if weight is None else np.asarray(weight)[rows, label]
             self.check_metric_defined(name, codes[rows, label].astype(np.intp), w,
                                       name=f"label {label} of the evaluation data")
-            values.append(float(score(codes[rows, label], raw[rows, label], sample_weight=w)))
+            values.append(score(codes[rows, label] == 1, raw[rows, label], w))
         return float(np.mean(values))
 
     # ------------------------------------------------------------------ margins and probabilities

@@ -29,6 +29,7 @@ xgb_dask = pytest.importorskip("xgboost.dask")
 lgb = pytest.importorskip("lightgbm")
 
 from gbfocal import balanced_alpha  # noqa: E402
+from gbfocal._spec import effective_number_alpha  # noqa: E402
 from gbfocal.dask import (  # noqa: E402
     XGBoostDaskMetric,
     base_margin,
@@ -94,6 +95,19 @@ def _split(a):
     return a[: SIZES[0]], a[SIZES[0]:]
 
 
+# Class-balanced weights (Cui et al. 2019). With counts in the hundreds beta must be close
+# to 1 for beta**n_c to matter: at 0.995 the weights differ from all ones, from "balanced"
+# and from either partition's (by 2% or more on these data).
+BETA = 0.995
+EFFECTIVE = ("effective_number", BETA)
+
+
+def _effective_loss(n_classes: int):
+    if n_classes == 2:
+        return BinaryFocalLoss(alpha=EFFECTIVE)
+    return MulticlassFocalLoss(n_classes, alpha=EFFECTIVE)
+
+
 # --------------------------------------------------------------------------- global state
 def test_base_margin_fits_the_global_labels_not_a_partition(client):
     X, y, w = _data(3)
@@ -113,6 +127,87 @@ def test_base_margin_fits_the_global_labels_not_a_partition(client):
     assert not np.allclose(MulticlassFocalLoss(3).init_score(y0, w0), expected, atol=1e-3)
     binary = BinaryFocalLoss(alpha=0.25)
     assert init_score(binary, dy > 0) == BinaryFocalLoss(alpha=0.25).init_score(y > 0)
+
+
+@pytest.mark.parametrize("weighted", [True, False], ids=["weighted", "unweighted"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_effective_number_alpha_takes_the_global_counts(client, n_classes, weighted):
+    """``("effective_number", beta)`` resolves from the whole training set, like "balanced"."""
+    X, y, w = _data(n_classes)
+    weight = w if weighted else None
+    _, dy, dw = _pinned(client, [X, y, w])
+    loss = _effective_loss(n_classes)
+    margin = base_margin(loss, dy, dw if weighted else None)
+    counts = np.bincount(y, weights=weight, minlength=n_classes)
+    assert_allclose(loss.alpha_, effective_number_alpha(counts, BETA), rtol=1e-12)
+    # what the in-memory loss computes from all rows: the weights and the starting margin
+    in_memory = _effective_loss(n_classes)
+    init = in_memory.init_score(y, weight)
+    assert_allclose(loss.alpha_, in_memory.alpha_, rtol=1e-12)
+    assert_allclose(margin.compute(), np.tile(init, (len(y), 1)).squeeze(), rtol=1e-12,
+                    atol=1e-15)
+    assert margin.chunks[0] == SIZES
+    # normalised like "balanced": the rows' class weights sum to the (weighted) row count
+    row_weight = np.ones(len(y)) if weight is None else weight
+    assert np.sum(row_weight * loss.alpha_[y]) == pytest.approx(np.sum(row_weight), rel=1e-12)
+    # either partition's counts give other weights (and another starting margin)
+    for y_part, w_part in zip(_split(y), _split(row_weight), strict=True):
+        part = _effective_loss(n_classes)
+        part_init = part.init_score(y_part, w_part if weighted else None)
+        assert not np.allclose(part.alpha_, loss.alpha_, rtol=1e-2)
+        assert not np.allclose(part_init, init, rtol=1e-3, atol=1e-3)
+    # neither "balanced" nor no weighting: beta matters at these counts
+    assert not np.allclose(loss.alpha_, balanced_alpha(y, n_classes, weight), rtol=1e-2)
+    assert not np.allclose(loss.alpha_, 1.0, rtol=1e-2)
+    if weighted:  # the counts are weighted, as for "balanced"
+        unweighted = effective_number_alpha(np.bincount(y, minlength=n_classes), BETA)
+        assert not np.allclose(loss.alpha_, unweighted, rtol=1e-3)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_effective_number_worker_objectives_use_the_global_alpha(client, n_classes):
+    """On each worker, handed only its partition, the objectives keep the global weights.
+
+    A loss resolved by :func:`base_margin` is unpickled on the worker process and called
+    with that worker's rows only, through the XGBoost and the scikit-learn objective; its
+    gradients are those of the in-memory loss fitted on all rows. An unfitted loss sent
+    the same way resolves the weights from the partition, and its gradients differ: the
+    comparison detects per-partition counts.
+    """
+    X, y, w = _data(n_classes)
+    _, dy, dw = _pinned(client, [X, y, w])
+    loss = _effective_loss(n_classes)
+    base_margin(loss, dy, dw)
+    rng = np.random.default_rng(7)
+    shape = (len(y),) if n_classes == 2 else (len(y), n_classes)
+    margins = rng.normal(0.0, 1.5, size=shape).astype(np.float32)
+
+    def on_worker(sent, labels, weight, raw):
+        dmat = xgb.DMatrix(np.zeros((len(labels), 1)), label=labels, weight=weight)
+        xgb_grad, xgb_hess = sent.xgb_objective(raw, dmat)
+        sk_grad, sk_hess = sent.sklearn_objective(labels, raw, weight)
+        return np.asarray(sent.alpha_), xgb_grad, xgb_hess, sk_grad, sk_hess
+
+    in_memory = _effective_loss(n_classes).fit(y, w)
+    want_grad, want_hess = in_memory.sklearn_objective(y, margins, w)
+    workers = sorted(client.scheduler_info()["workers"])
+    rows = (slice(0, SIZES[0]), slice(SIZES[0], None))
+    for worker, r in zip(workers, rows, strict=True):
+        args = (y[r], w[r], margins[r])
+        alpha, *grads = client.submit(on_worker, loss, *args, workers=[worker],
+                                      pure=False).result()
+        assert_allclose(alpha, in_memory.alpha_, rtol=1e-12)
+        for grad, hess in (grads[:2], grads[2:]):
+            assert_allclose(grad, want_grad[r], rtol=1e-6, atol=1e-7)
+            assert_allclose(hess, want_hess[r], rtol=1e-6, atol=1e-7)
+        # control: resolved on the worker from its partition, the weights and gradients differ
+        local_alpha, local_grad, *_ = client.submit(
+            on_worker, _effective_loss(n_classes), *args, workers=[worker], pure=False,
+        ).result()
+        assert_allclose(local_alpha, _effective_loss(n_classes).fit(y[r], w[r]).alpha_,
+                        rtol=1e-12)
+        assert not np.allclose(local_alpha, in_memory.alpha_, rtol=1e-2)
+        assert not np.allclose(local_grad, want_grad[r], rtol=1e-3, atol=1e-4)
 
 
 def test_dask_metric_rejects_ranking_metrics():
@@ -188,6 +283,33 @@ def test_xgboost_dask_matches_single_machine_and_metric_is_global(client, n_clas
         xgb_dask.train(client, params, dtrain, 1, evals=[(dtrain, "train")],
                        obj=loss.xgb_objective, custom_metric=loss.xgb_eval("roc_auc"),
                        verbose_eval=False)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_xgboost_dask_effective_number_matches_single_machine(client, n_classes):
+    """Trained on unequal partitions with ("effective_number", beta), XGBoost gives the
+    model of the in-memory loss on all rows (whose weights no partition's counts give)."""
+    X, y, w = _data(n_classes)
+    dX, dy, dw = _pinned(client, [X, y, w])
+    loss = _effective_loss(n_classes)
+    params = dict(XGB_PARAMS, **({} if n_classes == 2 else {"num_class": n_classes}))
+    (margin,) = _pinned(client, [base_margin(loss, dy, dw).compute()])
+    dtrain = xgb_dask.DaskDMatrix(client, dX, dy, weight=dw, base_margin=margin)
+    assert sorted(len(p) for p in dtrain.worker_map.values()) == [1, 1]
+    out = xgb_dask.train(client, params, dtrain, ROUNDS, obj=loss.xgb_objective,
+                         verbose_eval=False)
+    margins = xgb_dask.predict(client, out["booster"], dtrain, output_margin=True).compute()
+
+    in_memory = _effective_loss(n_classes)  # a separate object, resolved from all rows
+    init = np.tile(in_memory.init_score(y, w), (len(y), 1)).squeeze()
+    single = xgb.DMatrix(X, y, weight=w, base_margin=init)
+    booster = xgb.train(params, single, ROUNDS, obj=in_memory.xgb_objective,
+                        verbose_eval=False)
+    assert_allclose(margins, booster.predict(single, output_margin=True), atol=1e-5)
+    assert np.abs(margins - init).max() > 0.1  # the trees did learn something
+    for y_part, w_part in zip(_split(y), _split(w), strict=True):
+        part = _effective_loss(n_classes).fit(y_part, w_part)
+        assert not np.allclose(part.alpha_, in_memory.alpha_, rtol=1e-2)
 
 
 # --------------------------------------------------------------------------- LightGBM

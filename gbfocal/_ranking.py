@@ -1,0 +1,77 @@
+r"""Weighted ROC AUC and average precision of one binary ranking, in one sort.
+
+The early-stopping metrics run every boosting round. scikit-learn's
+``roc_auc_score`` / ``average_precision_score`` validate their input and detect the
+target type on each call, which costs about 2 ms per call whatever the size (on 1,000
+rows over 90 % of a tuning trial's time was spent there); here one stable sort and two
+cumulative sums give the same numbers in tens of microseconds.
+
+Definitions (those of scikit-learn, so results agree with it to rounding, tested in
+``tests/test_ranking.py``): sort the rows by decreasing score and cut at every distinct
+score value :math:`s_1 > s_2 > \dots`. With :math:`TP_k` and :math:`FP_k` the weighted
+positives and negatives scoring :math:`\ge s_k` (:math:`TP_0 = FP_0 = 0`), :math:`P` and
+:math:`N` their totals,
+
+.. math::
+
+    \mathrm{AP} = \sum_k \frac{TP_k - TP_{k-1}}{P} \cdot \frac{TP_k}{TP_k + FP_k},
+    \qquad
+    \mathrm{AUC} = \sum_k \frac{(FP_k - FP_{k-1})(TP_k + TP_{k-1})}{2 P N}.
+
+Tied scores form one cut (no arbitrary order among ties). The callers check that both
+classes have positive weight (the metrics are undefined otherwise).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["average_precision", "roc_auc"]
+
+
+def _cumulative_counts(
+    positive: np.ndarray, score: np.ndarray, weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(TP_k, FP_k)`` at each distinct score, from the highest score down."""
+    order = np.argsort(score, kind="stable")[::-1]
+    ranked = score[order]
+    hit = positive[order]
+    w = np.ones(ranked.shape[0]) if weight is None else weight[order]
+    tp = np.cumsum(np.where(hit, w, 0.0))
+    fp = np.cumsum(np.where(hit, 0.0, w))
+    # the last row of each run of equal scores closes that cut
+    last = np.flatnonzero(np.diff(ranked)) if ranked.shape[0] > 1 else np.empty(0, np.intp)
+    cuts = np.append(last, ranked.shape[0] - 1)
+    return tp[cuts], fp[cuts]
+
+
+def average_precision(positive: np.ndarray, score: np.ndarray,
+                      weight: np.ndarray | None = None) -> float:
+    """Average precision of ``score`` for the boolean ``positive`` (scikit-learn's definition).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> average_precision(np.array([False, True, True]), np.array([0.1, 0.8, 0.4]))
+    1.0
+    """
+    tp, fp = _cumulative_counts(positive, score, weight)
+    predicted = tp + fp
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall_gain = np.diff(tp, prepend=0.0) / tp[-1]
+    return float(np.sum(recall_gain * precision))
+
+
+def roc_auc(positive: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Area under the ROC curve of ``score`` for the boolean ``positive`` (ties count half).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> roc_auc(np.array([False, True, False, True]), np.array([0.1, 0.8, 0.4, 0.4]))
+    0.875
+    """
+    tp, fp = _cumulative_counts(positive, score, weight)
+    tp_before = np.concatenate(([0.0], tp[:-1]))
+    area = np.sum(np.diff(fp, prepend=0.0) * (tp + tp_before)) / 2.0
+    return float(area / (tp[-1] * fp[-1]))
