@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_random_state
 
 from ._optional import import_optional
+from ._parallel import available_cpus
 from ._spec import BOOSTER_BACKENDS, FocalSpec
 from ._validation import check_sample_weight
 
@@ -147,10 +148,11 @@ def _constant_margin(init_score: float | np.ndarray, n_samples: int) -> np.ndarr
 
 
 def _n_threads(n_jobs: int | None) -> int | None:
-    """scikit-learn's n_jobs (-1 = all cores) as a thread count; None = library default."""
+    """scikit-learn's n_jobs (-1 = all cores this process may use, -2 = all but one, ...)
+    as a thread count; None = library default."""
     if n_jobs is None or n_jobs > 0:
         return n_jobs
-    return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return max(1, available_cpus() + 1 + n_jobs)
 
 
 def eval_triples(eval_set: Any, eval_sample_weight: Any) -> list[tuple[Any, Any, Any]]:

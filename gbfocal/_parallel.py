@@ -43,7 +43,9 @@ _pool_size = 0
 _num_threads: int | None = None  # set_num_threads(); None: environment / CPU count
 
 
-def _available_cpus() -> int:
+def available_cpus() -> int:
+    """The cores this process may run on (its CPU affinity), which may be fewer than the
+    machine has."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -109,7 +111,7 @@ def get_num_threads() -> int:
     if _num_threads is not None:
         return _num_threads
     env = _env_num_threads()
-    return _available_cpus() if env is None else env
+    return available_cpus() if env is None else env
 
 
 def set_num_threads(n_threads: int | None) -> None:

@@ -422,7 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--early-stopping-rounds", type=int, default=50,
                       help="early-stopping patience inside each fold (default 50; 0 disables)")
-    tune.add_argument("--n-jobs", type=int, default=None, help="booster threads")
+    tune.add_argument("--n-jobs", type=int, default=None,
+                      help="booster threads per trial (default: the cores split among the "
+                           "parallel trials)")
+    tune.add_argument("--parallel", type=int, default=1, metavar="N",
+                      help="trials run at once (default 1, reproducible with --seed; -1: one "
+                           "per core); the cores are split among them")
     tune.add_argument(
         "--no-baseline", action="store_true",
         help="skip the plain log-loss baseline (gamma=0, alpha=none) on the same folds",
@@ -580,7 +585,7 @@ def _tune(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
         pos_label=pos_label, alpha=args.alpha, gamma=args.gamma, params=params or None,
         early_stopping_rounds=args.early_stopping_rounds or None, timeout=args.timeout,
         random_state=args.seed, storage=args.storage, study_name=args.study_name,
-        refit=args.model is not None, baseline=not args.no_baseline,
+        refit=args.model is not None, baseline=not args.no_baseline, n_jobs=args.parallel,
         show_progress_bar=not args.no_progress,
     )
     states = [t.state.name for t in result.study.trials]

@@ -63,6 +63,8 @@ __all__ = ["FocalLGBMClassifier", "FocalXGBClassifier"]
 # eval_metric="auto": what early stopping watches by default (measured in the README,
 # "Defaults"): the focal loss itself stops at the best probabilities, before the ranking peaks.
 _AUTO_METRIC = {"binary": "average_precision", "multiclass": "log_loss"}
+# gbfocal metric -> LightGBM's built-in metric of the same value on binary raw margins
+_LIGHTGBM_BUILTIN_METRICS = {"average_precision": "average_precision", "roc_auc": "auc"}
 
 # Native parameters that only configure the libraries' *built-in* objectives and metrics:
 # under the focal objective (and metric="None" / disable_default_eval_metric) they are
@@ -351,8 +353,13 @@ class _FocalBoostingClassifier(FocalEstimator):
         "reg_lambda": [Interval(Real, 0, None, closed="left")],
         "early_stopping_rounds": [None, Interval(Integral, 1, None, closed="left")],
         "eval_metric": [StrOptions({"auto", *METRICS}), list, tuple, callable],
-        "verbose": ["verbose"],
+        # -1 too: LightGBM's "silent", which LGBMClassifier users write
+        "verbose": [Interval(Integral, -1, None, closed="left"), "boolean"],
     }
+
+    def _verbose_period(self) -> int:
+        """Rounds between printed validation metrics; 0 when silent (verbose 0, -1, False)."""
+        return max(0, int(self.verbose))
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -882,8 +889,8 @@ _FIT_CONTROL_DOC = """
         of what :meth:`predict_proba` returns; :meth:`decision_function` is the raw
         margin either way.
     verbose : int or bool, default=0
-        0: silent. A positive number prints the validation metric every ``verbose``
-        rounds (and the library's warnings).
+        0 or -1 (LightGBM's spelling): silent. A positive number prints the validation
+        metric every ``verbose`` rounds (and the library's warnings).
     params : dict or None, default=None
         Further native booster parameters (e.g. ``max_bin``), applied last. Names the
         estimator sets itself (objective, metric, number of rounds, ...) are rejected,
@@ -1183,7 +1190,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
             "lambda_l1": self.reg_alpha,
             "lambda_l2": self.reg_lambda,
             # LightGBM logs "no further splits" at every round on small data.
-            "verbosity": 1 if self.verbose else -1,
+            "verbosity": 1 if self._verbose_period() else -1,
             # Pre-filtering drops features that cannot split under min_data_in_leaf; left
             # with none, LightGBM aborts under a custom objective (a built-in one would
             # fit a constant). Unfiltered, it fits the constant init score instead.
@@ -1247,13 +1254,59 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         # Under a callable objective LightGBM returns raw margins and its built-in
         # probability metrics would be wrong: only our metrics are evaluated.
         params["objective"] = self.loss_.lgb_objective
-        params["metric"] = "None"
+        builtin = self._builtin_metric(data.metrics)
+        params["metric"] = "None" if builtin is None else _LIGHTGBM_BUILTIN_METRICS[builtin]
         if self.n_classes_ > 2:
             params["num_class"] = self.n_classes_
         # LightGBM skips boost_from_average under a custom objective: start from the
         # focal optimum ourselves, on the training and the validation sets. A warm start
         # starts from the init model's margins instead (LightGBM predicts them itself).
         start = None if data.init_booster is not None else self.init_score_
+        train_set, valid_sets = self._datasets(lgb, data, start)
+        evals_result: dict[str, Any] = {}
+        own_callbacks = [lgb.record_evaluation(evals_result)]
+        if self.early_stopping_rounds is not None:
+            own_callbacks.append(
+                lgb.early_stopping(
+                    self.early_stopping_rounds, first_metric_only=True,
+                    verbose=bool(self._verbose_period())
+                )
+            )
+        if self._verbose_period() and valid_sets:
+            own_callbacks.append(lgb.log_evaluation(period=self._verbose_period()))
+        feval = [
+            self.loss_.lgb_eval(metric) if isinstance(metric, str)
+            else _LightGBMCallableMetric(metric, self.loss_)
+            for metric in data.metrics[builtin is not None:]
+        ]
+        booster = lgb.train(
+            params,
+            train_set,
+            num_boost_round=self.n_estimators,
+            valid_sets=valid_sets,
+            valid_names=data.names,
+            feval=feval if valid_sets else None,
+            callbacks=own_callbacks + data.callbacks,
+            init_model=data.init_booster,
+            keep_training_booster=self._keep_training_booster(),
+        )
+        if builtin is not None:  # LightGBM's name of the built-in metric -> gbfocal's
+            evals_result = {
+                name: {(builtin if key == _LIGHTGBM_BUILTIN_METRICS[builtin] else key): history
+                       for key, history in per_metric.items()}
+                for name, per_metric in evals_result.items()
+            }
+        # lgb.train has already cut the model to the best round under early stopping
+        # (unless it keeps the training booster).
+        first_round = 0 if data.init_booster is None else data.init_booster.current_iteration()
+        rounds_run = (first_round + self._rounds_of(evals_result) if evals_result
+                      else booster.current_iteration())
+        if start is not None:
+            booster = self._with_init_score(lgb, booster, start)
+        return booster, rounds_run, evals_result
+
+    def _datasets(self, lgb: Any, data: _FitInput, start: Any) -> tuple[Any, list[Any]]:
+        """The training Dataset and the validation Datasets, starting from ``start``."""
 
         def margin(n_rows: int) -> np.ndarray | None:
             return None if start is None else _constant_margin(start, n_rows)
@@ -1271,43 +1324,34 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
                         reference=train_set)
             for X_val, y_val, w_val in data.evals
         ]
-        evals_result: dict[str, Any] = {}
-        own_callbacks = [lgb.record_evaluation(evals_result)]
-        if self.early_stopping_rounds is not None:
-            own_callbacks.append(
-                lgb.early_stopping(
-                    self.early_stopping_rounds, first_metric_only=True, verbose=bool(self.verbose)
-                )
-            )
-        if self.verbose and valid_sets:
-            own_callbacks.append(lgb.log_evaluation(period=int(self.verbose)))
-        feval = [
-            self.loss_.lgb_eval(metric) if isinstance(metric, str)
-            else _LightGBMCallableMetric(metric, self.loss_)
-            for metric in data.metrics
-        ]
-        booster = lgb.train(
-            params,
-            train_set,
-            num_boost_round=self.n_estimators,
-            valid_sets=valid_sets,
-            valid_names=data.names,
-            feval=feval if valid_sets else None,
-            callbacks=own_callbacks + data.callbacks,
-            init_model=data.init_booster,
+        return train_set, valid_sets
+
+    def _keep_training_booster(self) -> bool:
+        """lgb.train's keep_training_booster (the tuner's fold models keep it, gbfocal._folds)."""
+        return False
+
+    def _with_init_score(self, lgb: Any, booster: Any, start: Any) -> Any:
+        """``booster`` with the initial score folded into its first round's trees."""
+        folded = lgb.Booster(
+            model_str=_fold_lightgbm_init_score(booster.model_to_string(num_iteration=-1), start)
         )
-        # lgb.train has already cut the model to the best round under early stopping.
-        first_round = 0 if data.init_booster is None else data.init_booster.current_iteration()
-        rounds_run = (first_round + self._rounds_of(evals_result) if evals_result
-                      else booster.current_iteration())
-        if start is not None:
-            folded = lgb.Booster(
-                model_str=_fold_lightgbm_init_score(booster.model_to_string(num_iteration=-1),
-                                                    start)
-            )
-            folded.best_iteration, folded.best_score = booster.best_iteration, booster.best_score
-            booster = folded
-        return booster, rounds_run, evals_result
+        folded.best_iteration, folded.best_score = booster.best_iteration, booster.best_score
+        return folded
+
+    def _builtin_metric(self, metrics: list[Any]) -> str | None:
+        """The first eval metric when LightGBM computes it itself, else None.
+
+        Binary ROC AUC and average precision depend only on the order of the margins, so
+        LightGBM's own C++ metrics on the raw scores (what it evaluates under a callable
+        objective) give the values of :meth:`FocalLoss.metric` (to float32 weight rounding,
+        tested) without a Python call per round: the bulk of a tuning trial's time
+        otherwise. Only the first metric, which LightGBM evaluates before any ``feval``
+        (and early stopping follows), so the order of ``evals_result_`` stays as asked.
+        """
+        first = metrics[0] if metrics else None
+        if self.n_classes_ == 2 and first in _LIGHTGBM_BUILTIN_METRICS:
+            return str(first)
+        return None
 
     def _booster_rounds(self) -> int:
         return int(self.booster_.current_iteration())
@@ -1567,7 +1611,7 @@ default="gain"
             "alpha": self.reg_alpha,
             "lambda": self.reg_lambda,
             "tree_method": self.tree_method,
-            "verbosity": 1 if self.verbose else 0,
+            "verbosity": 1 if self._verbose_period() else 0,
         }
         seed = _seed(self.random_state)
         if seed is not None:
@@ -1580,6 +1624,11 @@ default="gain"
     def _objective(self) -> str:
         """The objective name the model is saved with; it fixes what base_score means."""
         return "binary:logistic" if len(self.classes_) == 2 else "multi:softprob"
+
+    def _matrices(self, xgb: Any, data: _FitInput) -> tuple[Any, list[Any]]:
+        """The training DMatrix and the validation DMatrix objects."""
+        return (self._dmatrix(xgb, data.X, data.y, data.weight),
+                [self._dmatrix(xgb, X_val, y_val, w_val) for X_val, y_val, w_val in data.evals])
 
     def _dmatrix(self, xgb: Any, X: Any, y: Any = None, weight: Any = None) -> Any:
         names = getattr(self, "feature_names_in_", None)
@@ -1627,11 +1676,8 @@ default="gain"
         if data.init_booster is None:
             params["base_score"] = self._base_score(xgb)
         # else: the init model's base_score stays (a given one would replace it)
-        train_matrix = self._dmatrix(xgb, data.X, data.y, data.weight)
-        watch = [
-            (self._dmatrix(xgb, X_val, y_val, w_val), name)
-            for (X_val, y_val, w_val), name in zip(data.evals, data.names, strict=True)
-        ]
+        train_matrix, valid_matrices = self._matrices(xgb, data)
+        watch = list(zip(valid_matrices, data.names, strict=True))
         metrics = _XGBoostMetrics([
             self.loss_.xgb_eval(metric) if isinstance(metric, str)
             else _CallableMetric(metric, self.loss_, "C")
@@ -1658,7 +1704,7 @@ default="gain"
             obj=self.loss_.xgb_objective,
             custom_metric=metrics if watch else None,
             evals_result=evals_result,
-            verbose_eval=int(self.verbose) if self.verbose else False,
+            verbose_eval=self._verbose_period() or False,
             callbacks=callbacks or None,
             xgb_model=data.init_booster,
         )

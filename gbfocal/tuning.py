@@ -702,6 +702,12 @@ class _Objective:
     early_stopping_metric: str
     early_stopping_rounds: int | None
     random_state: int
+    # scikit-learn's named scorers call only decision_function / predict_proba / predict,
+    # so fold models may keep the initial score apart (gbfocal._folds)
+    named_scorer: bool = False
+    # booster (and gbfocal) threads of one fit, unless params fix n_jobs
+    threads: int | None = None
+    fold_data: Any = field(default=None, repr=False)
 
     def params(self, trial: optuna.Trial) -> dict[str, Any]:
         params = dict(self.fixed)
@@ -727,18 +733,29 @@ class _Objective:
         )
         return params
 
-    def make_estimator(self, params: dict[str, Any], *, early_stopping: bool) -> Any:
+    def make_estimator(self, params: dict[str, Any], *, early_stopping: bool,
+                       estimator_class: type | None = None) -> Any:
         rounds = self.early_stopping_rounds if early_stopping else None
+        threads = {} if self.threads is None or "n_jobs" in params else {"n_jobs": self.threads}
         # eval_metric is always passed: the estimators' default changes between versions
-        return self.estimator_class(
-            **params, random_state=self.random_state, early_stopping_rounds=rounds,
+        return (estimator_class or self.estimator_class)(
+            **params, **threads, random_state=self.random_state, early_stopping_rounds=rounds,
             eval_metric=self.early_stopping_metric,
         )
 
-    def fit_fold(self, params: dict[str, Any], fit_idx: np.ndarray,
+    def fit_fold(self, params: dict[str, Any], fold: int, fit_idx: np.ndarray,
                  val_idx: np.ndarray | None) -> Any:
+        from ._folds import FoldData, fold_estimator_class
+
         w = self.sample_weight
-        estimator = self.make_estimator(params, early_stopping=val_idx is not None)
+        estimator = self.make_estimator(
+            params, early_stopping=val_idx is not None,
+            estimator_class=fold_estimator_class(self.estimator_class))
+        if self.fold_data is None:
+            self.fold_data = FoldData()
+        # attributes, not parameters: clone() and get_params() never see them
+        estimator.fold_data, estimator.fold = self.fold_data, fold
+        estimator.init_score_apart = self.named_scorer
         fit_kwargs: dict[str, Any] = {}
         if w is not None:
             fit_kwargs["sample_weight"] = w[fit_idx]
@@ -765,7 +782,7 @@ class _Objective:
         scores: list[float] = []
         rounds: list[int] = []
         for fold, (fit_idx, val_idx, test_idx) in enumerate(self.splits):
-            estimator = self.fit_fold(params, fit_idx, val_idx)
+            estimator = self.fit_fold(params, fold, fit_idx, val_idx)
             rounds.append(_rounds_used(estimator))
             scores.append(self.score(estimator, test_idx))
             if trial is None:
@@ -785,6 +802,41 @@ class _Objective:
         trial.set_user_attr("fold_scores", scores)
         trial.set_user_attr("fold_rounds", rounds)
         return float(np.mean(scores))
+
+
+def _check_n_jobs(n_jobs: Any) -> int:
+    """Parallel trials: a positive int, or -1 for one per available core."""
+    from ._parallel import available_cpus
+
+    if isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool) and n_jobs == -1:
+        return available_cpus()
+    return _check_positive_int(n_jobs, "n_jobs (parallel trials; or -1)")
+
+
+def _thread_budget(n_parallel: int, fixed: Mapping[str, Any],
+                   searched: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """Threads of one fold fit and of the refit, so that all trials fit in the cores.
+
+    ``None`` where ``params`` fixes the booster's ``n_jobs`` (then used as it is).
+    """
+    from ._base import _n_threads
+    from ._parallel import available_cpus
+
+    cores = available_cpus()
+    if "n_jobs" in searched:
+        raise ValueError("params['n_jobs'] (booster threads) cannot be searched: it changes the "
+                         "speed, not the model; fix it or leave it to tune_focal's n_jobs")
+    if "n_jobs" not in fixed:
+        return max(1, cores // n_parallel), cores
+    booster = _n_threads(fixed["n_jobs"])
+    if booster is not None and booster * n_parallel > cores:
+        raise ValueError(
+            f"params['n_jobs']={fixed['n_jobs']!r} booster threads times n_jobs={n_parallel} "
+            f"parallel trials is {booster * n_parallel} threads on {cores} available cores: "
+            "oversubscribed boosters run many times slower. Lower one of them, or leave "
+            "params['n_jobs'] unset (tune_focal then splits the cores)"
+        )
+    return None, None
 
 
 def _rounds_used(estimator: Any) -> int:
@@ -841,6 +893,7 @@ def tune_focal(
     study_name: str | None = None,
     refit: bool = True,
     baseline: bool = True,
+    n_jobs: int = 1,
     show_progress_bar: bool = True,
 ) -> TuningResult:
     """Tune the focal-loss ``alpha`` and ``gamma`` (and booster parameters) with Optuna.
@@ -944,6 +997,15 @@ def tune_focal(
         best trial's booster parameters (the same ``n_estimators`` cap and early stopping) on
         the same folds: ``baseline_score``, ``baseline_fold_scores`` and the paired
         ``fold_differences`` of the result. Costs ``cv`` more fits.
+    n_jobs : int, default=1
+        Trials run at once (Optuna's threads; -1: one per core this process may use). The
+        cores are one thread budget: unless ``params`` fixes ``n_jobs`` (the booster's
+        threads), every trial's booster and gbfocal's gradient code get
+        ``max(1, cores // n_jobs)`` threads, and the refit all cores, so the threads in
+        use never outnumber the cores (oversubscribed OpenMP threads spin instead of
+        working: measured up to 60x slower on a busy machine). A fixed ``params["n_jobs"]``
+        times ``n_jobs`` above the cores is refused. Measured in
+        ``benchmarks/tuning_speed.md``.
     show_progress_bar : bool, default=True
         Optuna's tqdm progress bar.
 
@@ -975,9 +1037,14 @@ def tune_focal(
     ``params``, plus the fold seed.
     Resuming with any of them changed raises ``ValueError``: old trials would be scored on
     other folds or labels, or ``best_params`` would describe a model that was never trained.
-    Only ``n_jobs``, ``verbose`` and ``importance_type`` may change. Runs with the same
-    ``random_state`` reproduce only if trials run one at a time (as here) and the boosters
-    use a fixed number of threads.
+    Only ``n_jobs``, ``verbose`` and ``importance_type`` may change.
+
+    Reproducibility: with ``n_jobs=1``, the same ``random_state`` gives the same trials,
+    scores and ``best_params`` (LightGBM and XGBoost histogram training give the same
+    trees for any number of threads; tested). With ``n_jobs > 1`` the folds and the score
+    of given parameters stay the same, but which parameters the sampler proposes depends
+    on the order in which parallel trials finish (Optuna's ``TPESampler`` is reproducible
+    only sequentially), so the trials and the best parameters may differ between runs.
 
     Examples
     --------
@@ -1008,6 +1075,7 @@ def tune_focal(
         raise ValueError(f"validation_fraction must lie in (0, 1), got {validation_fraction!r}")
     if random_state is not None:
         random_state = _check_positive_int(random_state, "random_state", minimum=0)
+    n_parallel = _check_n_jobs(n_jobs)
 
     y_array = np.asarray(y)
     if y_array.ndim != 1:
@@ -1029,6 +1097,7 @@ def tune_focal(
     gamma_space = _gamma_space(gamma)
     valid_names = list(estimator_class().get_params())
     searched, fixed = _booster_space(params, valid_names, backend)
+    trial_threads, refit_threads = _thread_budget(n_parallel, fixed, searched)
 
     definition = _search_definition(
         backend=backend, scoring=scoring_name, cv=cv, early_stopping_rounds=early_stopping_rounds,
@@ -1051,9 +1120,9 @@ def tune_focal(
         alpha_space=alpha_space, gamma_space=gamma_space, searched=searched, fixed=fixed,
         scorer=scorer,
         early_stopping_metric=es_metric, early_stopping_rounds=early_stopping_rounds,
-        random_state=seed,
+        random_state=seed, named_scorer=isinstance(scoring, str), threads=trial_threads,
     )
-    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=1,
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_parallel,
                    show_progress_bar=show_progress_bar)
 
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -1077,6 +1146,7 @@ def tune_focal(
             differences = [b - p for b, p in zip(best_folds, baseline_folds, strict=True)]
     best_estimator = None
     if refit:
+        objective.threads = refit_threads
         estimator = objective.make_estimator(best_params, early_stopping=False)
         fit_kwargs = {} if weights is None else {"sample_weight": weights}
         best_estimator = estimator.fit(X, y_array, **fit_kwargs)

@@ -105,6 +105,25 @@ def test_tune_writes_json(table, tmp_path, capsys, suffix):
     assert set(model.predict(table[["a", "b", "c", "d"]])) <= {"no", "yes"}
 
 
+def test_tune_parallel_runs_trials_at_once(table, tmp_path, capsys, monkeypatch):
+    from gbfocal import tuning
+
+    seen = {}
+    original = tuning.tune_focal
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(tuning, "tune_focal", spy)
+    data = tmp_path / "data.csv"
+    table.to_csv(data, index=False)
+    fast = [arg for arg in FAST if arg not in ("--n-jobs", "1")]  # threads left to tune_focal
+    assert cli.main(["tune", str(data), "--target", "label", "--parallel", "2", *fast]) == 0
+    assert seen["n_jobs"] == 2 and "n_jobs" not in (seen["params"] or {})
+    assert json.loads(capsys.readouterr().out)["n_trials"] == 3
+
+
 @pytest.mark.parametrize(("extra", "scored"), [([], "yes"), (["--pos-label", "no"], "no")])
 def test_scored_class_and_baseline_are_printed_and_saved(table, tmp_path, capsys, extra, scored):
     data = tmp_path / "data.csv"

@@ -222,7 +222,7 @@ def test_environment_variable_sets_the_default(monkeypatch):
         with pytest.raises(ValueError, match="GBFOCAL_NUM_THREADS"):
             gbfocal.get_num_threads()
     monkeypatch.delenv("GBFOCAL_NUM_THREADS")
-    assert gbfocal.get_num_threads() == _parallel._available_cpus()
+    assert gbfocal.get_num_threads() == _parallel.available_cpus()
 
 
 _IMPORT_AND_CALL = """

@@ -1,0 +1,272 @@
+"""How fast is ``tune_focal`` next to a careful hand-written Optuna loop?
+
+Run ``python benchmarks/tuning_speed.py`` (about 6 minutes on 2 cores; ``--quick``: one data
+set, fewer trials). Needs the real data sets of ``../shared/data`` (next to the
+repository); writes ``benchmarks/tuning_speed.md`` and ``benchmarks/tuning_speed.json``.
+
+The hand-written loop is what a careful user writes with gbfocal's documented adapters:
+the same folds (``gbfocal.tuning._make_splits``: stratified outer folds, a stratified
+early-stopping split of each training fold), the same search space and sampler
+(``TPESampler(seed)``, the same ``PercentilePruner``), the same early stopping (50 rounds
+on average precision) and the same initial score; per fold it builds a fresh
+``LGBMClassifier`` (custom objective ``loss.sklearn_objective``, LightGBM's built-in
+``average_precision`` metric, ``first_metric_only``) or a fresh ``xgb.DMatrix`` and
+``xgb.train`` (``loss.xgb_objective``, ``loss.xgb_eval("average_precision")``). So both
+sides train the same models: with one seed they run the same trials and find the same best
+parameters, which the script checks, and the time ratio is a per-trial ratio.
+
+Measured, per data set and library (one thread everywhere unless said: boosters'
+``n_jobs=1``, ``GBFOCAL_NUM_THREADS=1``):
+
+* hand-written loop and ``tune_focal(n_jobs=1)``, alternating, their time per trial and its
+  ratio (best of ``--repeats``), and the time each needs to reach the hand-written loop's
+  best score;
+* ``tune_focal(n_jobs=2)`` (two trials at once, one booster thread each) against
+  ``tune_focal(n_jobs=1)`` single-threaded: the speed-up in fitted folds per second (parallel
+  runs propose other trials, so per-trial times are not comparable);
+* ``tune_focal`` with its default threads (``n_jobs=1``, the booster gets all cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GBFOCAL_NUM_THREADS", "1")  # before gbfocal starts its threads
+
+import numpy as np
+import optuna
+from scipy.special import expit
+from sklearn.metrics import average_precision_score
+
+import gbfocal
+from gbfocal.tuning import _make_splits, tune_focal
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "data"
+SETS = ("satimage_bin", "caravan", "sylva")
+CV, ROUNDS, PATIENCE, SEED = 3, 300, 50, 0
+SPACES = {
+    "lightgbm": {"learning_rate": (0.02, 0.3, "log"), "num_leaves": (8, 64)},
+    "xgboost": {"learning_rate": (0.02, 0.3, "log"), "max_depth": (2, 8)},
+}
+
+
+def _sampler_and_pruner() -> tuple[Any, Any]:
+    # tune_focal's defaults, written out as a user would
+    return (optuna.samplers.TPESampler(seed=SEED),
+            optuna.pruners.PercentilePruner(75.0, n_startup_trials=10, n_warmup_steps=1))
+
+
+def _suggest(trial: optuna.Trial, backend: str) -> tuple[Any, float, dict[str, Any]]:
+    """The search space of tune_focal's alpha="auto", gamma=(0, 5) and SPACES, same order."""
+    choice = trial.suggest_categorical("alpha_choice", ["balanced", None, "range"])
+    alpha = trial.suggest_float("alpha", 0.05, 0.95) if choice == "range" else choice
+    gamma = trial.suggest_float("gamma", 0.0, 5.0)
+    booster = {}
+    for name, (low, high, *log) in SPACES[backend].items():
+        if isinstance(low, int):
+            booster[name] = trial.suggest_int(name, low, high)
+        else:
+            booster[name] = trial.suggest_float(name, low, high, log=bool(log))
+    return alpha, gamma, booster
+
+
+def _fit_lightgbm(X, y, fit, val, loss, init, booster):
+    import lightgbm as lgb
+
+    clf = lgb.LGBMClassifier(objective=loss.sklearn_objective, n_estimators=ROUNDS, n_jobs=1,
+                             verbose=-1, random_state=SEED, metric="None", **booster)
+    clf.fit(X[fit], y[fit], init_score=np.full(len(fit), init), eval_set=[(X[val], y[val])],
+            eval_init_score=[np.full(len(val), init)], eval_metric="average_precision",
+            callbacks=[lgb.early_stopping(PATIENCE, first_metric_only=True, verbose=False)])
+    # the model's margin: the trees plus the initial score (rounding merges near-ties
+    # differently without it, so even ranking scores differ in the last digits)
+    return lambda rows: clf.predict(X[rows], raw_score=True) + init
+
+
+def _fit_xgboost(X, y, fit, val, loss, init, booster):
+    import xgboost as xgb
+
+    params = {"objective": "binary:logistic", "base_score": float(expit(init)), "nthread": 1,
+              "seed": SEED, "tree_method": "hist", "disable_default_eval_metric": 1, **booster}
+    train = xgb.DMatrix(X[fit], label=y[fit], nthread=1)
+    valid = xgb.DMatrix(X[val], label=y[val], nthread=1)
+    model = xgb.train(params, train, ROUNDS, evals=[(valid, "valid")], obj=loss.xgb_objective,
+                      custom_metric=loss.xgb_eval("average_precision"), verbose_eval=False,
+                      callbacks=[xgb.callback.EarlyStopping(rounds=PATIENCE, maximize=True,
+                                                            save_best=True)])
+    return lambda rows: model.predict(xgb.DMatrix(X[rows], nthread=1), output_margin=True)
+
+
+def hand_written(X: np.ndarray, y: np.ndarray, backend: str, n_trials: int) -> optuna.Study:
+    splits = _make_splits(y, CV, 0.2, SEED)
+    fit_fold = _fit_lightgbm if backend == "lightgbm" else _fit_xgboost
+
+    def objective(trial: optuna.Trial) -> float:
+        alpha, gamma, booster = _suggest(trial, backend)
+        scores = []
+        for k, (fit, val, test) in enumerate(splits):
+            loss = gbfocal.BinaryFocalLoss(alpha=alpha, gamma=gamma)
+            init = loss.init_score(y[fit])
+            predict = fit_fold(X, y, fit, val, loss, init, booster)
+            scores.append(average_precision_score(y[test], predict(test)))
+            trial.report(float(np.mean(scores)), k)
+            if k < CV - 1 and trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(np.mean(scores))
+
+    sampler, pruner = _sampler_and_pruner()
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    study.optimize(objective, n_trials=n_trials)
+    return study
+
+
+def with_gbfocal(X, y, backend: str, n_trials: int, *, n_jobs: int = 1,
+                 booster_threads: int | None = 1) -> optuna.Study:
+    params: dict[str, Any] = {**SPACES[backend], "n_estimators": ROUNDS}
+    if booster_threads is not None:
+        params["n_jobs"] = booster_threads
+    result = tune_focal(X, y, backend=backend, n_trials=n_trials, cv=CV, params=params,
+                        random_state=SEED, early_stopping_rounds=PATIENCE, refit=False,
+                        baseline=False, show_progress_bar=False, n_jobs=n_jobs)
+    return result.study
+
+
+def _timed(run, *args: Any, **kwargs: Any) -> tuple[float, optuna.Study]:
+    start = time.perf_counter()
+    study = run(*args, **kwargs)
+    return time.perf_counter() - start, study
+
+
+def _folds_fitted(study: optuna.Study) -> int:
+    return sum(len(t.intermediate_values) for t in study.trials)
+
+
+def _time_to_reach(study: optuna.Study, target: float) -> float | None:
+    """Seconds from the study's first trial start until a trial scored ``>= target``."""
+    start = min(t.datetime_start for t in study.trials)
+    reached = [t.datetime_complete for t in study.trials
+               if t.value is not None and t.value >= target - 1e-12]
+    return None if not reached else (min(reached) - start).total_seconds()
+
+
+def _same_trials(a: optuna.Study, b: optuna.Study) -> bool:
+    def key(study):
+        return [(t.state.name, round(t.value, 12) if t.value is not None else None,
+                 {k: v for k, v in t.params.items()}) for t in study.trials]
+    return key(a) == key(b)
+
+
+def run(names: tuple[str, ...], n_trials: int, repeats: int) -> list[dict[str, Any]]:
+    rows = []
+    for name in names:
+        data = np.load(DATA / f"{name}.npz", allow_pickle=True)
+        X, y = np.asarray(data["X"], dtype=np.float64), np.asarray(data["y"])
+        for backend in ("lightgbm", "xgboost"):
+            hand_times, gb_times = [], []
+            for _ in range(repeats):  # alternating: a load spike hits both sides
+                t_hand, hand = _timed(hand_written, X, y, backend, n_trials)
+                t_gb, gb = _timed(with_gbfocal, X, y, backend, n_trials)
+                hand_times.append(t_hand)
+                gb_times.append(t_gb)
+            t_par, par = _timed(with_gbfocal, X, y, backend, n_trials, n_jobs=2)
+            t_default, default = _timed(with_gbfocal, X, y, backend, n_trials,
+                                        booster_threads=None)
+            t_hand, t_gb = min(hand_times), min(gb_times)
+            row = {
+                "data": name, "rows": int(len(y)), "backend": backend, "trials": n_trials,
+                "hand_s_per_trial": t_hand / n_trials, "gbfocal_s_per_trial": t_gb / n_trials,
+                "ratio_per_trial": t_gb / t_hand,
+                "same_trials_and_best": _same_trials(hand, gb)
+                and hand.best_params == gb.best_params,
+                "hand_best": hand.best_value, "gbfocal_best": gb.best_value,
+                "hand_to_best_s": _time_to_reach(hand, hand.best_value),
+                "gbfocal_to_hand_best_s": _time_to_reach(gb, hand.best_value),
+                "parallel_speedup": (_folds_fitted(par) / t_par) / (_folds_fitted(gb) / t_gb),
+                "default_threads_s_per_trial": t_default / n_trials,
+                "default_best": default.best_value,
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def _version(module: str) -> str:
+    return str(__import__(module).__version__)
+
+
+def _markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    def seconds(value: float | None) -> str:
+        return "not reached" if value is None else f"{value:.1f}"
+
+    lines = [
+        "# tune_focal against a hand-written Optuna loop",
+        "",
+        f"Generated by `benchmarks/tuning_speed.py` on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python "
+        f"{platform.python_version()}, gbfocal {gbfocal.__version__}, "
+        f"LightGBM {_version('lightgbm')}, XGBoost {_version('xgboost')}, "
+        f"Optuna {optuna.__version__}. {args.trials} trials, {CV}-fold CV, at most {ROUNDS} "
+        f"rounds, early stopping {PATIENCE} on average precision; timings are the best of "
+        f"{args.repeats} alternating runs. Method in the script's docstring.",
+        "",
+        "Single-threaded, same folds, space, seed and early stopping:",
+        "",
+        "| data | rows | library | hand-written s/trial | tune_focal s/trial | ratio "
+        "| same trials and best | hand: s to its best | tune_focal: s to that score |",
+        "|---|---:|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['data']} | {r['rows']} | {r['backend']} | {r['hand_s_per_trial']:.3f} | "
+            f"{r['gbfocal_s_per_trial']:.3f} | {r['ratio_per_trial']:.2f}x | "
+            f"{'yes' if r['same_trials_and_best'] else 'no'} | {seconds(r['hand_to_best_s'])} | "
+            f"{seconds(r['gbfocal_to_hand_best_s'])} |"
+        )
+    lines += [
+        "",
+        "Parallel trials: `tune_focal(n_jobs=2)` (one booster thread per trial) against "
+        "`tune_focal(n_jobs=1)` single-threaded, in fitted folds per second; and the default "
+        "threads (`n_jobs=1`, the booster gets every core):",
+        "",
+        "| data | library | n_jobs=2 speed-up | default threads s/trial | default best score |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['data']} | {r['backend']} | {r['parallel_speedup']:.2f}x | "
+            f"{r['default_threads_s_per_trial']:.3f} | {r['default_best']:.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one data set, 8 trials")
+    parser.add_argument("--trials", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    if args.quick:
+        args.trials = 8
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=FutureWarning)  # LightGBM/XGBoost renames
+    warnings.filterwarnings("ignore", message=".*eval_set.*deprecated.*")
+    if not DATA.is_dir():
+        raise SystemExit(f"the data sets are not there: {DATA}")
+    rows = run(SETS[:1] if args.quick else SETS, args.trials, args.repeats)
+    if not args.quick:
+        (HERE / "tuning_speed.json").write_text(json.dumps(rows, indent=1) + "\n")
+        (HERE / "tuning_speed.md").write_text(_markdown(rows, args))
+    print(_markdown(rows, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""The tuner's speed work changes no result: fold models, reused data, built-in metrics,
+parallel trials and the thread budget (timings themselves: benchmarks/tuning_speed.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+optuna = pytest.importorskip("optuna")
+lgb = pytest.importorskip("lightgbm")
+xgb = pytest.importorskip("xgboost")
+
+import gbfocal  # noqa: E402
+from gbfocal import _parallel, tuning  # noqa: E402
+from gbfocal._folds import FoldData, fold_estimator_class  # noqa: E402
+from gbfocal.tuning import _make_splits, tune_focal  # noqa: E402
+
+CLASSES = {"lightgbm": gbfocal.FocalLGBMClassifier, "xgboost": gbfocal.FocalXGBClassifier}
+
+
+@pytest.fixture(autouse=True)
+def _quiet_optuna():
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    yield
+    optuna.logging.set_verbosity(level)
+
+
+def _data(n_classes=2, n=400, seed=0):
+    weights = [0.85] if n_classes == 2 else [0.6, 0.3]
+    return make_classification(n_samples=n, n_features=6, n_informative=4,
+                               n_classes=n_classes, weights=weights, flip_y=0.05,
+                               random_state=seed)
+
+
+def _fit(cls, X, y, fit, val, fold_data=None, apart=False, **params):
+    est = cls(n_estimators=60, n_jobs=1, random_state=0, early_stopping_rounds=10,
+              eval_metric="average_precision" if len(np.unique(y)) == 2 else "log_loss",
+              **params)
+    if fold_data is not None:
+        est.fold_data, est.fold, est.init_score_apart = fold_data, 0, apart
+    return est.fit(X[fit], y[fit], eval_set=[(X[val], y[val])])
+
+
+# ------------------------------------------------------------------ fold models
+@pytest.mark.parametrize("backend", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("apart", [False, True])
+def test_fold_models_reusing_their_data_equal_the_public_estimator(backend, n_classes, apart):
+    X, y = _data(n_classes)
+    fit, val, test = np.arange(0, 250), np.arange(250, 320), np.arange(320, 400)
+    public, fold_class = CLASSES[backend], fold_estimator_class(CLASSES[backend])
+    assert fold_class is not public and issubclass(fold_class, public)
+    data = FoldData()
+    # the second and third fits reuse the first's Dataset / DMatrix with another initial
+    # score (alpha and gamma move it): a stale initial score would change every margin
+    for alpha, gamma in [(None, 2.0), ("balanced", 0.5), ("balanced", 3.0)]:
+        reused = _fit(fold_class, X, y, fit, val, data, apart, alpha=alpha, gamma=gamma)
+        fresh = _fit(public, X, y, fit, val, alpha=alpha, gamma=gamma)
+        assert reused.best_iteration_ == fresh.best_iteration_
+        np.testing.assert_allclose(reused.decision_function(X[test]),
+                                   fresh.decision_function(X[test]), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(reused.predict_proba(X[test]), fresh.predict_proba(X[test]),
+                                   rtol=0, atol=1e-12)
+        assert reused.evals_result_.keys() == fresh.evals_result_.keys()
+
+
+def test_lightgbm_fold_data_is_rebuilt_when_a_binning_parameter_changes():
+    X, y = _data()
+    fit, val, test = np.arange(0, 250), np.arange(250, 320), np.arange(320, 400)
+    fold_class, data = fold_estimator_class(gbfocal.FocalLGBMClassifier), FoldData()
+    # max_bin bins the Dataset; min_child_samples pre-filters its features (LightGBM
+    # refuses to lower it on a built Dataset): both must build new data
+    for params in [{"params": {"max_bin": 255}}, {"params": {"max_bin": 15}},
+                   {"min_child_samples": 40}, {"min_child_samples": 5}, {"num_leaves": 7}]:
+        reused = _fit(fold_class, X, y, fit, val, data, True, **params)
+        fresh = _fit(gbfocal.FocalLGBMClassifier, X, y, fit, val, **params)
+        np.testing.assert_allclose(reused.decision_function(X[test]),
+                                   fresh.decision_function(X[test]), rtol=0, atol=1e-12)
+
+
+def test_fold_data_is_per_thread_and_never_pickled():
+    import pickle
+    import threading
+
+    data, built = FoldData(), []
+    data.get(0, "key", lambda: built.append("main") or "main data")
+    assert data.get(0, "key", lambda: "rebuilt") == "main data"
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(data.get(0, "key", lambda: "other")))
+    thread.start()
+    thread.join()
+    assert seen == ["other"]  # another thread builds its own (a Dataset holds one init score)
+    assert pickle.loads(pickle.dumps(data)).get(0, "key", lambda: "fresh") == "fresh"
+
+
+# ------------------------------------------------------- LightGBM's built-in metrics
+@pytest.mark.parametrize("metric", ["average_precision", "roc_auc"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lightgbm_builtin_ranking_metric_equals_gbfocal_metric(metric, weighted):
+    X, y = _data(n=600, seed=1)
+    rng = np.random.default_rng(0)
+    w = rng.exponential(size=len(y)) if weighted else None
+    fit, val = np.arange(0, 400), np.arange(400, 600)
+    clf = gbfocal.FocalLGBMClassifier(n_estimators=25, n_jobs=1, random_state=0, gamma=2.0,
+                                      alpha=0.3, eval_metric=[metric, "log_loss"])
+    clf.fit(X[fit], y[fit], sample_weight=None if w is None else w[fit],
+            eval_set=[(X[val], y[val])],
+            eval_sample_weight=None if w is None else [w[val]])
+    history = clf.evals_result_["valid_0"]
+    assert list(history) == [metric, "log_loss"]  # gbfocal's names, the order asked for
+    score = average_precision_score if metric == "average_precision" else roc_auc_score
+    wv = None if w is None else w[val]
+    expected = [score(y[val], clf.decision_function(X[val], num_iteration=i), sample_weight=wv)
+                for i in range(1, 26)]
+    # LightGBM keeps weights in float32: equal to its rounding
+    np.testing.assert_allclose(history[metric], expected, rtol=0, atol=1e-7)
+
+
+# ------------------------------------------------ tune_focal: same work, same result
+def _hand_written_study(X, y, n_trials, seed=0):
+    """The loop a careful user writes with gbfocal's adapters (as the benchmark does)."""
+    splits = _make_splits(y, 3, 0.2, seed)
+
+    def objective(trial):
+        choice = trial.suggest_categorical("alpha_choice", ["balanced", None, "range"])
+        alpha = trial.suggest_float("alpha", 0.05, 0.95) if choice == "range" else choice
+        gamma = trial.suggest_float("gamma", 0.0, 5.0)
+        leaves = trial.suggest_int("num_leaves", 4, 16)
+        scores = []
+        for k, (fit, val, test) in enumerate(splits):
+            loss = gbfocal.BinaryFocalLoss(alpha=alpha, gamma=gamma)
+            init = loss.init_score(y[fit])
+            clf = lgb.LGBMClassifier(objective=loss.sklearn_objective, n_estimators=40,
+                                     num_leaves=leaves, n_jobs=1, verbose=-1, random_state=seed,
+                                     metric="None")
+            clf.fit(X[fit], y[fit], init_score=np.full(len(fit), init),
+                    eval_set=[(X[val], y[val])], eval_init_score=[np.full(len(val), init)],
+                    eval_metric="average_precision",
+                    callbacks=[lgb.early_stopping(5, first_metric_only=True, verbose=False)])
+            margin = clf.predict(X[test], raw_score=True) + init  # the model's margin
+            scores.append(average_precision_score(y[test], margin))
+            trial.report(float(np.mean(scores)), k)
+            if k < 2 and trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(np.mean(scores))
+
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.PercentilePruner(75.0, n_startup_trials=10, n_warmup_steps=1))
+    study.optimize(objective, n_trials=n_trials)
+    return study
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore:.*eval_set.*:DeprecationWarning")
+def test_tune_focal_scores_every_trial_as_the_hand_written_loop():
+    X, y = _data(n=500, seed=2)
+    hand = _hand_written_study(X, y, n_trials=4)
+    result = tune_focal(X, y, n_trials=4, cv=3, random_state=0, early_stopping_rounds=5,
+                        params={"n_estimators": 40, "num_leaves": (4, 16), "n_jobs": 1},
+                        refit=False, baseline=False, show_progress_bar=False)
+    assert [t.params for t in result.study.trials] == [t.params for t in hand.trials]
+    np.testing.assert_allclose([t.value for t in result.study.trials],
+                               [t.value for t in hand.trials], rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------ parallel trials and threads
+def test_parallel_trials_complete_and_score_like_sequential_ones():
+    X, y = _data(n=300)
+    options = {"n_trials": 4, "cv": 2, "random_state": 0, "early_stopping_rounds": 5,
+               "params": {"n_estimators": 20}, "refit": False, "baseline": False,
+               "show_progress_bar": False}
+    parallel = tune_focal(X, y, n_jobs=2, **options)
+    assert len(parallel.study.trials) == 4
+    # a trial's score depends on its parameters only: re-scoring the parallel trials one
+    # at a time gives the same values
+    study = optuna.create_study(direction="maximize")
+    for trial in parallel.study.trials:
+        study.enqueue_trial(trial.params)
+    sequential = tune_focal(X, y, n_jobs=1, study=study, **options)
+    by_params = {repr(sorted(t.params.items())): t.value for t in sequential.study.trials}
+    for trial in parallel.study.trials:
+        assert by_params[repr(sorted(trial.params.items()))] == pytest.approx(trial.value,
+                                                                                abs=1e-12)
+
+
+def test_same_seed_same_best_params_with_one_parallel_trial():
+    X, y = _data(n=300)
+    options = {"n_trials": 3, "cv": 2, "random_state": 1, "early_stopping_rounds": 5,
+               "params": {"n_estimators": 20}, "refit": False, "baseline": False,
+               "show_progress_bar": False, "n_jobs": 1}
+    first, second = tune_focal(X, y, **options), tune_focal(X, y, **options)
+    assert first.best_params == second.best_params
+    assert [t.value for t in first.study.trials] == [t.value for t in second.study.trials]
+
+
+def _spy_threads(monkeypatch, cores):
+    monkeypatch.setattr(_parallel, "available_cpus", lambda: cores)
+    seen = []
+    original = tuning._Objective.make_estimator
+
+    def spy(self, params, **kwargs):
+        estimator = original(self, params, **kwargs)
+        seen.append(estimator.n_jobs)
+        return estimator
+
+    monkeypatch.setattr(tuning._Objective, "make_estimator", spy)
+    return seen
+
+
+@pytest.mark.parametrize(("n_jobs", "cores", "per_fit"), [(1, 4, 4), (2, 4, 2), (3, 4, 1),
+                                                           (-1, 4, 1), (2, 1, 1)])
+def test_trial_threads_split_the_cores(monkeypatch, n_jobs, cores, per_fit):
+    seen = _spy_threads(monkeypatch, cores)
+    X, y = _data(n=200)
+    tune_focal(X, y, n_trials=2, cv=2, random_state=0, early_stopping_rounds=None,
+               params={"n_estimators": 5}, baseline=False, show_progress_bar=False,
+               n_jobs=n_jobs)
+    *folds, refit = seen
+    assert set(folds) == {per_fit}
+    assert refit == cores  # the refit runs alone
+
+
+def test_fixed_booster_threads_are_kept_or_refused_when_they_oversubscribe(monkeypatch):
+    seen = _spy_threads(monkeypatch, 4)
+    X, y = _data(n=200)
+    options = {"n_trials": 1, "cv": 2, "random_state": 0, "early_stopping_rounds": None,
+               "baseline": False, "show_progress_bar": False}
+    tune_focal(X, y, params={"n_estimators": 5, "n_jobs": 2}, n_jobs=2, **options)
+    assert set(seen) == {2}
+    with pytest.raises(ValueError, match=r"params\['n_jobs'\]=3 .* n_jobs=2 .* 6 threads on 4"):
+        tune_focal(X, y, params={"n_estimators": 5, "n_jobs": 3}, n_jobs=2, **options)
+    with pytest.raises(ValueError, match="cannot be searched"):
+        tune_focal(X, y, params={"n_estimators": 5, "n_jobs": [1, 2]}, **options)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
+def test_bad_n_jobs_names_the_argument(bad):
+    X, y = _data(n=200)
+    with pytest.raises(ValueError, match="n_jobs"):
+        tune_focal(X, y, n_trials=1, n_jobs=bad, show_progress_bar=False)
+
+
+def test_lightgbm_verbose_minus_one_is_silent_as_in_lgbmclassifier(capsys):
+    X, y = _data(n=200)
+    options = {"n_trials": 1, "cv": 2, "random_state": 0, "early_stopping_rounds": 3,
+               "baseline": False, "show_progress_bar": False}
+    # LGBMClassifier users write verbose=-1; it used to fail inside the first trial
+    tune_focal(X, y, params={"n_estimators": 5, "verbose": -1}, **options)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ValueError, match="verbose"):
+        gbfocal.FocalLGBMClassifier(verbose=-2).fit(X, y)
