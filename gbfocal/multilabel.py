@@ -17,10 +17,15 @@ label's ``alpha_`` (resolved once, from all the labels, by the multi-label loss)
 takes an ``(n, L)`` label, so the XGBoost backend trains one booster for all labels with
 :class:`~gbfocal.losses.MultiLabelFocalLoss` (``multi_strategy`` chooses one tree per label
 per round or vector-leaf trees).
+
+Early stopping follows the layout: each LightGBM booster stops on its own label's metric,
+on the validation rows where that label is known; the XGBoost booster stops on the
+multi-label metric (macro over labels, or the mean over the known entries).
 """
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -36,9 +41,11 @@ from ._base import (
     RESERVED_BOOSTER_PARAMS,
     FocalEstimator,
     _check_weight,
+    eval_triples,
 )
 from ._optional import import_optional
-from .losses import BinaryFocalLoss, MultiLabelFocalLoss
+from ._spec import METRICS
+from .losses import BinaryFocalLoss, FocalLoss, MultiLabelFocalLoss
 
 __all__ = ["FocalMultiLabelClassifier", "MultiLabelFocalLoss"]
 
@@ -46,14 +53,26 @@ __all__ = ["FocalMultiLabelClassifier", "MultiLabelFocalLoss"]
 # checked under every alias of the library.
 _RESERVED_PARAMS = {
     "lightgbm": {**RESERVED_BOOSTER_PARAMS["lightgbm"],
-                 "num_class": "the labels (one binary booster per label)"},
+                 "num_class": "the labels (one binary booster per label)",
+                 "metric": "eval_metric", "early_stopping_round": "early_stopping_rounds"},
     "xgboost": {**RESERVED_BOOSTER_PARAMS["xgboost"], "num_target": "the labels (the width of Y)",
-                "tree_method": "nothing (hist is required for an (n, L) label)"},
+                "tree_method": "nothing (hist is required for an (n, L) label)",
+                "eval_metric": "eval_metric", "disable_default_eval_metric": "eval_metric",
+                "early_stopping_rounds": "early_stopping_rounds"},
 }
+
+# eval_metric="auto": the single-output estimators' binary default, label by label (macro).
+_AUTO_METRIC = "average_precision"
+# What feature_importances_ reports: the defaults of FocalLGBMClassifier (split counts) and
+# FocalXGBClassifier (gain, normalised to sum 1).
+_IMPORTANCE_TYPE = {"lightgbm": "split", "xgboost": "gain"}
 
 # The marker of an unknown label inside the training labels handed to the loss and to
 # XGBoost (the user's missing_label is translated to it).
 _UNKNOWN = -1
+
+# A checked validation set: features, labels (n, L) with _UNKNOWN, row weights or None.
+_EvalSet = tuple[Any, np.ndarray, np.ndarray | None]
 
 
 def _import(module: str) -> Any:
@@ -120,7 +139,7 @@ class FocalMultiLabelClassifier(FocalEstimator):
         Marker of an unknown label. None or NaN: NaN (and None) entries are unknown. Must not
         be 0 or 1.
     n_estimators : int, default=100
-        Boosting rounds (per label for LightGBM).
+        Boosting rounds (per label for LightGBM; the most, with early stopping).
     learning_rate : float, default=0.1
         Shrinkage.
     subsample, colsample_bytree : float, default=1.0
@@ -129,6 +148,23 @@ class FocalMultiLabelClassifier(FocalEstimator):
         L2 regularisation of the leaf values.
     multi_strategy : {"one_output_per_tree", "multi_output_tree"}, default="one_output_per_tree"
         XGBoost only: one tree per label per round, or one vector-leaf tree per round.
+    early_stopping_rounds : int or None, default=None
+        Stop when ``eval_metric`` on the validation data (``eval_set`` in :meth:`fit`) has
+        not improved for this many rounds; predictions then use the best round. LightGBM
+        stops each label's booster on that label's metric, on the validation rows where
+        the label is known (it stops when any eval set stops improving); XGBoost stops its
+        one booster on the multi-label metric of the last eval set. Needs an ``eval_set``;
+        with a loss metric, a LightGBM label unknown in every eval set trains all rounds
+        (with a warning).
+    eval_metric : {"auto", "average_precision", "roc_auc", "log_loss", "focal_loss"}, \
+default="auto"
+        Validation metric, from the raw margins, on the known labels, weighted by
+        ``eval_sample_weight``. "average_precision" and "roc_auc": per label on the rows
+        where it is known (every label needs both classes in every eval set), macro
+        averaged over the labels for XGBoost. "log_loss" (of the corrected probabilities,
+        what :meth:`predict_proba` returns) and "focal_loss" (the training objective): the
+        weighted mean over the known entries. "auto" is "average_precision", the default of
+        the single-output estimators for two classes.
     random_state : int, RandomState or None, default=None
         Seed of the boosters.
     n_jobs : int or None, default=None
@@ -157,6 +193,23 @@ class FocalMultiLabelClassifier(FocalEstimator):
         The fitted loss.
     boosters_ : list
         One LightGBM booster per label, or one XGBoost booster.
+    best_iteration_ : ndarray of shape (n_labels,) of int
+        Rounds each label predicts with, counted from 1: under early stopping the best
+        round (LightGBM: each label's own; XGBoost: the booster's, repeated for every
+        label), else all rounds trained (``n_estimators``).
+    evals_result_ : list of dict (LightGBM) or dict (XGBoost)
+        Validation metric per round, ``{"valid_0": {"average_precision": [...]}, ...}``
+        (keyed by eval set, ``valid_i`` for ``eval_set[i]``, then by metric name; every
+        round run, so past ``best_iteration_`` under early stopping). LightGBM: one such
+        dict per label, that label's metric on its known validation rows (an eval set
+        where the label is unknown throughout has no entry); XGBoost: one dict, the
+        multi-label metric. Empty without ``eval_set``.
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Importances of the rounds kept (``best_iteration_``), as the single-output
+        estimators report them by default. LightGBM: the mean over the labels' boosters of
+        their split counts (not normalised, like :class:`gbfocal.FocalLGBMClassifier`);
+        XGBoost: the one booster's gain, normalised to sum 1 (like
+        :class:`gbfocal.FocalXGBClassifier`).
     n_features_in_ : int
     feature_names_in_ : ndarray, only for DataFrame input
 
@@ -200,6 +253,8 @@ class FocalMultiLabelClassifier(FocalEstimator):
         "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
         "reg_lambda": [Interval(Real, 0, None, closed="left")],
         "multi_strategy": [StrOptions({"one_output_per_tree", "multi_output_tree"})],
+        "early_stopping_rounds": [None, Interval(Integral, 1, None, closed="left")],
+        "eval_metric": [StrOptions({"auto", *METRICS})],
     }
 
     def __init__(
@@ -218,6 +273,8 @@ class FocalMultiLabelClassifier(FocalEstimator):
         colsample_bytree: float = 1.0,
         reg_lambda: float = 0.0,
         multi_strategy: str = "one_output_per_tree",
+        early_stopping_rounds: int | None = None,
+        eval_metric: str = "auto",
         random_state: Any = None,
         n_jobs: int | None = None,
         correct_proba: bool = True,
@@ -236,6 +293,8 @@ class FocalMultiLabelClassifier(FocalEstimator):
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
         self.multi_strategy = multi_strategy
+        self.early_stopping_rounds = early_stopping_rounds
+        self.eval_metric = eval_metric
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.correct_proba = correct_proba
@@ -267,26 +326,32 @@ class FocalMultiLabelClassifier(FocalEstimator):
             )
         return np.asarray(values == float(marker))
 
-    def _check_labels(self, values: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
-        """Validated ``(n, L)`` labels: 0.0 / 1.0, and ``_UNKNOWN`` where unknown.
+    def _encode_labels(self, values: np.ndarray, name: str) -> np.ndarray:
+        """``values`` as 0.0 / 1.0, and ``_UNKNOWN`` where unknown.
 
-        Every message names the offending columns: with dozens of labels, "a label has one
-        class" would leave the user searching.
+        Every message names the offending columns: with dozens of labels, "a value is
+        wrong" would leave the user searching.
         """
         unknown = self._unknown(values)
         other = ~unknown & ~np.isin(values, (0.0, 1.0))
         if other.any():
             columns = np.flatnonzero(other.any(axis=0))
             raise ValueError(
-                f"Y must hold 0/1 labels and missing_label={self.missing_label!r} for unknown "
-                f"ones; columns {columns.tolist()} hold other values (e.g. "
+                f"{name} must hold 0/1 labels and missing_label={self.missing_label!r} for "
+                f"unknown ones; columns {columns.tolist()} hold other values (e.g. "
                 f"{float(values[other][0])!r}). For several classes per output use "
                 "FocalMultiOutputClassifier"
             )
+        return np.where(unknown, float(_UNKNOWN), values)
+
+    def _check_labels(self, values: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+        """Validated training labels (:meth:`_encode_labels`), both classes in every column."""
+        labels = self._encode_labels(values, "Y")
         # Rows of weight 0 teach nothing: a label whose positives all weigh 0 has one class.
-        counted = ~unknown if sample_weight is None else ~unknown & (sample_weight > 0)[:, None]
-        positives = (counted & (values == 1.0)).sum(axis=0).tolist()
-        negatives = (counted & (values == 0.0)).sum(axis=0).tolist()
+        known = labels != _UNKNOWN
+        counted = known if sample_weight is None else known & (sample_weight > 0)[:, None]
+        positives = (counted & (labels == 1.0)).sum(axis=0).tolist()
+        negatives = (counted & (labels == 0.0)).sum(axis=0).tolist()
         problems = []
         for j, (p, n) in enumerate(zip(positives, negatives, strict=True)):
             if p + n == 0:
@@ -298,15 +363,90 @@ class FocalMultiLabelClassifier(FocalEstimator):
                 "every label of Y needs positive and negative rows to be learned (drop the "
                 "column, or add rows of the missing class): " + "; ".join(problems)
             )
-        return np.where(unknown, float(_UNKNOWN), values)
+        return labels
+
+    def _eval_labels(self, Y: Any, n_rows: int, name: str) -> np.ndarray:
+        """The labels of a validation set, ``(n_rows, n_labels)`` as in :meth:`_encode_labels`."""
+        try:
+            values = _as_float_labels(Y)
+        except TypeError as exc:
+            raise TypeError(f"{name}: {exc}") from exc
+        if values.ndim != 2 or values.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"{name}: Y must have shape (n_samples, {self.n_outputs_}) like the training "
+                f"labels, got shape {values.shape}"
+            )
+        if values.shape[0] != n_rows:
+            raise ValueError(f"{name}: X has {n_rows} rows but Y has {values.shape[0]}")
+        return self._encode_labels(values, f"{name}: Y")
+
+    def _validation_sets(self, eval_set: Any, eval_sample_weight: Any) -> list[_EvalSet]:
+        """Checked ``(X, labels, weight)`` of every ``eval_set`` pair, the metric defined."""
+        checked = []
+        for i, (X_val, Y_val, w_val) in enumerate(eval_triples(eval_set, eval_sample_weight)):
+            X_val = validate_data(self, X_val, reset=False, **_X_CHECKS)
+            labels = self._eval_labels(Y_val, X_val.shape[0], f"eval_set[{i}]")
+            weight = _check_weight(w_val, X_val.shape[0], f"eval_sample_weight[{i}]")
+            self._check_metric_defined(labels, weight, f"eval_set[{i}]")
+            checked.append((X_val, labels, weight))
+        return checked
+
+    def _check_metric_defined(
+        self, labels: np.ndarray, weight: np.ndarray | None, name: str
+    ) -> None:
+        """ValueError before training where the metric would fail (or be NaN) every round."""
+        known = labels != _UNKNOWN
+        counted = known if weight is None else known & (weight > 0)[:, None]
+        if not counted.any():
+            raise ValueError(
+                f"{name} has no known label (with positive weight): the validation metric "
+                "would be undefined"
+            )
+        for label in range(self.n_outputs_):  # the ranking metrics need both classes
+            rows = counted[:, label]
+            self.loss_.check_metric_defined(
+                self._metric(), labels[rows, label].astype(np.intp),
+                None if weight is None else weight[rows], name=f"label {label} of {name}",
+            )
+
+    def _metric(self) -> str:
+        """``eval_metric`` with "auto" resolved."""
+        return _AUTO_METRIC if self.eval_metric == "auto" else str(self.eval_metric)
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: Any, Y: Any, sample_weight: Any = None) -> FocalMultiLabelClassifier:
+    def fit(
+        self,
+        X: Any,
+        Y: Any,
+        sample_weight: Any = None,
+        *,
+        eval_set: Any = None,
+        eval_sample_weight: Any = None,
+    ) -> FocalMultiLabelClassifier:
         """Fit on ``X`` and the 0/1 indicator matrix ``Y`` of shape (n_samples, n_labels).
 
-        ``Y`` may be dense, a scipy sparse matrix or bool, with ``missing_label`` where a label
-        is unknown. ``sample_weight`` (n_samples,) weights every label of a row.
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; NaN marks a missing feature value.
+        Y : {array-like, sparse matrix} of shape (n_samples, n_labels)
+            0/1 (or bool) labels, ``missing_label`` where a label is unknown; dense, a
+            scipy sparse matrix or a DataFrame. Every label needs positive and negative
+            rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, shared by every label of a row.
+        eval_set : list of (X, Y) tuples, default=None
+            Validation sets, evaluated every round with ``eval_metric`` on their known
+            labels; ``Y`` in the format of the training labels (same columns, same
+            ``missing_label``). Early stopping (``early_stopping_rounds``) needs one.
+        eval_sample_weight : list of array-like or None, default=None
+            Row weights of each validation set, in the order of ``eval_set``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
         """
         _import(self.backend)
         self._check_native_params(self.backend, _RESERVED_PARAMS[self.backend])
@@ -327,13 +467,25 @@ class FocalMultiLabelClassifier(FocalEstimator):
                                          gamma_neg=self.gamma_neg, clip=self.clip)
         labels = self._check_labels(values, weight)
         self.n_outputs_ = labels.shape[1]
+        evals = self._validation_sets(eval_set, eval_sample_weight)
+        if self.early_stopping_rounds is not None and not evals:
+            raise ValueError(
+                "early_stopping_rounds needs a validation set: pass eval_set=[(X_val, Y_val)] "
+                "to fit"
+            )
         self.classes_ = [np.array([0, 1]) for _ in range(self.n_outputs_)]
         self.init_score_ = self.loss_.init_score(labels, weight)  # also fixes alpha_
         self.alpha_ = self.loss_.alpha_
+        # LightGBM: rounds and history per label's booster; XGBoost: one booster's.
+        history: Any
         if self.backend == "lightgbm":
-            self.boosters_ = self._fit_lightgbm(X, labels, weight)
+            boosters, rounds, history = self._fit_lightgbm(X, labels, weight, evals)
         else:
-            self.boosters_ = [self._fit_xgboost(X, labels, weight)]
+            booster, best, history = self._fit_xgboost(X, labels, weight, evals)
+            boosters, rounds = [booster], [best] * self.n_outputs_
+        self.boosters_ = boosters
+        self.best_iteration_ = np.asarray(rounds, dtype=np.int64)
+        self.evals_result_ = history
         return self
 
     def _label_loss(self, label: int) -> BinaryFocalLoss:
@@ -342,13 +494,19 @@ class FocalMultiLabelClassifier(FocalEstimator):
         return BinaryFocalLoss(alpha=alpha, gamma=self.gamma, hessian=self.hessian,
                                gamma_neg=self.gamma_neg, clip=self.clip)
 
-    def _fit_lightgbm(self, X: Any, labels: np.ndarray, weight: np.ndarray | None) -> list[Any]:
+    def _fit_lightgbm(
+        self, X: Any, labels: np.ndarray, weight: np.ndarray | None, evals: list[_EvalSet]
+    ) -> tuple[list[Any], list[int], list[dict[str, Any]]]:
+        """One booster per label; its rounds used (counted from 1) and its history."""
         lgb = _import("lightgbm")
-        params = {**self._common_params(), "verbose": -1, "metric": "None"}
+        # feature_pre_filter as FocalLGBMClassifier sets it: a label known on few rows
+        # leaves no feature that can split, and LightGBM aborts under a custom objective
+        params = {**self._common_params(), "verbose": -1, "metric": "None",
+                  "feature_pre_filter": False}
         if self.subsample < 1:
             params["subsample_freq"] = 1
         params.update(self.params or {})
-        boosters = []
+        boosters, rounds, histories = [], [], []
         for label in range(self.n_outputs_):
             rows = np.flatnonzero(labels[:, label] != _UNKNOWN)
             # The label's weights come from the multi-label loss (resolved once, from all
@@ -359,20 +517,92 @@ class FocalMultiLabelClassifier(FocalEstimator):
                 weight=None if weight is None else weight[rows],
                 init_score=np.full(rows.size, self.init_score_[label]),
             )
-            boosters.append(lgb.train({**params, "objective": loss.lgb_objective}, data,
-                                      num_boost_round=self.n_estimators))
-        return boosters
+            valid, names = self._lightgbm_valid_sets(lgb, data, evals, label)
+            history: dict[str, Any] = {}
+            booster = lgb.train(
+                {**params, "objective": loss.lgb_objective}, data,
+                num_boost_round=self.n_estimators, valid_sets=valid, valid_names=names,
+                feval=loss.lgb_eval(self._metric()) if valid else None,
+                callbacks=self._lightgbm_callbacks(lgb, history, label, bool(valid)),
+            )
+            boosters.append(booster)
+            # best_iteration is 0 without early stopping; lgb.train has cut the model to it
+            rounds.append(booster.best_iteration if booster.best_iteration > 0
+                          else booster.current_iteration())
+            histories.append(history)
+        return boosters, rounds, histories
 
-    def _fit_xgboost(self, X: Any, labels: np.ndarray, weight: np.ndarray | None) -> Any:
+    def _lightgbm_valid_sets(
+        self, lgb: Any, train: Any, evals: list[_EvalSet], label: int
+    ) -> tuple[list[Any], list[str]]:
+        """The validation Datasets of one label: the rows of each set where it is known."""
+        valid, names = [], []
+        for i, (X_val, labels_val, w_val) in enumerate(evals):
+            rows = np.flatnonzero(labels_val[:, label] != _UNKNOWN)
+            if w_val is not None and not w_val[rows].sum() > 0:
+                rows = rows[:0]
+            if not rows.size:  # (the losses only: the ranking metrics were checked in fit)
+                continue
+            valid.append(lgb.Dataset(
+                X_val[rows], label=labels_val[rows, label],
+                weight=None if w_val is None else w_val[rows],
+                init_score=np.full(rows.size, self.init_score_[label]), reference=train,
+            ))
+            names.append(f"valid_{i}")
+        return valid, names
+
+    def _lightgbm_callbacks(
+        self, lgb: Any, history: dict[str, Any], label: int, validated: bool
+    ) -> list[Any]:
+        """Record the history; early stopping on the label's metric where it has one."""
+        callbacks = [lgb.record_evaluation(history)]
+        if self.early_stopping_rounds is None:
+            return callbacks
+        if not validated:
+            warnings.warn(
+                f"label {label} is unknown in every eval_set: its booster trains all "
+                f"n_estimators={self.n_estimators} rounds without early stopping",
+                UserWarning, stacklevel=5,
+            )
+            return callbacks
+        callbacks.append(lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True,
+                                            verbose=False))
+        return callbacks
+
+    def _fit_xgboost(
+        self, X: Any, labels: np.ndarray, weight: np.ndarray | None, evals: list[_EvalSet]
+    ) -> tuple[Any, int, dict[str, Any]]:
+        """One booster for all labels; the rounds it predicts with and its history."""
         xgb = _import("xgboost")
         params = {
             **self._common_params(), "tree_method": "hist", "multi_strategy": self.multi_strategy,
             "base_score": 0.0, "disable_default_eval_metric": True,
         }
         params.update(self.params or {})
+        # One label: the binary focal loss with that label's weights (see _dmatrix).
+        loss: FocalLoss = self._label_loss(0) if self.n_outputs_ == 1 else self.loss_
+        watch = [(self._dmatrix(xgb, *triple), f"valid_{i}") for i, triple in enumerate(evals)]
+        metric = self._metric()
+        history: dict[str, Any] = {}
+        booster = xgb.train(
+            params, self._dmatrix(xgb, X, labels, weight), num_boost_round=self.n_estimators,
+            evals=watch, obj=loss.xgb_objective,
+            custom_metric=loss.xgb_eval(metric) if watch else None,
+            # XGBoost never asks a custom metric which way is better
+            maximize=METRICS[metric], early_stopping_rounds=self.early_stopping_rounds,
+            evals_result=history, verbose_eval=False,
+        )
+        rounds = booster.num_boosted_rounds()
+        try:  # set only when early stopping ran; XGBoost counts it from 0
+            best = min(booster.best_iteration + 1, rounds)
+        except AttributeError:
+            best = rounds
+        return booster, int(best), history
+
+    def _dmatrix(self, xgb: Any, X: Any, labels: np.ndarray, weight: np.ndarray | None) -> Any:
+        """A DMatrix of ``(n, L)`` labels starting from the initial scores (base_margin)."""
         # base_margin rather than a vector base_score: it works on XGBoost < 3.1 too.
         margin = np.tile(self.init_score_, (X.shape[0], 1))
-        objective = self.loss_.xgb_objective
         if self.n_outputs_ == 1:
             # XGBoost hands an (n, 1) label back flat, which the multi-label loss refuses;
             # one label is the binary focal loss with that label's weights, 1-D throughout,
@@ -380,24 +610,64 @@ class FocalMultiLabelClassifier(FocalEstimator):
             rows = np.flatnonzero(labels[:, 0] != _UNKNOWN)
             X, labels, margin = X[rows], labels[rows, 0], margin[rows, 0]
             weight = None if weight is None else weight[rows]
-            objective = self._label_loss(0).xgb_objective
-        data = xgb.DMatrix(X, label=labels, weight=weight, base_margin=margin)
-        return xgb.train(params, data, num_boost_round=self.n_estimators, obj=objective)
+        return xgb.DMatrix(X, label=labels, weight=weight, base_margin=margin)
 
     # ------------------------------------------------------------------ predict
+    def _rounds(self) -> list[int | None]:
+        """Rounds each label predicts with (None: all), from ``best_iteration_``.
+
+        Read leniently: :func:`gbfocal.load_model` restores a list, and an estimator
+        pickled before early stopping existed has none.
+        """
+        best = getattr(self, "best_iteration_", None)
+        if best is None:
+            return [None] * self.n_outputs_
+        return [int(r) for r in np.atleast_1d(best)]
+
     def decision_function(self, X: Any) -> np.ndarray:
-        """Raw margins (n_samples, n_labels), initial score included."""
+        """Raw margins (n_samples, n_labels), initial score included.
+
+        Uses the first ``best_iteration_`` rounds (of each label's booster for LightGBM).
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, **_X_CHECKS)
+        rounds = self._rounds()
         if self.backend == "lightgbm":
             # the thread count goes with every call (see FocalLGBMClassifier._predict_trees)
             threads = self._threads()
             extra = {} if threads is None else {"num_threads": threads}
-            raw = np.column_stack([b.predict(X, raw_score=True, **extra) for b in self.boosters_])
+            raw = np.column_stack([
+                booster.predict(X, raw_score=True, num_iteration=r, **extra)
+                for booster, r in zip(self.boosters_, rounds, strict=True)
+            ])
         else:
             xgb = _import("xgboost")
-            raw = self.boosters_[0].predict(xgb.DMatrix(X), output_margin=True)
+            # XGBoost's predict ignores best_iteration: the range is explicit ((0, 0): all).
+            raw = self.boosters_[0].predict(xgb.DMatrix(X), output_margin=True,
+                                            iteration_range=(0, rounds[0] or 0))
         return raw.reshape(X.shape[0], self.n_outputs_) + self.init_score_
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Importances of the rounds kept, one per feature (see the class Attributes).
+
+        Computed from :attr:`boosters_`, so a loaded or unpickled estimator has them too.
+        """
+        check_is_fitted(self)
+        kind = _IMPORTANCE_TYPE[self.backend]
+        rounds = self._rounds()
+        if self.backend == "lightgbm":
+            per_label = [booster.feature_importance(importance_type=kind, iteration=r)
+                         for booster, r in zip(self.boosters_, rounds, strict=True)]
+            return np.asarray(np.mean(per_label, axis=0), dtype=np.float64)
+        booster = self.boosters_[0]
+        kept = booster if rounds[0] is None else booster[: rounds[0]]
+        scores = kept.get_score(importance_type=kind)
+        # validate_data hands XGBoost arrays, so its features are named f0, f1, ...
+        values = np.array([scores.get(f"f{i}", 0.0) for i in range(self.n_features_in_)],
+                          dtype=np.float64)
+        total = values.sum()
+        return values / total if total > 0 else values
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Positive-class probability of every label, (n_samples, n_labels).

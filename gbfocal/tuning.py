@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
+from . import _multilabel_tuning as _multilabel
 from . import _validation as v
 from ._optional import import_optional
 from ._spec import BOOSTER_BACKENDS, EFFECTIVE_NUMBER, METRICS, FocalSpec
@@ -49,7 +50,8 @@ _ALPHA_CHOICE = "alpha_choice"
 _ALPHA_RANGE = "range"
 # Parameters that tune_focal sets itself; users pass them as arguments instead.
 _RESERVED = (
-    "alpha", "gamma", _ALPHA_CHOICE, "early_stopping_rounds", "eval_metric", "random_state"
+    "alpha", "gamma", _ALPHA_CHOICE, "early_stopping_rounds", "eval_metric", "random_state",
+    "backend",  # the multi-label estimator's: tune_focal's backend argument sets it
 )
 _SETTINGS_ATTR = "gbfocal_settings"
 
@@ -347,11 +349,32 @@ def _booster_space(params: Mapping[str, Any] | None, valid_names: Sequence[str],
 
 
 # ----------------------------------------------------------------------------- checks
-def _estimator_class(backend: Any) -> type:
+def _targets(y: Any) -> np.ndarray:
+    """``y`` as an array: 1-D class labels, or a 2-D multi-label 0/1 indicator matrix."""
+    if hasattr(y, "toarray"):  # a sparse indicator matrix
+        y = y.toarray()
+    y_array = np.asarray(y)
+    if y_array.ndim == 2:
+        from .multilabel import _as_float_labels
+
+        return _as_float_labels(y_array)
+    if y_array.ndim != 1:
+        raise ValueError(
+            f"y must be 1-D (n_samples,) class labels or a 2-D (n_samples, n_labels) 0/1 "
+            f"indicator matrix (multi-label), got shape {y_array.shape}"
+        )
+    return y_array
+
+
+def _estimator_class(backend: Any, *, multilabel: bool = False) -> type:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     from . import sklearn as gb_sklearn
 
+    if multilabel:
+        from .multilabel import FocalMultiLabelClassifier
+
+        return FocalMultiLabelClassifier
     if backend == "lightgbm":
         return gb_sklearn.FocalLGBMClassifier
     return gb_sklearn.FocalXGBClassifier
@@ -814,35 +837,40 @@ def _check_n_jobs(n_jobs: Any) -> int:
 
 
 def _thread_budget(n_parallel: int, fixed: Mapping[str, Any],
-                   searched: Mapping[str, Any]) -> tuple[int | None, int | None]:
-    """Threads of one fold fit and of the refit, so that all trials fit in the cores.
+                   searched: Mapping[str, Any]) -> int | None:
+    """Booster (and gbfocal) threads of every fit: 1, or ``params["n_jobs"]`` when fixed.
 
-    ``None`` where ``params`` fixes the booster's ``n_jobs`` (then used as it is).
+    One thread per fit, and the cores go to parallel trials: OpenMP boosters that share
+    cores spin-wait instead of working. Measured on the benchmarks' 2-core machine: one
+    LightGBM fit with 2 threads took 40-60x the time of 1 thread (OMP_WAIT_POLICY=passive:
+    1.6x), while two single-threaded trials at once ran 1.6-2x faster
+    (benchmarks/tuning_speed.md). ``None``: ``params`` fixes ``n_jobs``, used as it is.
     """
     from ._base import _n_threads
     from ._parallel import available_cpus
 
-    cores = available_cpus()
     if "n_jobs" in searched:
         raise ValueError("params['n_jobs'] (booster threads) cannot be searched: it changes the "
                          "speed, not the model; fix it or leave it to tune_focal's n_jobs")
     if "n_jobs" not in fixed:
-        return max(1, cores // n_parallel), cores
+        return 1
+    cores = available_cpus()
     booster = _n_threads(fixed["n_jobs"])
     if booster is not None and booster * n_parallel > cores:
         raise ValueError(
             f"params['n_jobs']={fixed['n_jobs']!r} booster threads times n_jobs={n_parallel} "
             f"parallel trials is {booster * n_parallel} threads on {cores} available cores: "
             "oversubscribed boosters run many times slower. Lower one of them, or leave "
-            "params['n_jobs'] unset (tune_focal then splits the cores)"
+            "params['n_jobs'] unset (one thread per fit, the cores go to parallel trials)"
         )
-    return None, None
+    return None
 
 
 def _rounds_used(estimator: Any) -> int:
     """Boosting rounds the fitted estimator predicts with (its early-stopping best)."""
-    # gbfocal's ``best_iteration_`` counts rounds from 1 (all rounds without early stopping)
-    return int(estimator.best_iteration_)
+    # gbfocal's ``best_iteration_`` counts rounds from 1 (all rounds without early stopping);
+    # the multi-label estimator's is one count per label: their mean, as one n_estimators
+    return int(round(float(np.mean(estimator.best_iteration_))))
 
 
 def _jsonable(value: Any) -> Any:
@@ -911,8 +939,17 @@ def tune_focal(
         to float: its ``category`` columns reach LightGBM as categorical features and
         XGBoost with ``enable_categorical``. The folds take its rows by position
         (``.iloc``), whatever its index.
-    y : array-like of shape (n_samples,)
-        Class labels (binary or multiclass, any label type).
+    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Class labels (binary or multiclass, any label type), or a multi-label 0/1 indicator
+        matrix (dense, sparse or bool; unknown entries marked with
+        ``params["missing_label"]``, default -1): then the estimator is
+        :class:`~gbfocal.FocalMultiLabelClassifier` with ``backend``, the folds are
+        shuffled ``KFold`` splits (every label must keep positive and negative known rows
+        in every part, else ValueError), ``scoring`` is one of "average_precision",
+        "roc_auc", "neg_log_loss" (macro averages over the labels of the per-label score on
+        their known rows) or a callable ``scorer(estimator, X, Y)``, a float ``alpha`` is
+        the positives' weight of every label, and ``best_params["n_estimators"]`` is the
+        mean over folds and labels of the early-stopped rounds.
     backend : {"lightgbm", "xgboost"}, default="lightgbm"
         :class:`~gbfocal.FocalLGBMClassifier` or :class:`~gbfocal.FocalXGBClassifier`.
     n_trials : int or None, default=50
@@ -998,13 +1035,14 @@ def tune_focal(
         the same folds: ``baseline_score``, ``baseline_fold_scores`` and the paired
         ``fold_differences`` of the result. Costs ``cv`` more fits.
     n_jobs : int, default=1
-        Trials run at once (Optuna's threads; -1: one per core this process may use). The
-        cores are one thread budget: unless ``params`` fixes ``n_jobs`` (the booster's
-        threads), every trial's booster and gbfocal's gradient code get
-        ``max(1, cores // n_jobs)`` threads, and the refit all cores, so the threads in
-        use never outnumber the cores (oversubscribed OpenMP threads spin instead of
-        working: measured up to 60x slower on a busy machine). A fixed ``params["n_jobs"]``
-        times ``n_jobs`` above the cores is refused. Measured in
+        Trials run at once (Optuna's threads; -1: one per core this process may use, its
+        CPU affinity). Unless ``params`` fixes ``n_jobs`` (the booster's threads), every
+        fit (folds and refit) runs its booster and gbfocal's gradient code on one thread,
+        so the threads in use never outnumber the cores and the cores go to parallel
+        trials: OpenMP boosters that share cores spin-wait instead of working (one
+        LightGBM fit with 2 threads took 40-60x the time of 1 thread on a 2-core
+        machine; two single-threaded trials at once ran 1.6-2x faster). A fixed
+        ``params["n_jobs"]`` times ``n_jobs`` above the cores is refused. Measured in
         ``benchmarks/tuning_speed.md``.
     show_progress_bar : bool, default=True
         Optuna's tqdm progress bar.
@@ -1059,8 +1097,12 @@ def tune_focal(
     2
     """
     optuna = _import_optuna()
-    estimator_class = _estimator_class(backend)
-    scorer, scoring_name, es_metric = _resolve_scoring(scoring, early_stopping_metric)
+    y_array = _targets(y)
+    multilabel = y_array.ndim == 2
+    estimator_class = _estimator_class(backend, multilabel=multilabel)
+    scorer, scoring_name, es_metric = (
+        _multilabel.resolve_scoring(scoring, early_stopping_metric, _EVAL_METRICS) if multilabel
+        else _resolve_scoring(scoring, early_stopping_metric))
     n_trials = _check_positive_int(n_trials, "n_trials", allow_none=True)
     if n_trials is None and timeout is None:
         raise ValueError("n_trials=None needs a timeout, otherwise the search never ends")
@@ -1077,9 +1119,6 @@ def tune_focal(
         random_state = _check_positive_int(random_state, "random_state", minimum=0)
     n_parallel = _check_n_jobs(n_jobs)
 
-    y_array = np.asarray(y)
-    if y_array.ndim != 1:
-        raise ValueError(f"y must be 1-D (n_samples,), got shape {y_array.shape}")
     n_samples = y_array.shape[0]
     if not hasattr(X, "shape") or len(X.shape) != 2:
         X = np.asarray(X)
@@ -1089,15 +1128,25 @@ def tune_focal(
         raise ValueError(f"X has {X.shape[0]} rows but y has {n_samples} labels")
     weights = v.check_sample_weight(sample_weight, n_samples)
     val_fraction = None if early_stopping_rounds is None else float(validation_fraction)
-    classes = _check_class_counts(y_array, cv, val_fraction)
-    binary = classes.size == 2
-    pos_label, swapped = _resolve_pos_label(classes, pos_label, binary=binary)
+    if multilabel:
+        if pos_label is not None:
+            raise ValueError(f"pos_label={pos_label!r} is only defined for binary targets; y is "
+                             "multi-label (n_samples, n_labels): every label's positive class is 1")
+        known = _multilabel.known_mask(y_array, (params or {}).get("missing_label", -1))
+        _multilabel.check_label_counts(y_array, known, cv, val_fraction)
+        binary, swapped = True, False  # every label is binary: a float alpha is allowed
+    else:
+        classes = _check_class_counts(y_array, cv, val_fraction)
+        binary = classes.size == 2
+        pos_label, swapped = _resolve_pos_label(classes, pos_label, binary=binary)
 
     alpha_space = _alpha_space(alpha, binary=binary)
     gamma_space = _gamma_space(gamma)
     valid_names = list(estimator_class().get_params())
     searched, fixed = _booster_space(params, valid_names, backend)
-    trial_threads, refit_threads = _thread_budget(n_parallel, fixed, searched)
+    if multilabel:
+        fixed["backend"] = backend  # one estimator class for both libraries
+    fit_threads = _thread_budget(n_parallel, fixed, searched)
 
     definition = _search_definition(
         backend=backend, scoring=scoring_name, cv=cv, early_stopping_rounds=early_stopping_rounds,
@@ -1109,18 +1158,23 @@ def tune_focal(
     # Folds train and score on class indices so that scorers with a positive class
     # (average_precision, f1, ...) score pos_label (index 1) for any label type, and a float
     # alpha weights it; best_estimator is refit on the original labels.
-    y_index = np.searchsorted(classes, y_array)
-    if swapped:
-        y_index = 1 - y_index
+    if multilabel:
+        y_index = y_array
+        splits = _multilabel.make_splits(y_array, known, cv, val_fraction, seed)
+    else:
+        y_index = np.searchsorted(classes, y_array)
+        if swapped:
+            y_index = 1 - y_index
+        splits = _make_splits(y_array, cv, val_fraction, seed)
     if alpha_space.is_fixed:
         alpha_space = replace(alpha_space, fixed=_fold_alpha(alpha_space.fixed, swapped))
     objective = _Objective(
         estimator_class=estimator_class, X=X, y=y_index, sample_weight=weights,
-        splits=_make_splits(y_array, cv, val_fraction, seed),
+        splits=splits,
         alpha_space=alpha_space, gamma_space=gamma_space, searched=searched, fixed=fixed,
         scorer=scorer,
         early_stopping_metric=es_metric, early_stopping_rounds=early_stopping_rounds,
-        random_state=seed, named_scorer=isinstance(scoring, str), threads=trial_threads,
+        random_state=seed, named_scorer=isinstance(scoring, str), threads=fit_threads,
     )
     study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_parallel,
                    show_progress_bar=show_progress_bar)
@@ -1146,7 +1200,6 @@ def tune_focal(
             differences = [b - p for b, p in zip(best_folds, baseline_folds, strict=True)]
     best_estimator = None
     if refit:
-        objective.threads = refit_threads
         estimator = objective.make_estimator(best_params, early_stopping=False)
         fit_kwargs = {} if weights is None else {"sample_weight": weights}
         best_estimator = estimator.fit(X, y_array, **fit_kwargs)

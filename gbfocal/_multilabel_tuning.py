@@ -1,0 +1,137 @@
+"""What :func:`gbfocal.tune_focal` does differently for a multi-label target ``Y (n, L)``.
+
+The estimator is :class:`~gbfocal.FocalMultiLabelClassifier`; the folds are shuffled
+``KFold`` splits (scikit-learn has no multi-label stratification), checked so that every
+label has positive and negative known entries in every part, and the scores are the
+macro averages over labels of the per-label score on the rows where that label is known
+(scikit-learn's multi-label scorers cannot skip unknown entries).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MultiLabelScorer", "check_label_counts", "known_mask", "make_splits",
+           "resolve_scoring"]
+
+# scoring name -> (the loss metric it averages, sign: scores are maximised)
+_SCORES = {
+    "average_precision": ("average_precision", 1.0),
+    "roc_auc": ("roc_auc", 1.0),
+    "neg_log_loss": ("log_loss", -1.0),
+}
+
+
+class MultiLabelScorer:
+    """``scorer(estimator, X, Y, sample_weight=None)``: a macro per-label score.
+
+    The loss's metric on :meth:`~gbfocal.FocalMultiLabelClassifier.decision_function`,
+    unknown entries (the estimator's ``missing_label``) left out; log loss is that of
+    the corrected probabilities, negated.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.metric, self.sign = _SCORES[name]
+
+    def __repr__(self) -> str:
+        return f"MultiLabelScorer({self.name!r})"
+
+    def __call__(self, estimator: Any, X: Any, Y: Any, sample_weight: Any = None) -> float:
+        from .multilabel import _UNKNOWN, _as_float_labels
+
+        values = _as_float_labels(Y)
+        labels = np.where(estimator._unknown(values), float(_UNKNOWN), values)
+        raw = estimator.decision_function(X)
+        return self.sign * estimator.loss_.metric(self.metric, labels, raw, sample_weight)
+
+
+def resolve_scoring(scoring: Any, early_stopping_metric: Any,
+                    metrics: tuple[str, ...]) -> tuple[Any, str, str]:
+    """Return ``(scorer, scoring name, early-stopping metric)`` for a multi-label target."""
+    if isinstance(scoring, str):
+        if scoring not in _SCORES:
+            raise ValueError(
+                f"scoring={scoring!r} is not available for a multi-label Y: use one of "
+                f"{sorted(_SCORES)} (macro averages over the labels, unknown entries left "
+                "out) or a callable scorer(estimator, X, Y) -> float"
+            )
+        scorer: Any = MultiLabelScorer(scoring)
+        name, default = scoring, scorer.metric
+    elif callable(scoring):
+        scorer, name = scoring, getattr(scoring, "__qualname__", None) or repr(scoring)
+        default = "average_precision"
+    else:
+        raise TypeError(f"scoring must be a name or a callable, got {scoring!r}")
+    metric = default if early_stopping_metric is None else early_stopping_metric
+    if metric not in metrics:
+        raise ValueError(f"early_stopping_metric must be one of {metrics} or None, got {metric!r}")
+    return scorer, name, metric
+
+
+def known_mask(Y: np.ndarray, missing_label: Any) -> np.ndarray:
+    """Entries of ``Y`` that are labels, for the estimator's ``missing_label`` marker."""
+    from .multilabel import FocalMultiLabelClassifier
+
+    return ~FocalMultiLabelClassifier(missing_label=missing_label)._unknown(Y)
+
+
+def _counts(Y: np.ndarray, known: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    positive = ((Y[rows] == 1) & known[rows]).sum(axis=0)
+    negative = ((Y[rows] == 0) & known[rows]).sum(axis=0)
+    return positive, negative
+
+
+def check_label_counts(Y: np.ndarray, known: np.ndarray, cv: int,
+                       validation_fraction: float | None) -> None:
+    """Every label needs enough positive and negative rows for the folds (a clear error)."""
+    need = cv if validation_fraction is None else math.ceil(
+        cv / ((cv - 1) * min(validation_fraction, 1 - validation_fraction)))
+    positive, negative = _counts(Y, known, np.arange(Y.shape[0]))
+    short = [(j, int(p), int(n)) for j, (p, n) in enumerate(zip(positive, negative, strict=True))
+             if min(p, n) < need]
+    if short:
+        raise ValueError(
+            f"every label needs at least {need} positive and {need} negative known rows for "
+            f"cv={cv} folds{' and the early-stopping split' if validation_fraction else ''}; "
+            + "; ".join(f"label {j} has {p} positive and {n} negative" for j, p, n in short)
+            + ". Use fewer folds (cv), early_stopping_rounds=None, or drop the label."
+        )
+
+
+def make_splits(Y: np.ndarray, known: np.ndarray, cv: int, validation_fraction: float | None,
+                seed: int) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
+    """Shuffled folds and early-stopping splits; every part holds both classes of every label.
+
+    Raises ValueError naming the label and the part otherwise (the scores and the early
+    stopping would be undefined there).
+    """
+    from sklearn.model_selection import KFold, train_test_split
+
+    splits: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
+    outer = KFold(n_splits=cv, shuffle=True, random_state=seed)
+    for fold, (train_idx, test_idx) in enumerate(outer.split(Y)):
+        parts: dict[str, np.ndarray] = {"test": test_idx}
+        if validation_fraction is None:
+            split: tuple[np.ndarray, np.ndarray | None, np.ndarray] = (train_idx, None, test_idx)
+            parts["training"] = train_idx
+        else:
+            fit_idx, val_idx = train_test_split(train_idx, test_size=validation_fraction,
+                                                random_state=seed)
+            split = (np.sort(fit_idx), np.sort(val_idx), test_idx)
+            parts.update(training=split[0], validation=split[1])
+        for part, rows in parts.items():
+            positive, negative = _counts(Y, known, rows)
+            empty = np.flatnonzero((positive == 0) | (negative == 0))
+            if empty.size:
+                raise ValueError(
+                    f"fold {fold}: labels {empty.tolist()} have no positive or no negative known "
+                    f"row in its {part} part (shuffled folds; multi-label targets cannot be "
+                    "stratified). Use fewer folds (cv), early_stopping_rounds=None, another "
+                    "random_state, or drop the rarest labels."
+                )
+        splits.append(split)
+    return splits
