@@ -423,11 +423,11 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--early-stopping-rounds", type=int, default=50,
                       help="early-stopping patience inside each fold (default 50; 0 disables)")
     tune.add_argument("--n-jobs", type=int, default=None,
-                      help="booster threads per trial (default: the cores split among the "
-                           "parallel trials)")
+                      help="booster threads per fit (default 1: the cores go to --parallel "
+                           "trials)")
     tune.add_argument("--parallel", type=int, default=1, metavar="N",
                       help="trials run at once (default 1, reproducible with --seed; -1: one "
-                           "per core); the cores are split among them")
+                           "per core)")
     tune.add_argument(
         "--no-baseline", action="store_true",
         help="skip the plain log-loss baseline (gamma=0, alpha=none) on the same folds",

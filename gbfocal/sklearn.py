@@ -225,6 +225,52 @@ class _LightGBMCallableMetric(_CallableMetric):
         return self.evaluate(preds, eval_data)
 
 
+class _ReadOnce:
+    """A DMatrix as the estimator's own objective and metrics see it during one fit.
+
+    Its labels, weights and row count are read once: XGBoost copies them out on every
+    call (two copies per matrix per round, about a fifth of a small model's round), and
+    nothing changes a matrix the estimator built while it trains. Everything else is the
+    DMatrix's own.
+    """
+
+    def __init__(self, dmatrix: Any) -> None:
+        self._dmatrix = dmatrix
+        self._label = dmatrix.get_label()
+        self._weight = dmatrix.get_weight()
+        self._rows = dmatrix.num_row()
+
+    def get_label(self) -> Any:
+        return self._label
+
+    def get_weight(self) -> Any:
+        return self._weight
+
+    def num_row(self) -> int:
+        return int(self._rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dmatrix, name)
+
+
+class _ReadOnceViews:
+    """One :class:`_ReadOnce` per DMatrix of a fit (the same view every round, so that the
+    loss's training-set cache recognises it), and the objective that reads through them."""
+
+    def __init__(self, objective: Callable[..., Any]) -> None:
+        self.objective = objective
+        self._views: dict[int, _ReadOnce] = {}
+
+    def of(self, dmatrix: Any) -> _ReadOnce:
+        view = self._views.get(id(dmatrix))
+        if view is None or view._dmatrix is not dmatrix:
+            view = self._views[id(dmatrix)] = _ReadOnce(dmatrix)
+        return view
+
+    def __call__(self, predt: Any, dtrain: Any) -> Any:
+        return self.objective(predt, self.of(dtrain))
+
+
 class _XGBoostMetrics:
     """All of the estimator's metrics as one XGBoost ``custom_metric`` (a list of pairs).
 
@@ -232,11 +278,14 @@ class _XGBoostMetrics:
     direction of the first metric, the one early stopping watches, is kept in ``first``.
     """
 
-    def __init__(self, entries: list[Any]) -> None:
+    def __init__(self, entries: list[Any], views: _ReadOnceViews | None = None) -> None:
         self.entries = entries
+        self.views = views
         self.first: tuple[str, bool] | None = None
 
     def __call__(self, predt: Any, dmatrix: Any) -> list[tuple[str, float]]:
+        if self.views is not None:
+            dmatrix = self.views.of(dmatrix)
         results = []
         directions = []
         for entry in self.entries:
@@ -1678,11 +1727,12 @@ default="gain"
         # else: the init model's base_score stays (a given one would replace it)
         train_matrix, valid_matrices = self._matrices(xgb, data)
         watch = list(zip(valid_matrices, data.names, strict=True))
+        views = _ReadOnceViews(self.loss_.xgb_objective)
         metrics = _XGBoostMetrics([
             self.loss_.xgb_eval(metric) if isinstance(metric, str)
             else _CallableMetric(metric, self.loss_, "C")
             for metric in data.metrics
-        ])
+        ], views)
         callbacks = list(data.callbacks)
         if self.early_stopping_rounds is not None:
             first = data.metrics[0]
@@ -1701,7 +1751,7 @@ default="gain"
             train_matrix,
             num_boost_round=self.n_estimators,
             evals=watch,
-            obj=self.loss_.xgb_objective,
+            obj=views,
             custom_metric=metrics if watch else None,
             evals_result=evals_result,
             verbose_eval=self._verbose_period() or False,
