@@ -1,7 +1,8 @@
 """Which implementation computes the focal math: the compiled kernels or the NumPy path.
 
 The two implementations are :mod:`gbfocal._kernels` (numba, threaded) and
-:mod:`gbfocal._math` (array-generic, here with ``xp = numpy``); this module is the one
+:mod:`gbfocal._math` (array-generic, here with ``xp = numpy``), and for the asymmetric
+focal loss :mod:`gbfocal._kernels` and :mod:`gbfocal._asymmetric`; this module is the one
 place that chooses between them. Inputs are already checked (see :mod:`gbfocal._math`);
 nothing here validates.
 """
@@ -13,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _math
+from . import _asymmetric, _math
 
-__all__ = ["compiled", "grad_hess", "loss"]
+__all__ = ["asymmetric_grad_hess", "asymmetric_loss", "compiled", "grad_hess", "loss"]
 
 _KERNELS: Any = None  # gbfocal._kernels once imported; False if numba is unavailable
 
@@ -85,4 +86,58 @@ def grad_hess(
     grad, hess = (np.empty(z.shape, dtype), np.empty(z.shape, dtype)) if out is None else out
     fn = kernels.binary_grad_hess if binary else kernels.multiclass_grad_hess
     fn(y, z, alpha, weight, gamma, positive, grad, hess)
+    return grad, hess
+
+
+def asymmetric_loss(
+    y: np.ndarray, z: np.ndarray, alpha: np.ndarray | None, weight: np.ndarray | None,
+    gamma_pos: float, gamma_neg: float, clip: float,
+) -> np.ndarray:
+    """Per-row asymmetric focal loss (float64) from checked binary labels, margins and weights.
+
+    ``alpha`` is ``None`` or the ``(2,)`` class weights, ``gamma_pos, gamma_neg >= 0`` and
+    ``0 <= clip < 1`` (see :func:`gbfocal._asymmetric.asymmetric_loss`).
+    """
+    kernels = compiled()
+    if kernels is not None:
+        out = np.empty(z.shape[0])
+        kernels.asymmetric_loss(y, z, alpha, weight, gamma_pos, gamma_neg, clip, out)
+        return out
+    return np.ascontiguousarray(_asymmetric.asymmetric_loss(
+        np, y, z.astype(np.float64, copy=False), alpha, weight, gamma_pos, gamma_neg, clip))
+
+
+def asymmetric_grad_hess(
+    y: np.ndarray,
+    z: np.ndarray,
+    alpha: np.ndarray | None,
+    weight: np.ndarray | None,
+    gamma_pos: float,
+    gamma_neg: float,
+    clip: float,
+    positive: bool,
+    *,
+    dtype: Any = np.float64,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian ``(n,)`` of the asymmetric focal loss from checked inputs.
+
+    As :func:`grad_hess` (``dtype``: the values rounded once; ``out``: C-contiguous
+    ``(n,)`` arrays of ``dtype``), except that ``out``, when given, is also filled and
+    returned on the NumPy path.
+    """
+    kernels = compiled()
+    if kernels is None:
+        grad, hess = _asymmetric.asymmetric_grad_hess(
+            np, y, z.astype(np.float64, copy=False), alpha, weight, gamma_pos, gamma_neg, clip,
+            positive)
+        if out is None:
+            return (np.ascontiguousarray(grad, dtype=dtype),
+                    np.ascontiguousarray(hess, dtype=dtype))
+        out[0][...] = grad
+        out[1][...] = hess
+        return out
+    grad, hess = (np.empty(z.shape, dtype), np.empty(z.shape, dtype)) if out is None else out
+    kernels.asymmetric_grad_hess(y, z, alpha, weight, gamma_pos, gamma_neg, clip, positive,
+                                 grad, hess)
     return grad, hess

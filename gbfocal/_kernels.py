@@ -15,6 +15,9 @@ instructions; they are accurate to about 1 ulp in the ranges the kernels use
 Each row needs one ``_exp`` and one ``_log1p`` (giving ``p``, ``q``, ``log p`` and
 ``log q``) and one more ``_exp`` for ``q**gamma`` unless ``gamma`` is 0, 1 or 2.
 
+The asymmetric focal loss of :mod:`gbfocal._asymmetric` (Ridnik et al. 2021) has its
+kernels here too (last section), built from the same scalar functions.
+
 This module is imported lazily (on the first call of a public function), so that
 ``import gbfocal`` does not pay numba's import; ``cache=True`` keeps the compiled code
 on disk, so only the very first call after installation compiles.
@@ -22,6 +25,8 @@ on disk, so only the very first call after installation compiles.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, TypedDict
 
 import numpy as np
@@ -465,3 +470,216 @@ def multiclass_grad_hess(y, z, alpha, sample_weight, gamma, positive, grad, hess
     gamma_code = 2 if gamma == 2.0 else -1
     run_rows(_multiclass, z.shape[0], z.shape[1], y, z, alpha, sw, gamma, gamma_code, positive,
              grad, hess, False)
+
+
+# --------------------------------------------------------------------------- asymmetric
+# The asymmetric focal loss of gbfocal._asymmetric (whose docstring has the notation and
+# the derivation): positives are the binary focal loss with gamma_pos, negatives use the
+# shifted probability m = max(p - clip, 0) with gamma_neg. The formulas are the
+# reference's, term for term; where the reference spends a transcendental only to stay
+# general over ``xp`` the kernel does the cheaper exact thing:
+#
+# * ``log w = log1p(-m)`` (m <= 1/2) without libm and without a division (_log_w);
+# * ``rho = q / w`` is a division where ``clip >= _TINY_CLIP``. The reference's
+#   ``exp(log q - log w)`` is needed for clip = 0, where ``1 / w`` overflows (its own
+#   variant here: rho = 1), and for a tiny clip: there ``q`` may underflow (z > 708) while
+#   ``q / clip`` is far above 1e-300, and the division would lose it (a third variant, which
+#   uses the reference's form);
+# * ``1 - 2p`` is ``q - p``: its absolute error (eps) is below the rounding of the terms it
+#   is summed with, so the reference's ``tanh(z / 2)`` buys nothing;
+# * ``q**gamma_pos`` and ``m**gamma_neg`` are products for gamma in {0, 1, 2, 4} (Ridnik et
+#   al.'s default is gamma_pos = 0, gamma_neg = 4), else ``exp(gamma log x)`` as in the
+#   reference.
+#
+# The kink is the reference's: ``active = p - clip > 0`` on the kernel's own ``p``, and
+# inactive rows get loss, gradient and exact Hessian 0 (the positive Hessian: ``tiny``).
+_TWO_POW_200 = 2.0**200
+# Below this clip the lost part of an underflowed q, over clip (< 2.5e-324 / clip), could
+# exceed 1e-300 in q / w: rho comes from the logs instead.
+_TINY_CLIP = 1e-20
+_LOG_TWO_POW_200 = 200.0 * 0.6931471805599453  # 200 ln 2, correctly rounded
+
+
+@njit(**_INLINE)
+def _log_any(x: float) -> float:
+    """``log(x)`` for any positive ``x``, subnormal included (``_log`` needs normal ``x``).
+
+    ``m = p - clip`` can be subnormal (``p`` and a tiny ``clip`` a few ulps apart), and so
+    can ``q + clip`` for a subnormal ``clip``.
+    """
+    small = x < _TINY
+    value = _log(x * _TWO_POW_200 if small else x)
+    return value - _LOG_TWO_POW_200 if small else value
+
+
+@njit(**_INLINE)
+def _log_w(m: float, w: float) -> float:
+    """``log w`` for ``w = 1 - m`` given as the sum ``w = q + clip``, ``0 < m < 1``.
+
+    ``log1p(-m)`` for ``m <= 1/2`` (so that ``log(w) / m`` is accurate for small ``m``) and
+    ``log(w)`` above, as the reference, with one ``_log``: ``1 - m = x + err`` exactly
+    (Fast2Sum, ``m <= 1``) and ``log(x + err) = log(x) + err / x``, with ``1 / x`` as
+    ``2 - x`` (relative error ``m**2``: below 1e-16 of the result).
+    """
+    near = m <= 0.5
+    x = 1.0 - m if near else w
+    err = (1.0 - x) - m
+    log_x = _log_any(x)
+    return log_x + err * (2.0 - x) if near else log_x
+
+
+@njit(**_INLINE)
+def _power(x: float, log_x: float, gamma: float, code: int) -> float:
+    """``x**gamma`` from ``x`` and ``log x``; ``code`` (a compile-time constant) is
+    ``gamma`` for gamma in {0, 1, 2, 4} (products, no ``_exp``), else -1."""
+    if code == 0:
+        return 1.0
+    if code == 1:
+        return x
+    if code == 2:
+        return x * x
+    if code == 4:
+        x2 = x * x
+        return x2 * x2
+    return _exp(gamma * log_x)
+
+
+def _gamma_code(gamma: float) -> int:
+    """The ``code`` of :func:`_power` for ``gamma``."""
+    return int(gamma) if gamma in (0.0, 1.0, 2.0, 4.0) else -1
+
+
+def _clip_mode(clip: float) -> int:
+    """The ``clip_mode`` of :func:`_asymmetric_rows`."""
+    return 0 if clip == 0.0 else (1 if clip >= _TINY_CLIP else 2)
+
+
+@njit(**_INLINE)
+def _asymmetric_rows(
+    lo: int, hi: int, y: np.ndarray, z: np.ndarray, a0: float, a1: float, sw: np.ndarray,
+    has_sw: bool, gamma_pos: float, pos_code: int, gamma_neg: float, neg_code: int,
+    clip: float, clip_mode: int, positive: bool, grad: np.ndarray, hess: np.ndarray,
+    loss_only: bool,
+) -> None:
+    """Rows ``lo:hi``; constant flags and codes make LLVM emit one branch-free SIMD loop.
+
+    ``clip_mode``: 0 for clip = 0, 1 for ``clip >= _TINY_CLIP``, 2 below (see above).
+    """
+    # Both classes' terms are computed on every row and selected (no branches in the loop).
+    y, z, sw, grad, hess = y[lo:hi], z[lo:hi], sw[lo:hi], grad[lo:hi], hess[lo:hi]
+    for i in range(z.shape[0]):
+        label = y[i] != 0
+        zi = float(z[i])
+        zi = zi if loss_only else min(max(zi, -_MARGIN_CLIP), _MARGIN_CLIP)  # see _math
+        # p, q, log p, log q from one _exp and one _log1p_unit of -|z| (as _target_terms)
+        a = abs(zi)
+        e = _exp(-a)
+        t = _log1p_unit(e)
+        d = 1.0 / (1.0 + e)
+        up = zi >= 0.0
+        p = d if up else e * d
+        q = e * d if up else d
+        log_p = -t if up else -(a + t)
+        log_q = -(a + t) if up else -t
+        if clip_mode == 0:  # m = p, w = q: rho = 1, r = p q / m = q, s = q
+            active = p > 0.0
+            m, log_m, log_w, r, rho, s = p, log_p, log_q, q, 1.0, q
+        else:
+            m = p - clip  # the inherent cancellation (relative error eps p / m at the kink)
+            active = m > 0.0
+            m = m if active else 0.5  # finite placeholder, masked below (as the reference)
+            log_w = _log_w(m, q + clip)
+            log_m = _log_any(m) if neg_code == -1 else 0.0  # only m**gamma_neg needs it
+            if clip_mode == 1:
+                inv_w = 1.0 / (q + clip)  # <= 1e20
+                rho, clip_w = q * inv_w, clip * inv_w
+            else:  # as the reference: 1 / w overflows for a subnormal clip
+                rho, clip_w = _exp(log_q - log_w), clip / (q + clip)
+            r = p * q / m
+            s = q - p * clip_w
+        if pos_code == -1 and neg_code == -1:
+            # one _exp: a row needs q**gamma_pos (positives) or m**gamma_neg (negatives)
+            q_g = m_g = _exp(gamma_pos * log_q if label else gamma_neg * log_m)
+        else:
+            q_g = _power(q, log_q, gamma_pos, pos_code)
+            m_g = _power(m, log_m, gamma_neg, neg_code)
+        w = a1 if label else a0
+        if has_sw:
+            w = w * sw[i]
+        if loss_only:
+            loss_neg = -(m_g * log_w) if active else 0.0
+            grad[i] = (-(q_g * log_p) if label else loss_neg) * w
+            continue
+        g = gamma_pos
+        grad_pos = q_g * (g * p * log_p - q)
+        hess_pos = p * q_g * ((2.0 * g + 1.0) * q + g * log_p * (q - g * p))
+        g = gamma_neg
+        k = -log_w * r
+        pull = p * rho + g * k
+        hess_neg = m_g * (p * rho * s + g * ((q - p) * k + r * (2.0 * p * rho + (g - 1.0) * k)))
+        g_row = grad_pos if label else (m_g * pull if active else 0.0)
+        h_row = hess_pos if label else (hess_neg if active else 0.0)
+        if positive:
+            curvature = (q_g if label else (m_g if active else 0.0)) * (p * q)
+            h_row = max(max(h_row, curvature), _TINY)
+        grad[i] = g_row * w
+        # floored again after the weight (see gbfocal._math._weighted)
+        hess[i] = max(h_row * w, _TINY) if positive and w > 0.0 else h_row * w
+
+
+@functools.cache
+def _asymmetric_kernel(
+    loss_only: bool, has_sw: bool, clip_mode: int, pos_code: int, neg_code: int
+) -> Callable[..., None]:
+    """The compiled loop of one variant, built on first use.
+
+    As for the binary kernels, each variant inlines :func:`_asymmetric_rows` once with
+    literal flags (here: closure constants, part of numba's cache key, so ``cache=True``
+    keeps every variant on disk). Written out as in the binary section there would be
+    2 x 2 x 3 x 5 x 5 = 300 of them (loss or derivatives, weights, clip mode, two codes).
+    """
+    if loss_only:
+
+        def loss(lo: int, hi: int, y: np.ndarray, z: np.ndarray, a0: float, a1: float,
+                 sw: np.ndarray, gamma_pos: float, gamma_neg: float, clip: float,
+                 out: np.ndarray) -> None:
+            _asymmetric_rows(lo, hi, y, z, a0, a1, sw, has_sw, gamma_pos, pos_code, gamma_neg,
+                             neg_code, clip, clip_mode, False, out, out, True)
+
+        return njit(**_OPTIONS)(loss)
+
+    def grad_hess(lo: int, hi: int, y: np.ndarray, z: np.ndarray, a0: float, a1: float,
+                  sw: np.ndarray, gamma_pos: float, gamma_neg: float, clip: float,
+                  positive: bool, grad: np.ndarray, hess: np.ndarray) -> None:
+        _asymmetric_rows(lo, hi, y, z, a0, a1, sw, has_sw, gamma_pos, pos_code, gamma_neg,
+                         neg_code, clip, clip_mode, positive, grad, hess, False)
+
+    return njit(**_OPTIONS)(grad_hess)
+
+
+def asymmetric_loss(
+    y: np.ndarray, z: np.ndarray, alpha: np.ndarray | None, sample_weight: np.ndarray | None,
+    gamma_pos: float, gamma_neg: float, clip: float, out: np.ndarray,
+) -> None:
+    """Weighted asymmetric focal loss per row into ``out`` (see gbfocal._asymmetric)."""
+    a0, a1 = _class_weights(alpha)
+    z, sw = _contiguous(z, sample_weight)
+    kernel = _asymmetric_kernel(True, sample_weight is not None, _clip_mode(clip),
+                                _gamma_code(gamma_pos), _gamma_code(gamma_neg))
+    run_rows(kernel, z.shape[0], 1, y, z, a0, a1, sw, float(gamma_pos), float(gamma_neg),
+             float(clip), out)
+
+
+def asymmetric_grad_hess(
+    y: np.ndarray, z: np.ndarray, alpha: np.ndarray | None, sample_weight: np.ndarray | None,
+    gamma_pos: float, gamma_neg: float, clip: float, positive: bool, grad: np.ndarray,
+    hess: np.ndarray,
+) -> None:
+    """Weighted gradient and Hessian of the asymmetric focal loss w.r.t. ``z`` into the
+    outputs (float64 or float32, rounded once); ``positive`` as in gbfocal._asymmetric."""
+    a0, a1 = _class_weights(alpha)
+    z, sw = _contiguous(z, sample_weight)
+    kernel = _asymmetric_kernel(False, sample_weight is not None, _clip_mode(clip),
+                                _gamma_code(gamma_pos), _gamma_code(gamma_neg))
+    run_rows(kernel, z.shape[0], 1, y, z, a0, a1, sw, float(gamma_pos), float(gamma_neg),
+             float(clip), bool(positive), grad, hess)

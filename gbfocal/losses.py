@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar, cast
 import numpy as np
 from scipy import special
 
-from . import _asymmetric, _backend, _ranking, adapters
+from . import _backend, _ranking, adapters
 from . import _validation as v
 from ._focal import _pair_mean, labelled_pairs
 from ._init_score import minimise_binary, minimise_multiclass
@@ -645,17 +645,15 @@ def _class_totals(labels: np.ndarray, weight: np.ndarray | None, alpha: np.ndarr
 
 # --------------------------------------------------------------------------- asymmetric
 # The asymmetric focal loss (Ridnik et al. 2021, gbfocal._asymmetric) of a sigmoid output:
-# the binary and multi-label losses use these when their spec has gamma_neg or clip. It has
-# no compiled kernel: the array-generic NumPy math runs (checked to 1e-9 against mpmath).
+# the binary and multi-label losses use these when their spec has gamma_neg or clip; _backend
+# runs the compiled kernels or the NumPy reference (checked to 1e-9 against mpmath).
 def _gamma_neg(spec: FocalSpec) -> float:
     return spec.gamma if spec.gamma_neg is None else spec.gamma_neg
 
 
 def _asym_loss(spec: FocalSpec, y: np.ndarray, z: np.ndarray, alpha: np.ndarray | None,
                weight: np.ndarray | None) -> np.ndarray:
-    return np.ascontiguousarray(_asymmetric.asymmetric_loss(
-        np, y, z.astype(np.float64, copy=False), alpha, weight, spec.gamma, _gamma_neg(spec),
-        spec.clip))
+    return _backend.asymmetric_loss(y, z, alpha, weight, spec.gamma, _gamma_neg(spec), spec.clip)
 
 
 def _asym_grad_hess(
@@ -663,14 +661,8 @@ def _asym_grad_hess(
     weight: np.ndarray | None, dtype: Any = np.float64,
     out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    grad, hess = _asymmetric.asymmetric_grad_hess(
-        np, y, z.astype(np.float64, copy=False), alpha, weight, spec.gamma, _gamma_neg(spec),
-        spec.clip, spec.positive)
-    if out is None:
-        return np.ascontiguousarray(grad, dtype=dtype), np.ascontiguousarray(hess, dtype=dtype)
-    out[0][...] = grad
-    out[1][...] = hess
-    return out
+    return _backend.asymmetric_grad_hess(y, z, alpha, weight, spec.gamma, _gamma_neg(spec),
+                                         spec.clip, spec.positive, dtype=dtype, out=out)
 
 
 def _asym_functions(spec: FocalSpec) -> Any:
