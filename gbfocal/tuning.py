@@ -1078,8 +1078,9 @@ def tune_focal(
     Only ``n_jobs``, ``verbose`` and ``importance_type`` may change.
 
     Reproducibility: with ``n_jobs=1``, the same ``random_state`` gives the same trials,
-    scores and ``best_params`` (LightGBM and XGBoost histogram training give the same
-    trees for any number of threads; tested). With ``n_jobs > 1`` the folds and the score
+    scores and ``best_params`` (tested; a fixed ``params["n_jobs"]`` keeps it so only
+    where the library trains the same trees on that many threads). With ``n_jobs > 1`` the
+    folds and the score
     of given parameters stay the same, but which parameters the sampler proposes depends
     on the order in which parallel trials finish (Optuna's ``TPESampler`` is reproducible
     only sequentially), so the trials and the best parameters may differ between runs.

@@ -425,7 +425,7 @@ def test_folds_pass_dataframe_rows_with_their_category_columns(monkeypatch):
         def decision_function(self, X):
             return super().decision_function(encoded(X))
 
-    monkeypatch.setattr(tuning, "_estimator_class", lambda backend: Spy)
+    monkeypatch.setattr(tuning, "_estimator_class", lambda backend, multilabel=False: Spy)
     result = _tune(frame, y, n_trials=2)
     assert seen and all(dtype == "category" for dtype, _ in seen)
     # rows by position: the index (1000 + a permutation) travels along, unused
