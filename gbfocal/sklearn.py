@@ -930,7 +930,10 @@ _FIT_CONTROL_DOC = """
         margins (initial score included; ``(n,)`` binary, ``(n, n_classes)`` multiclass)
         and the eval set's weights (None when unweighted). "focal_loss" (the training
         objective itself) stops at the best probabilities, before the ranking peaks: measured
-        in the README ("Defaults").
+        in the README ("Defaults"). With LightGBM a first binary "average_precision" or
+        "roc_auc" is LightGBM's own C++ metric on the raw margins (the same values, to its
+        float32 weights, without a Python call per round); ``evals_result_`` names it as
+        here, a callback's ``env.evaluation_result_list`` as LightGBM does ("auc").
     correct_proba : bool, default=True
         :meth:`predict_proba` returns the class posterior of the focal risk minimiser
         (:func:`gbfocal.focal_posterior`); False returns the plain sigmoid / softmax of
