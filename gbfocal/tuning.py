@@ -841,10 +841,11 @@ def _thread_budget(n_parallel: int, fixed: Mapping[str, Any],
     """Booster (and gbfocal) threads of every fit: 1, or ``params["n_jobs"]`` when fixed.
 
     One thread per fit, and the cores go to parallel trials: OpenMP boosters that share
-    cores spin-wait instead of working. Measured on the benchmarks' 2-core machine: one
-    LightGBM fit with 2 threads took 40-60x the time of 1 thread (OMP_WAIT_POLICY=passive:
-    1.6x), while two single-threaded trials at once ran 1.6-2x faster
-    (benchmarks/tuning_speed.md). ``None``: ``params`` fixes ``n_jobs``, used as it is.
+    cores spin-wait instead of working. Measured on the benchmarks' shared 2-core machine:
+    one LightGBM fit with 2 threads took 2-3x the time of 1 thread beside one busy process,
+    40-60x at worse moments (idle: 1.2-1.8x faster), while two single-threaded trials at once
+    fitted 1.4-1.95x the folds per second (README, benchmarks/tuning_speed.md). ``None``:
+    ``params`` fixes ``n_jobs``, used as it is.
     """
     from ._base import _n_threads
     from ._parallel import available_cpus
@@ -1039,9 +1040,10 @@ def tune_focal(
         CPU affinity). Unless ``params`` fixes ``n_jobs`` (the booster's threads), every
         fit (folds and refit) runs its booster and gbfocal's gradient code on one thread,
         so the threads in use never outnumber the cores and the cores go to parallel
-        trials: OpenMP boosters that share cores spin-wait instead of working (one
-        LightGBM fit with 2 threads took 40-60x the time of 1 thread on a 2-core
-        machine; two single-threaded trials at once ran 1.6-2x faster). A fixed
+        trials: OpenMP boosters that share cores spin-wait instead of working (on a
+        shared 2-core machine one LightGBM fit with 2 threads took 2-3x to 40-60x the
+        time of 1 thread while other work ran; two single-threaded trials at once fitted
+        1.4-1.95x the folds per second of one). A fixed
         ``params["n_jobs"]`` times ``n_jobs`` above the cores is refused. Measured in
         ``benchmarks/tuning_speed.md``.
     show_progress_bar : bool, default=True
