@@ -1304,7 +1304,8 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         lgb = library
         params = self._booster_params()
         # Under a callable objective LightGBM returns raw margins and its built-in
-        # probability metrics would be wrong: only our metrics are evaluated.
+        # probability metrics would be wrong: only our metrics are evaluated, or
+        # LightGBM's own rank metrics, which raw margins leave right (_builtin_metric).
         params["objective"] = self.loss_.lgb_objective
         builtin = self._builtin_metric(data.metrics)
         params["metric"] = "None" if builtin is None else _LIGHTGBM_BUILTIN_METRICS[builtin]
