@@ -17,12 +17,7 @@ from gbfocal.tuning import TuningResult, tune_focal  # noqa: E402
 FAST = {"n_estimators": 30, "n_jobs": 1}
 
 
-@pytest.fixture(autouse=True)
-def _quiet_optuna():
-    level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    yield
-    optuna.logging.set_verbosity(level)
+pytestmark = pytest.mark.usefixtures("quiet_optuna")
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,7 @@ from gbfocal import FocalMultiLabelClassifier  # noqa: E402
 from gbfocal._multilabel_tuning import MultiLabelScorer  # noqa: E402
 from gbfocal.tuning import tune_focal  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _quiet_optuna():
-    level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    yield
-    optuna.logging.set_verbosity(level)
+pytestmark = pytest.mark.usefixtures("quiet_optuna")
 
 
 def _data(n=360, seed=0, missing=-1):

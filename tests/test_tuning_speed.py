@@ -20,12 +20,7 @@ from gbfocal.tuning import _make_splits, tune_focal  # noqa: E402
 CLASSES = {"lightgbm": gbfocal.FocalLGBMClassifier, "xgboost": gbfocal.FocalXGBClassifier}
 
 
-@pytest.fixture(autouse=True)
-def _quiet_optuna():
-    level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    yield
-    optuna.logging.set_verbosity(level)
+pytestmark = pytest.mark.usefixtures("quiet_optuna")
 
 
 def _data(n_classes=2, n=400, seed=0):
