@@ -253,6 +253,18 @@ class FocalEstimator(ClassifierMixin, BaseEstimator):
         reserved = self._reserved_params if reserved is None else reserved
         _check_native_params(self.params, reserved, aliases(backend))
 
+    def _rounds_per_model(self, n_models: int) -> list[int | None]:
+        """Rounds each of ``n_models`` outputs predicts with (None: all), from
+        ``best_iteration_`` (the multi-output and multi-label estimators).
+
+        Read leniently: :func:`gbfocal.load_model` restores a list, and an estimator
+        pickled before early stopping existed has none.
+        """
+        best = getattr(self, "best_iteration_", None)
+        if best is None:
+            return [None] * n_models
+        return [int(r) for r in np.atleast_1d(best)]
+
     def save_model(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Any:
         """Save this fitted estimator as one JSON file (:func:`gbfocal.persist.save_model`)."""
         from .persist import save_model

@@ -74,9 +74,9 @@ def resolve_scoring(scoring: Any, early_stopping_metric: Any,
 
 def known_mask(Y: np.ndarray, missing_label: Any) -> np.ndarray:
     """Entries of ``Y`` that are labels, for the estimator's ``missing_label`` marker."""
-    from .multilabel import FocalMultiLabelClassifier
+    from .multilabel import unknown_entries
 
-    return ~FocalMultiLabelClassifier(missing_label=missing_label)._unknown(Y)
+    return ~unknown_entries(Y, missing_label)
 
 
 def _counts(Y: np.ndarray, known: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

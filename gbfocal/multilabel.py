@@ -105,6 +105,24 @@ def _as_float_labels(Y: Any) -> np.ndarray:
     return values.astype(np.float64)
 
 
+def unknown_entries(values: np.ndarray, marker: Any) -> np.ndarray:
+    """Mask of the entries of ``values`` equal to ``marker`` (the estimators'
+    ``missing_label``; None / NaN: the NaN entries)."""
+    if marker is None or (isinstance(marker, Real) and not isinstance(marker, bool)
+                          and np.isnan(float(marker))):
+        return np.isnan(values)
+    if isinstance(marker, bool) or not isinstance(marker, Real):
+        raise TypeError(
+            f"missing_label must be a number other than 0 and 1, None or NaN, got "
+            f"{marker!r}"
+        )
+    if marker in (0, 1):
+        raise ValueError(
+            f"missing_label={marker!r} is a label value (0/1); use e.g. -1 for unknown labels"
+        )
+    return np.asarray(values == float(marker))
+
+
 class FocalMultiLabelClassifier(FocalEstimator):
     """Multi-label classifier (several independent 0/1 labels per row) trained with focal loss.
 
@@ -311,20 +329,7 @@ default="auto"
     # ------------------------------------------------------------------ labels
     def _unknown(self, values: np.ndarray) -> np.ndarray:
         """Mask of the entries equal to ``missing_label`` (None / NaN: the NaN entries)."""
-        marker = self.missing_label
-        if marker is None or (isinstance(marker, Real) and not isinstance(marker, bool)
-                              and np.isnan(float(marker))):
-            return np.isnan(values)
-        if isinstance(marker, bool) or not isinstance(marker, Real):
-            raise TypeError(
-                f"missing_label must be a number other than 0 and 1, None or NaN, got "
-                f"{marker!r}"
-            )
-        if marker in (0, 1):
-            raise ValueError(
-                f"missing_label={marker!r} is a label value (0/1); use e.g. -1 for unknown labels"
-            )
-        return np.asarray(values == float(marker))
+        return unknown_entries(values, self.missing_label)
 
     def _encode_labels(self, values: np.ndarray, name: str) -> np.ndarray:
         """``values`` as 0.0 / 1.0, and ``_UNKNOWN`` where unknown.
@@ -614,15 +619,8 @@ default="auto"
 
     # ------------------------------------------------------------------ predict
     def _rounds(self) -> list[int | None]:
-        """Rounds each label predicts with (None: all), from ``best_iteration_``.
-
-        Read leniently: :func:`gbfocal.load_model` restores a list, and an estimator
-        pickled before early stopping existed has none.
-        """
-        best = getattr(self, "best_iteration_", None)
-        if best is None:
-            return [None] * self.n_outputs_
-        return [int(r) for r in np.atleast_1d(best)]
+        """Rounds each label predicts with (None: all)."""
+        return self._rounds_per_model(self.n_outputs_)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Raw margins (n_samples, n_labels), initial score included.

@@ -627,15 +627,8 @@ class FocalMultiOutputClassifier(FocalEstimator):
 
     # ------------------------------------------------------------------ predict
     def _rounds(self) -> list[int | None]:
-        """Rounds each booster predicts with (None: all), from ``best_iteration_``.
-
-        Read leniently: a model loaded by :func:`gbfocal.load_model` holds a list, one
-        pickled before early stopping existed holds none.
-        """
-        best = getattr(self, "best_iteration_", None)
-        if best is None:
-            return [None] * len(self.boosters_)
-        return [int(r) for r in np.atleast_1d(best)]
+        """Rounds each booster predicts with (None: all)."""
+        return self._rounds_per_model(len(self.boosters_))
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Raw margins (n_samples, n_outputs, n_classes), initial score included.
