@@ -16,8 +16,9 @@ trial. Two costs of the public estimators repeat there for nothing (measured in
   ``booster_`` alone does not carry it. The tuner uses such models only with scikit-learn's
   named scorers, which call those methods; a user's scorer gets the public estimator.
 
-Thread safety: the data are per thread (parallel trials run in threads, and a LightGBM
-Dataset holds one initial score), so no two trainings share them.
+Thread safety: the data are per thread (parallel trials run in Optuna's threads, which fit
+in this process one at a time or send the fit to a worker process with its own data, and a
+LightGBM Dataset holds one initial score), so no two trainings share them.
 """
 
 from __future__ import annotations

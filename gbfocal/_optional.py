@@ -21,6 +21,8 @@ EXTRAS: dict[str, str] = {
     "optuna": "tune",
     "pandas": "tune",
     "pyarrow": "tune",
+    "joblib": "tune",
+    "cloudpickle": "tune",
     "matplotlib": "examples",
     "dask": "dask",
     "distributed": "dask",

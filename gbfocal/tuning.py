@@ -12,10 +12,11 @@ trials with different ``gamma`` rewards large ``gamma``, not better models.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -25,11 +26,12 @@ from . import _multilabel_tuning as _multilabel
 from . import _validation as v
 from ._optional import import_optional
 from ._spec import BOOSTER_BACKENDS, EFFECTIVE_NUMBER, METRICS, FocalSpec
+from ._trial_workers import shutdown_workers
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import optuna
 
-__all__ = ["TuningResult", "tune_focal"]
+__all__ = ["TuningResult", "shutdown_workers", "tune_focal"]
 
 BACKENDS = BOOSTER_BACKENDS
 
@@ -731,6 +733,10 @@ class _Objective:
     # booster (and gbfocal) threads of one fit, unless params fix n_jobs
     threads: int | None = None
     fold_data: Any = field(default=None, repr=False)
+    # fits (params, fold) -> (score, rounds): fold_result, or a FoldRunner that sends
+    # folds to worker processes (n_jobs > 1)
+    run_fold: Callable[[dict[str, Any], int], tuple[float, int]] | None = field(
+        default=None, repr=False)
 
     def params(self, trial: optuna.Trial) -> dict[str, Any]:
         params = dict(self.fixed)
@@ -797,17 +803,28 @@ class _Objective:
             raise ValueError(f"the scorer returned {value!r} on a test fold")
         return value
 
+    def fold_result(self, params: dict[str, Any], fold: int) -> tuple[float, int]:
+        """Score on the test rows and early-stopping rounds of one fold's fit."""
+        fit_idx, val_idx, test_idx = self.splits[fold]
+        estimator = self.fit_fold(params, fold, fit_idx, val_idx)
+        return self.score(estimator, test_idx), _rounds_used(estimator)
+
+    def without_fold_data(self) -> _Objective:
+        """A copy for worker processes: no per-thread fold data, no runner."""
+        return replace(self, fold_data=None, run_fold=None)
+
     def cross_validate(self, params: dict[str, Any],
                        trial: optuna.Trial | None = None) -> tuple[list[float], list[int]]:
         """Scores and early-stopping rounds per fold; reported to (and pruned by) ``trial``."""
         import optuna
 
+        run_fold = self.run_fold or self.fold_result
         scores: list[float] = []
         rounds: list[int] = []
-        for fold, (fit_idx, val_idx, test_idx) in enumerate(self.splits):
-            estimator = self.fit_fold(params, fold, fit_idx, val_idx)
-            rounds.append(_rounds_used(estimator))
-            scores.append(self.score(estimator, test_idx))
+        for fold in range(len(self.splits)):
+            score, used = run_fold(params, fold)
+            scores.append(score)
+            rounds.append(used)
             if trial is None:
                 continue
             trial.report(float(np.mean(scores)), step=fold)
@@ -865,6 +882,29 @@ def _thread_budget(n_parallel: int, fixed: Mapping[str, Any],
             "params['n_jobs'] unset (one thread per fit, the cores go to parallel trials)"
         )
     return None
+
+
+@contextlib.contextmanager
+def _fold_runner(objective: _Objective, n_parallel: int, fit_threads: int | None,
+                 fixed: Mapping[str, Any]) -> Iterator[None]:
+    """Parallel trials fit their folds on ``n_parallel - 1`` worker processes and here.
+
+    Threads alone are slowed by the boosting rounds' Python, which holds the GIL
+    (gbfocal._trial_workers). The workers' environment gets the same thread budget.
+    """
+    if n_parallel == 1:
+        yield
+        return
+    from ._base import _n_threads
+    from ._trial_workers import FoldRunner
+
+    threads = fit_threads if fit_threads is not None else _n_threads(fixed.get("n_jobs"))
+    with FoldRunner(objective, n_parallel - 1, threads) as runner:
+        objective.run_fold = runner
+        try:
+            yield
+        finally:
+            objective.run_fold = None
 
 
 def _rounds_used(estimator: Any) -> int:
@@ -1036,15 +1076,20 @@ def tune_focal(
         the same folds: ``baseline_score``, ``baseline_fold_scores`` and the paired
         ``fold_differences`` of the result. Costs ``cv`` more fits.
     n_jobs : int, default=1
-        Trials run at once (Optuna's threads; -1: one per core this process may use, its
-        CPU affinity). Unless ``params`` fixes ``n_jobs`` (the booster's threads), every
-        fit (folds and refit) runs its booster and gbfocal's gradient code on one thread,
-        so the threads in use never outnumber the cores and the cores go to parallel
-        trials: OpenMP boosters that share cores spin-wait instead of working (on a
+        Trials run at once (-1: one per core this process may use, its CPU affinity).
+        Optuna runs them in threads of this process (sampling, pruning and the study stay
+        here); one fold fit at a time runs here, the others on ``n_jobs - 1`` worker
+        processes (joblib's loky), because the boosting rounds' Python holds the GIL and
+        threads alone queue behind it. X, y, sample_weight and the scorer are pickled once
+        per search (cloudpickle: a lambda scorer works); the workers stay for 5 minutes
+        after a search so that the next one skips their start-up (about 2 s of imports),
+        or until :func:`shutdown_workers`. Unless ``params`` fixes ``n_jobs`` (the
+        booster's threads), every fit (folds, refit, and the workers' fits) runs its booster
+        and gbfocal's gradient code on one thread, so the threads in use never outnumber
+        the cores: OpenMP boosters that share cores spin-wait instead of working (on a
         shared 2-core machine one LightGBM fit with 2 threads took 2-3x to 40-60x the
-        time of 1 thread while other work ran; two single-threaded trials at once fitted
-        1.4-1.95x the folds per second of one). A fixed
-        ``params["n_jobs"]`` times ``n_jobs`` above the cores is refused. Measured in
+        time of 1 thread while other work ran). A fixed ``params["n_jobs"]`` times
+        ``n_jobs`` above the cores is refused. Speed-ups measured in
         ``benchmarks/tuning_speed.md``.
     show_progress_bar : bool, default=True
         Optuna's tqdm progress bar.
@@ -1179,8 +1224,9 @@ def tune_focal(
         early_stopping_metric=es_metric, early_stopping_rounds=early_stopping_rounds,
         random_state=seed, named_scorer=isinstance(scoring, str), threads=fit_threads,
     )
-    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_parallel,
-                   show_progress_bar=show_progress_bar)
+    with _fold_runner(objective, n_parallel, fit_threads, fixed):
+        study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_parallel,
+                       show_progress_bar=show_progress_bar)
 
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not complete:

@@ -237,6 +237,139 @@ def test_fixed_booster_threads_are_kept_or_refused_when_they_oversubscribe(monke
         tune_focal(X, y, params={"n_estimators": 5, "n_jobs": [1, 2]}, **options)
 
 
+# ------------------------------------------------- worker processes of parallel trials
+def _recording_scorer(path):
+    """Average precision; appends "pid estimator.n_jobs OMP_NUM_THREADS GBFOCAL_NUM_THREADS"
+    to ``path`` per fold (a closure: cloudpickle sends it to the workers by value)."""
+
+    def scorer(estimator, X, y, sample_weight=None):
+        import os
+
+        with open(path, "a") as file:
+            file.write(f"{os.getpid()} {estimator.n_jobs} {os.environ.get('OMP_NUM_THREADS')} "
+                       f"{os.environ.get('GBFOCAL_NUM_THREADS')}\n")
+        return average_precision_score(y, estimator.predict_proba(X)[:, 1],
+                                       sample_weight=sample_weight)
+
+    return scorer
+
+
+@pytest.mark.parametrize("backend", ["lightgbm", "xgboost"])
+def test_parallel_trials_fit_folds_on_workers_with_one_thread_each(tmp_path, backend):
+    import os
+
+    X, y = _data(n=300)
+    log = tmp_path / "folds.txt"
+    result = tune_focal(X, y, backend=backend, n_trials=6, cv=2, random_state=0,
+                        early_stopping_rounds=5, params={"n_estimators": 20}, refit=False,
+                        baseline=False, show_progress_bar=False, n_jobs=2,
+                        scoring=_recording_scorer(str(log)))
+    rows = [line.split() for line in log.read_text().splitlines()]
+    assert len(rows) == sum(len(t.intermediate_values) for t in result.study.trials)
+    workers = [row for row in rows if int(row[0]) != os.getpid()]
+    assert workers and len({row[0] for row in workers}) == 1  # n_jobs - 1 worker processes
+    assert {row[1] for row in rows} == {"1"}  # every fit: one booster thread
+    assert {(row[2], row[3]) for row in workers} == {("1", "1")}  # and one OpenMP/gbfocal thread
+
+
+def _search_objective(monkeypatch, X, y, **options):
+    """The _Objective of a (parallel) tune_focal search, as its fold runner received it."""
+    seen = []
+    original = tuning._fold_runner
+
+    def spy(objective, *args):
+        seen.append(objective)
+        return original(objective, *args)
+
+    monkeypatch.setattr(tuning, "_fold_runner", spy)
+    tune_focal(X, y, n_trials=2, cv=2, random_state=0, refit=False, baseline=False,
+               show_progress_bar=False, **options)
+    return seen[0]
+
+
+def test_a_worker_fold_equals_the_same_fold_fitted_here(monkeypatch):
+    from gbfocal._trial_workers import FoldRunner
+
+    X, y = _data(n=300)
+    objective = _search_objective(monkeypatch, X, y, params={"n_estimators": 20},
+                                  early_stopping_rounds=5)
+    params = {"alpha": 0.3, "gamma": 1.5, "n_estimators": 20}
+    with FoldRunner(objective, 1, 1) as runner:
+        runner._here.acquire()  # a fit runs here: the next one goes to the worker
+        try:
+            remote = [runner(params, fold) for fold in range(2)]
+        finally:
+            runner._here.release()
+        local = [runner(params, fold) for fold in range(2)]
+    assert remote == local
+    assert remote == [objective.fold_result(params, fold) for fold in range(2)]
+
+
+def test_a_worker_error_reaches_the_caller_and_files_are_removed(monkeypatch, tmp_path):
+    import os
+    import tempfile
+
+    from gbfocal._trial_workers import FoldRunner
+
+    parent = os.getpid()  # a closure cell: cloudpickle sends its value to the worker
+
+    def fails_in_workers(estimator, X, y, sample_weight=None):
+        if os.getpid() != parent:
+            raise ValueError("scorer failed in a worker")
+        return 0.5
+
+    X, y = _data(n=200)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    objective = _search_objective(monkeypatch, X, y, params={"n_estimators": 5},
+                                  early_stopping_rounds=None, scoring=fails_in_workers)
+    assert list(tmp_path.iterdir()) == []  # the search removed its pickled objective
+    with FoldRunner(objective, 1, 1) as runner:
+        assert len(list(tmp_path.glob("gbfocal-tuning-*/objective.pkl"))) == 1
+        assert runner({"alpha": None, "gamma": 1.0, "n_estimators": 5}, 0) == (0.5, 5)
+        runner._here.acquire()
+        try:
+            with pytest.raises(ValueError, match="scorer failed in a worker"):
+                runner({"alpha": None, "gamma": 1.0, "n_estimators": 5}, 0)
+        finally:
+            runner._here.release()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unpicklable_search_is_a_type_error_naming_n_jobs():
+    import threading
+
+    lock = threading.Lock()
+
+    def scorer(estimator, X, y, sample_weight=None):
+        with lock:  # a lock cannot be pickled
+            return 0.5
+
+    X, y = _data(n=200)
+    options = {"n_trials": 2, "cv": 2, "random_state": 0, "early_stopping_rounds": None,
+               "params": {"n_estimators": 5}, "refit": False, "baseline": False,
+               "show_progress_bar": False, "scoring": scorer}
+    with pytest.raises(TypeError, match=r"n_jobs > 1.*pickle.*Use n_jobs=1"):
+        tune_focal(X, y, n_jobs=2, **options)
+    assert tune_focal(X, y, n_jobs=1, **options).best_score == 0.5
+
+
+def test_shutdown_workers_stops_them_and_the_next_search_starts_new_ones(monkeypatch):
+    import os
+
+    from gbfocal._trial_workers import FoldRunner
+
+    X, y = _data(n=200)
+    objective = _search_objective(monkeypatch, X, y, params={"n_estimators": 5},
+                                  early_stopping_rounds=None, n_jobs=2)
+    with FoldRunner(objective, 1, 1) as runner:
+        before = runner._executor.submit(os.getpid).result()
+    with FoldRunner(objective, 1, 1) as runner:  # workers stay between searches
+        assert runner._executor.submit(os.getpid).result() == before
+    tuning.shutdown_workers()
+    with FoldRunner(objective, 1, 1) as runner:
+        assert runner._executor.submit(os.getpid).result() != before
+
+
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
 def test_bad_n_jobs_names_the_argument(bad):
     X, y = _data(n=200)
