@@ -3,10 +3,11 @@
 ``tune_focal(n_jobs=k)`` runs ``k`` Optuna trials at once in threads of this process, as
 ``study.optimize(n_jobs=k)`` does, but a fold fit runs in this process only while no other
 fold fit does; the others go to ``k - 1`` worker processes. Threads alone reached only
-1.4-1.95x on two cores (benchmarks/tuning_speed.md): a boosting round runs some Python
-(XGBoost's ``predict`` and callbacks, gbfocal's metric bookkeeping) that holds the GIL, so
-two threads' rounds queue behind each other. Sampling, pruning, the study and its storage
-stay in this process, so a trial is sampled, reported and pruned exactly as with threads.
+1.4-1.95x on two cores (benchmarks/tuning_speed.md before this module): a boosting round
+runs some Python (XGBoost's ``predict`` and callbacks, gbfocal's metric bookkeeping) that
+holds the GIL, so two threads' rounds queue behind each other. Sampling, pruning, the study
+and its storage stay in this process, so a trial is sampled, reported and pruned exactly as
+with threads.
 
 The workers are loky's reusable executor (joblib's): they stay
 for :data:`IDLE_SECONDS` after the last task, so a second search skips their start-up

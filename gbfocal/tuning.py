@@ -860,9 +860,10 @@ def _thread_budget(n_parallel: int, fixed: Mapping[str, Any],
     One thread per fit, and the cores go to parallel trials: OpenMP boosters that share
     cores spin-wait instead of working. Measured on the benchmarks' shared 2-core machine:
     one LightGBM fit with 2 threads took 2-3x the time of 1 thread beside one busy process,
-    40-60x at worse moments (idle: 1.2-1.8x faster), while two single-threaded trials at once
-    fitted 1.4-1.95x the folds per second (README, benchmarks/tuning_speed.md). ``None``:
-    ``params`` fixes ``n_jobs``, used as it is.
+    40-60x at worse moments (idle: 1.2-1.8x faster with LightGBM, no faster with XGBoost),
+    while two single-threaded parallel trials (one fold fit here, one on a worker process)
+    fitted 1.84-2.03x the folds per second of one (README, benchmarks/tuning_speed.md).
+    ``None``: ``params`` fixes ``n_jobs``, used as it is.
     """
     from ._base import _n_threads
     from ._parallel import available_cpus

@@ -17,3 +17,28 @@ def quiet_optuna():
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     yield
     optuna.logging.set_verbosity(level)
+
+
+@pytest.fixture
+def assert_rescored_alike():
+    """``check(result, X, y, **options)``: a parallel search's trials score as re-run alone.
+
+    A trial's score depends on its parameters only, wherever its folds were fitted: the
+    same parameters enqueued into a fresh study and tuned with ``n_jobs=1`` (``options``
+    otherwise the same) give the same values.
+    """
+    import optuna
+
+    from gbfocal.tuning import tune_focal
+
+    def check(result, X, y, **options):
+        study = optuna.create_study(direction="maximize")
+        for trial in result.study.trials:
+            study.enqueue_trial(trial.params)
+        sequential = tune_focal(X, y, n_jobs=1, study=study, **options)
+        by_params = {repr(sorted(t.params.items())): t.value for t in sequential.study.trials}
+        for trial in result.study.trials:
+            assert by_params[repr(sorted(trial.params.items()))] == pytest.approx(
+                trial.value, abs=1e-12)
+
+    return check

@@ -101,18 +101,10 @@ def test_multilabel_mistakes_are_clear_errors():
         tune_focal(X, Y[:, :, None], **OPTIONS)
 
 
-def test_parallel_multilabel_trials_score_like_sequential_ones():
-    # n_jobs=2 fits folds on a worker process too; a trial's score depends on its
-    # parameters only, so re-running the same parameters one at a time gives the same values
+def test_parallel_multilabel_trials_score_like_sequential_ones(assert_rescored_alike):
+    # n_jobs=2 fits folds on a worker process too
     X, Y = _data()
     options = {**OPTIONS, "n_trials": 4, "params": {"n_estimators": 20},
                "early_stopping_rounds": 5, "refit": False, "baseline": False}
     parallel = tune_focal(X, Y, n_jobs=2, **options)
-    study = optuna.create_study(direction="maximize")
-    for trial in parallel.study.trials:
-        study.enqueue_trial(trial.params)
-    sequential = tune_focal(X, Y, n_jobs=1, study=study, **options)
-    by_params = {repr(sorted(t.params.items())): t.value for t in sequential.study.trials}
-    for trial in parallel.study.trials:
-        assert by_params[repr(sorted(trial.params.items()))] == pytest.approx(trial.value,
-                                                                                abs=1e-12)
+    assert_rescored_alike(parallel, X, Y, **options)

@@ -162,23 +162,14 @@ def test_tune_focal_scores_every_trial_as_the_hand_written_loop():
 
 
 # ------------------------------------------------------ parallel trials and threads
-def test_parallel_trials_complete_and_score_like_sequential_ones():
+def test_parallel_trials_complete_and_score_like_sequential_ones(assert_rescored_alike):
     X, y = _data(n=300)
     options = {"n_trials": 4, "cv": 2, "random_state": 0, "early_stopping_rounds": 5,
                "params": {"n_estimators": 20}, "refit": False, "baseline": False,
                "show_progress_bar": False}
     parallel = tune_focal(X, y, n_jobs=2, **options)
     assert len(parallel.study.trials) == 4
-    # a trial's score depends on its parameters only: re-scoring the parallel trials one
-    # at a time gives the same values
-    study = optuna.create_study(direction="maximize")
-    for trial in parallel.study.trials:
-        study.enqueue_trial(trial.params)
-    sequential = tune_focal(X, y, n_jobs=1, study=study, **options)
-    by_params = {repr(sorted(t.params.items())): t.value for t in sequential.study.trials}
-    for trial in parallel.study.trials:
-        assert by_params[repr(sorted(trial.params.items()))] == pytest.approx(trial.value,
-                                                                                abs=1e-12)
+    assert_rescored_alike(parallel, X, y, **options)
 
 
 def test_same_seed_same_best_params_with_one_parallel_trial():
