@@ -1,8 +1,9 @@
 """How fast is ``tune_focal`` next to a careful hand-written Optuna loop?
 
-Run ``python benchmarks/tuning_speed.py`` (about 9 minutes on 2 cores; ``--quick``: one data
-set, fewer trials). Needs the real data sets of ``../shared/data`` (next to the
-repository); writes ``benchmarks/tuning_speed.md`` and ``benchmarks/tuning_speed.json``.
+Run ``python benchmarks/tuning_speed.py`` (about 13 minutes on 2 cores; ``--quick``: one data
+set, fewer trials; ``--data caravan --trials 60``: one set, longer searches). Needs the real
+data sets of ``../shared/data`` (next to the repository); the full run writes
+``benchmarks/tuning_speed.md`` and ``benchmarks/tuning_speed.json``, others only print.
 
 The hand-written loop is what a careful user writes with gbfocal's documented adapters:
 the same folds (``gbfocal.tuning._make_splits``: stratified outer folds, a stratified
@@ -299,16 +300,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one data set, 8 trials")
     parser.add_argument("--trials", type=int, default=15)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--data", choices=SETS, action="append",
+                        help="only these data sets (repeatable); prints, writes no files")
     args = parser.parse_args()
     if args.quick:
         args.trials = 8
+    names = tuple(args.data) if args.data else SETS[:1] if args.quick else SETS
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=FutureWarning)  # LightGBM/XGBoost renames
     warnings.filterwarnings("ignore", message=".*eval_set.*deprecated.*")
     if not DATA.is_dir():
         raise SystemExit(f"the data sets are not there: {DATA}")
-    rows = run(SETS[:1] if args.quick else SETS, args.trials, args.repeats)
-    if not args.quick:
+    rows = run(names, args.trials, args.repeats)
+    if names == SETS and not args.quick:
         (HERE / "tuning_speed.json").write_text(json.dumps(rows, indent=1) + "\n")
         (HERE / "tuning_speed.md").write_text(_markdown(rows, args))
     print(_markdown(rows, args))
