@@ -263,6 +263,25 @@ def test_parallel_trials_fit_folds_on_workers_with_one_thread_each(tmp_path, bac
     assert {(row[2], row[3]) for row in workers} == {("1", "1")}  # and one OpenMP/gbfocal thread
 
 
+
+def test_three_parallel_trials_use_at_most_two_workers_and_score_alike(tmp_path,
+                                                                       assert_rescored_alike):
+    # n_jobs=3 after a search with one worker: the reusable executor grows to n_jobs - 1
+    import os
+
+    X, y = _data(n=300)
+    log = tmp_path / "folds.txt"
+    options = {"n_trials": 6, "cv": 2, "random_state": 0, "early_stopping_rounds": 5,
+               "params": {"n_estimators": 20}, "refit": False, "baseline": False,
+               "show_progress_bar": False}
+    tune_focal(X, y, n_jobs=2, **options)
+    result = tune_focal(X, y, n_jobs=3, scoring=_recording_scorer(str(log)), **options)
+    assert len(result.study.trials) == 6
+    pids = {int(line.split()[0]) for line in log.read_text().splitlines()}
+    assert 1 <= len(pids - {os.getpid()}) <= 2
+    options["scoring"] = _recording_scorer(str(tmp_path / "sequential.txt"))
+    assert_rescored_alike(result, X, y, **options)
+
 def _search_objective(monkeypatch, X, y, **options):
     """The _Objective of a (parallel) tune_focal search, as its fold runner received it."""
     seen = []
