@@ -65,10 +65,9 @@ def _objective_at(path: str) -> Any:
     return _loaded[1]
 
 
-def _load(path: str) -> int:
+def _load(path: str) -> None:
     """Warm-up task: start a worker and read the objective before the first fold."""
     _objective_at(path)
-    return os.getpid()
 
 
 def _fit_fold(path: str, params: dict[str, Any], fold: int) -> tuple[float, int]:
@@ -170,5 +169,4 @@ class FoldRunner:
             finally:
                 self._here.release()
         future = self._track(self._executor.submit(_fit_fold, self._path, dict(params), fold))
-        score, rounds = future.result()
-        return float(score), int(rounds)
+        return future.result()  # fold_result's (float, int), as fitted here

@@ -279,6 +279,7 @@ def test_three_parallel_trials_use_at_most_two_workers_and_score_alike(tmp_path,
     assert len(result.study.trials) == 6
     pids = {int(line.split()[0]) for line in log.read_text().splitlines()}
     assert 1 <= len(pids - {os.getpid()}) <= 2
+    # the re-run gets a callable scorer too (for a named one tune_focal fits fold models apart)
     options["scoring"] = _recording_scorer(str(tmp_path / "sequential.txt"))
     assert_rescored_alike(result, X, y, **options)
 
