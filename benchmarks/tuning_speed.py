@@ -6,7 +6,7 @@ data sets of ``../shared/data`` (next to the repository); the full run writes
 ``benchmarks/tuning_speed.md`` and ``benchmarks/tuning_speed.json``, others only print.
 
 The hand-written loop is what a careful user writes with gbfocal's documented adapters:
-the same folds (``gbfocal.tuning._make_splits``: stratified outer folds, a stratified
+the same folds (``gbfocal.tuning._objective.make_splits``: stratified outer folds, a stratified
 early-stopping split of each training fold), the same search space and sampler
 (``TPESampler(seed)``, the same ``PercentilePruner``), the same early stopping (50 rounds
 on average precision) and the same initial score; per fold it builds a fresh
@@ -54,7 +54,8 @@ from scipy.special import expit
 from sklearn.metrics import average_precision_score
 
 import gbfocal
-from gbfocal.tuning import _make_splits, shutdown_workers, tune_focal
+from gbfocal.tuning import shutdown_workers, tune_focal
+from gbfocal.tuning._objective import make_splits
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
@@ -117,7 +118,7 @@ def _fit_xgboost(X, y, fit, val, loss, init, booster):
 
 
 def hand_written(X: np.ndarray, y: np.ndarray, backend: str, n_trials: int) -> optuna.Study:
-    splits = _make_splits(y, CV, 0.2, SEED)
+    splits = make_splits(y, CV, 0.2, SEED)
     fit_fold = _fit_lightgbm if backend == "lightgbm" else _fit_xgboost
 
     def objective(trial: optuna.Trial) -> float:

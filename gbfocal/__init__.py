@@ -29,6 +29,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "FocalLGBMClassifier": "sklearn",
     "FocalXGBClassifier": "sklearn",
+    "UnseenCategoryWarning": "sklearn",
     "FocalMultiOutputClassifier": "multioutput",
     "FocalMultiLabelClassifier": "multilabel",
     "load_model": "persist",

@@ -26,23 +26,40 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["average_precision", "roc_auc"]
+__all__ = ["average_precision", "ranking_scores", "roc_auc"]
 
 
 def _cumulative_counts(
     positive: np.ndarray, score: np.ndarray, weight: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(TP_k, FP_k)`` at each distinct score, from the highest score down."""
+    """``(TP_k, FP_k)`` at each distinct score, from the highest score down.
+
+    ``weight`` is ``(n,)`` or ``(B, n)`` (one weighting per row of it, e.g. the multiplicities
+    of bootstrap resamples); the counts then have a leading axis of size ``B``.
+    """
     order = np.argsort(score, kind="stable")[::-1]
     ranked = score[order]
     hit = positive[order]
-    w = np.ones(ranked.shape[0]) if weight is None else weight[order]
-    tp = np.cumsum(np.where(hit, w, 0.0))
-    fp = np.cumsum(np.where(hit, 0.0, w))
+    w = np.ones(ranked.shape[0]) if weight is None else weight[..., order]
+    tp = np.cumsum(np.where(hit, w, 0.0), axis=-1)
+    fp = np.cumsum(np.where(hit, 0.0, w), axis=-1)
     # the last row of each run of equal scores closes that cut
     last = np.flatnonzero(np.diff(ranked)) if ranked.shape[0] > 1 else np.empty(0, np.intp)
     cuts = np.append(last, ranked.shape[0] - 1)
-    return tp[cuts], fp[cuts]
+    return tp[..., cuts], fp[..., cuts]
+
+
+def _average_precision(tp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    predicted = tp + fp
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall_gain = np.diff(tp, prepend=0.0, axis=-1) / tp[..., -1:]
+    return np.sum(recall_gain * precision, axis=-1)
+
+
+def _roc_auc(tp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    tp_before = np.concatenate((np.zeros_like(tp[..., :1]), tp[..., :-1]), axis=-1)
+    area = np.sum(np.diff(fp, prepend=0.0, axis=-1) * (tp + tp_before), axis=-1) / 2.0
+    return area / (tp[..., -1] * fp[..., -1])
 
 
 def average_precision(positive: np.ndarray, score: np.ndarray,
@@ -55,11 +72,7 @@ def average_precision(positive: np.ndarray, score: np.ndarray,
     >>> average_precision(np.array([False, True, True]), np.array([0.1, 0.8, 0.4]))
     1.0
     """
-    tp, fp = _cumulative_counts(positive, score, weight)
-    predicted = tp + fp
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall_gain = np.diff(tp, prepend=0.0) / tp[-1]
-    return float(np.sum(recall_gain * precision))
+    return float(_average_precision(*_cumulative_counts(positive, score, weight)))
 
 
 def roc_auc(positive: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float:
@@ -71,7 +84,27 @@ def roc_auc(positive: np.ndarray, score: np.ndarray, weight: np.ndarray | None =
     >>> roc_auc(np.array([False, True, False, True]), np.array([0.1, 0.8, 0.4, 0.4]))
     0.875
     """
-    tp, fp = _cumulative_counts(positive, score, weight)
-    tp_before = np.concatenate(([0.0], tp[:-1]))
-    area = np.sum(np.diff(fp, prepend=0.0) * (tp + tp_before)) / 2.0
-    return float(area / (tp[-1] * fp[-1]))
+    return float(_roc_auc(*_cumulative_counts(positive, score, weight)))
+
+
+def ranking_scores(metric: str, positive: np.ndarray, score: np.ndarray,
+                   weights: np.ndarray) -> np.ndarray:
+    """``metric`` ("average_precision" or "roc_auc") under each row of ``weights`` (B, n).
+
+    One sort for all ``B`` weightings: with ``weights`` the multiplicities of ``B``
+    bootstrap resamples, this is the metric of each resample (a row drawn ``m`` times
+    counts ``m`` times, exactly as in the resample).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ranking_scores("roc_auc", np.array([False, True, True]), np.array([0.1, 0.8, 0.4]),
+    ...                np.array([[1.0, 1.0, 1.0], [2.0, 0.0, 1.0]])).tolist()
+    [1.0, 1.0]
+    """
+    counts = _cumulative_counts(positive, score, weights)
+    if metric == "average_precision":
+        return _average_precision(*counts)
+    if metric == "roc_auc":
+        return _roc_auc(*counts)
+    raise ValueError(f"metric must be 'average_precision' or 'roc_auc', got {metric!r}")

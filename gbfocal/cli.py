@@ -1,9 +1,11 @@
 """Command line: ``gbfocal tune | train | predict`` (also ``python -m gbfocal``).
 
-* ``gbfocal tune data.csv --target y`` runs :func:`gbfocal.tuning.tune_focal` and prints /
-  writes the best parameters as JSON (stdout); a short summary (the scored class, the best
-  score, the log-loss baseline and the per-fold differences) goes to stderr. ``--model``
-  also writes the model refit on all rows.
+* ``gbfocal tune data.csv --target y`` runs :func:`gbfocal.tuning.tune_focal` (the focal
+  and the log-loss arm, tuned alike, compared on a holdout neither search saw) and prints /
+  writes the selected arm's parameters, the verdict and its interval, and both arms as JSON
+  (stdout); a short summary (the scored class, each arm's search score, both arms' scores
+  on the unseen rows with the 95 % interval of the difference, the verdict and the
+  selected arm) goes to stderr. ``--model`` also writes the selected arm refit on all rows.
 * ``gbfocal train data.csv --target y --output model.json`` fits one estimator, with the
   parameters of a ``tune`` result (``--params best.json``) or given ones, and saves it.
 * ``gbfocal predict model.json data.csv --output predictions.csv`` writes one probability
@@ -14,25 +16,40 @@ target is a feature, string columns become pandas ``category`` columns. User err
 file, missing or duplicated column, one-class target, an existing output without
 ``--force``, bad option) end with a one-line message on stderr and exit status 1 (2 for
 usage errors), never a traceback.
+
+Output files are written all or nothing: into a temporary file beside the target
+(``.NAME.XXXXXXXX.tmp``), flushed to disk, then renamed over it, so that a failure, Ctrl-C
+(SIGINT, exit status 130) or SIGTERM (exit status 143) leaves either the old file or the
+complete new one, and no temporary file.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
+
+import numpy as np
 
 from . import __version__
 from ._optional import import_optional, install_hint
 from ._spec import BOOSTER_BACKENDS
 
 EXIT_ERROR = 1
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command ended by Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 _CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 # separators csv.Sniffer may choose: anything else (space, letters) is more often data
@@ -40,6 +57,9 @@ _SNIFF_DELIMITERS = ",;\t|"
 _SNIFF_BYTES = 64 * 1024
 _PROBA_PREFIX = "proba_"
 _PREDICTED = "predicted"
+# rows of predictions formatted and written at a time: a large output is never one string
+_CSV_CHUNK_ROWS = 50_000
+_UNSEEN_CATEGORY_CHOICES = ("missing", "error")
 # a missing option, distinct from an explicit "none" (alpha None)
 _UNSET: Any = argparse.SUPPRESS
 
@@ -51,6 +71,98 @@ _SPEC_HELP = (
 
 class CLIError(Exception):
     """A user error reported as one line, without a traceback."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt.
+
+    A KeyboardInterrupt (the same ``except`` clauses catch it) so that SIGTERM ends a command
+    the way Ctrl-C does: ``finally`` blocks remove temporary files and stop worker processes;
+    :func:`main` then returns :data:`EXIT_TERMINATED`.
+    """
+
+
+class _Interrupts:
+    """The SIGINT / SIGTERM handler of :func:`main`, with sections that a signal cannot cut.
+
+    Outside :meth:`held` sections a signal raises at once (KeyboardInterrupt for SIGINT,
+    :class:`Terminated` for SIGTERM), after removing the temporary files registered with
+    :meth:`track`: a signal that arrives while a ``finally`` block is about to remove one
+    would otherwise leave it behind. Inside, it is remembered and raised when the outermost
+    section ends: creating a temporary file and registering it, or renaming a finished
+    file into place, happen completely or not at all.
+    """
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._pending: int | None = None
+        self._temporaries: set[str] = set()
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._depth:
+            self._pending = self._pending or signum
+            return
+        self._remove_temporaries()
+        raise self._exception(signum)
+
+    @staticmethod
+    def _exception(signum: int) -> KeyboardInterrupt:
+        if signum == getattr(signal, "SIGTERM", None):
+            return Terminated(f"signal {signum} (SIGTERM)")
+        return KeyboardInterrupt()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """A section that a signal does not interrupt; it raises when the section ends."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if not self._depth and self._pending is not None:
+                signum, self._pending = self._pending, None
+                self._remove_temporaries()
+                raise self._exception(signum)
+
+    def track(self, path: str) -> None:
+        self._temporaries.add(path)
+
+    def forget(self, path: str) -> None:
+        self._temporaries.discard(path)
+
+    def _remove_temporaries(self) -> None:
+        for path in list(self._temporaries):
+            _remove(path)
+            self._temporaries.discard(path)
+
+
+_INTERRUPTS = _Interrupts()
+
+
+@contextmanager
+def _interrupt_handlers() -> Iterator[None]:
+    """SIGINT and SIGTERM raise (see :class:`_Interrupts`) while the block runs; the
+    previous handlers come back after it.
+
+    A signal the parent process ignores (SIG_IGN: ``nohup``, a background job of a
+    non-interactive shell) stays ignored. Only the main thread can set handlers: elsewhere
+    (``main`` called from a thread) the block runs with the handlers as they are.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+    try:
+        for name in ("SIGINT", "SIGTERM"):
+            signum = getattr(signal, name, None)
+            if signum is None or signal.getsignal(signum) is signal.SIG_IGN:
+                continue
+            previous[signum] = signal.signal(signum, _INTERRUPTS.handle)
+        yield
+    finally:
+        for signum, handler in previous.items():
+            # None: a handler set outside Python, which cannot be put back; the default is
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 # ---------------------------------------------------------------------- value parsing
@@ -335,21 +447,141 @@ def check_outputs(outputs: Sequence[str | None], inputs: Sequence[str | None], *
             raise CLIError(f"cannot write {output}: the folder {folder} does not exist")
 
 
-def _write_bytes(path: str, data: bytes, *, force: bool) -> None:
-    # "x": the check before the work and this write leave no window to overwrite a file
-    # that appeared in between
+def _remove(path: str) -> None:
     try:
-        with open(path, "wb" if force else "xb") as handle:
-            handle.write(data)
+        os.unlink(path)
+    except OSError:  # gone already, or not ours to remove any more
+        pass
+
+
+def _new_file_mode(target: str) -> int:
+    """The permission bits the written file gets: an existing target's, else what
+    ``open()`` would create (0o666 less the umask); a temporary file starts with 0o600."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def _sync(path: str) -> None:
+    """Flush a file's data to the disk."""
+    fd = os.open(path, os.O_RDWR if os.name == "nt" else os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_folder(folder: str) -> None:
+    """Flush a folder's entries (a rename) to the disk, where folders can be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse it for folders
+        pass
+    finally:
+        os.close(fd)
+
+
+def _exists_error(path: str) -> CLIError:
+    return CLIError(f"{path} exists: pass --force to overwrite it")
+
+
+def _commit(tmp: str, target: str, shown: str, *, force: bool) -> None:
+    """Put the finished file ``tmp`` in the place of ``target`` in one step.
+
+    With ``force`` a rename replaces the old file. Without, a hard link creates the name
+    only if nothing has it (a file that appeared after :func:`check_outputs` is kept, with
+    no window in between); where the file system has no hard links, an exclusively
+    created empty file reserves the name and the rename replaces it.
+    """
+    if force:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)
     except FileExistsError as exc:
-        raise CLIError(f"{path} exists: pass --force to overwrite it") from exc
+        raise _exists_error(shown) from exc
+    except OSError:  # no hard links here (FAT, some network file systems)
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError as exc:
+            raise _exists_error(shown) from exc
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            _remove(target)  # the empty file that reserved the name
+            raise
+    else:
+        _remove(tmp)
+
+
+@contextmanager
+def _replacing(path: str, *, force: bool) -> Iterator[str]:
+    """Write ``path`` all or nothing: the block writes the file whose name it gets.
+
+    That is a new temporary file beside the target (``.NAME.XXXXXXXX.tmp``, in the same
+    folder: the rename stays on one file system). When the block ends normally the file is
+    flushed to disk and renamed to ``path`` (:func:`_commit`: without ``force`` an existing
+    ``path`` is never replaced); when it raises, or SIGINT / SIGTERM arrive, the temporary
+    file is removed and ``path`` stays as it was. A device or pipe (``/dev/null``,
+    ``/dev/stdout``) is written in place: there is nothing to replace.
+    """
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        yield path
+        return
+    # a link: the file it points to is replaced, as writing through the link would do
+    target = os.path.realpath(path)
+    folder, name = os.path.split(target)
+    with _INTERRUPTS.held():  # no temporary file without its registration
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        except OSError as exc:
+            raise CLIError(
+                f"cannot write {path}: no temporary file can be created in {folder} "
+                f"({exc.strerror or exc})"
+            ) from exc
+        os.close(fd)
+        _INTERRUPTS.track(tmp)
+    try:
+        yield tmp
+        _sync(tmp)
+        os.chmod(tmp, _new_file_mode(target))
+        with _INTERRUPTS.held():  # a signal now is raised once the new file is in place
+            _commit(tmp, target, path, force=force)
+            _INTERRUPTS.forget(tmp)
+        _sync_folder(folder)
+    finally:
+        with _INTERRUPTS.held():
+            _remove(tmp)  # after a commit the name is gone (or the target's link): no-op
+            _INTERRUPTS.forget(tmp)
+
+
+def _write_file(path: str, write: Callable[[str], None], *, force: bool) -> None:
+    """``write(file_name)`` through :func:`_replacing` ``path``."""
+    with _replacing(path, force=force) as file_name:
+        write(file_name)
+
+
+def _write_bytes(path: str, data: bytes, *, force: bool) -> None:
+    def write(file_name: str) -> None:
+        with open(file_name, "wb") as handle:
+            handle.write(data)
+
+    _write_file(path, write, force=force)
 
 
 def _save_model(estimator: Any, path: str, *, force: bool) -> None:
-    try:
-        estimator.save_model(path, overwrite=force)
-    except FileExistsError as exc:
-        raise CLIError(f"{path} exists: pass --force to overwrite it") from exc
+    # save_model writes over the (empty) temporary file and _replacing puts it in place: a
+    # signal never leaves a cut model, and an existing file is never replaced without
+    # --force, not even one that appeared after check_outputs
+    _write_file(path, lambda file_name: estimator.save_model(file_name, overwrite=True),
+                force=force)
 
 
 # ----------------------------------------------------------------------- the parser
@@ -430,7 +662,22 @@ def build_parser() -> argparse.ArgumentParser:
                            "per core)")
     tune.add_argument(
         "--no-baseline", action="store_true",
-        help="skip the plain log-loss baseline (gamma=0, alpha=none) on the same folds",
+        help="skip the log-loss arm (gamma=0, alpha=none, tuned alike): no verdict, the focal "
+             "arm is returned",
+    )
+    tune.add_argument(
+        "--compare", choices=("holdout", "nested", "none"), default="holdout",
+        help="where the two arms are compared for the verdict: a stratified holdout that "
+             "neither search sees (default), nested outer folds (small data), or none",
+    )
+    tune.add_argument("--holdout-size", type=float, default=None, metavar="SHARE",
+                      help="share of the rows held out with --compare holdout (default 0.2)")
+    tune.add_argument("--outer-cv", type=int, default=None, metavar="K",
+                      help="outer folds with --compare nested (default 3)")
+    tune.add_argument(
+        "--select", choices=("auto", "focal", "log_loss"), default="auto",
+        help="the model returned (best_params, --model): auto = the arm the verdict favours, "
+             "log loss unless focal loss is better beyond noise (default); focal; log_loss",
     )
     tune.add_argument("--storage", default=None,
                       help="Optuna storage URL to save/resume the study, e.g. sqlite:///study.db")
@@ -506,6 +753,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--n-jobs", type=int, default=None, help="booster threads")
     predict.add_argument(
+        "--unseen-category", choices=_UNSEEN_CATEGORY_CHOICES, default=None,
+        help="a value of a text (category) column that the model did not see in training: "
+             "missing (the default, unless the model was trained with "
+             "unseen_category=error) predicts it as a missing value and says so on stderr, "
+             "one line per column; error refuses the file",
+    )
+    predict.add_argument(
         "--output", "-o", default=None, metavar="PREDICTIONS.csv",
         help="CSV (.csv, .txt, .tsv) or Parquet (.parquet) file; default: CSV on stdout",
     )
@@ -580,20 +834,33 @@ def _tune(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     from .tuning import tune_focal
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says enough
+    compare = None if args.compare == "none" else args.compare
     result = tune_focal(
         X, y, backend=args.backend, n_trials=args.trials, cv=args.cv, scoring=args.scoring,
         pos_label=pos_label, alpha=args.alpha, gamma=args.gamma, params=params or None,
         early_stopping_rounds=args.early_stopping_rounds or None, timeout=args.timeout,
         random_state=args.seed, storage=args.storage, study_name=args.study_name,
-        refit=args.model is not None, baseline=not args.no_baseline, n_jobs=args.parallel,
-        show_progress_bar=not args.no_progress,
+        refit=args.model is not None, baseline=not args.no_baseline, compare=compare,
+        holdout_size=args.holdout_size, outer_cv=args.outer_cv, select=args.select,
+        n_jobs=args.parallel, show_progress_bar=not args.no_progress,
     )
-    states = [t.state.name for t in result.study.trials]
+    arms = {}
+    for name, arm in result.arms.items():
+        states = [t.state.name for t in arm.study.trials]
+        arms[name] = {"best_params": arm.best_params, "best_score": arm.best_score,
+                      "best_fold_scores": arm.best_fold_scores, "n_trials": len(states),
+                      "n_complete": states.count("COMPLETE"),
+                      "n_pruned": states.count("PRUNED")}
+    comparison = result.comparison
     summary = _to_json({
         "best_params": result.best_params,
         "best_score": result.best_score,
+        "selected": result.selected,
+        "verdict": result.verdict,
+        "comparison": None if comparison is None else dataclasses.asdict(comparison),
         "scoring": result.scoring,
         "pos_label": result.pos_label,
+        "arms": arms,
         "best_fold_scores": result.best_fold_scores,
         "baseline_score": result.baseline_score,
         "baseline_fold_scores": result.baseline_fold_scores,
@@ -601,9 +868,9 @@ def _tune(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
         "backend": result.backend,
         "cv": args.cv,
         "seed": args.seed,
-        "n_trials": len(states),
-        "n_complete": states.count("COMPLETE"),
-        "n_pruned": states.count("PRUNED"),
+        "n_trials": arms["focal"]["n_trials"],
+        "n_complete": arms["focal"]["n_complete"],
+        "n_pruned": arms["focal"]["n_pruned"],
         "data": str(args.data),
         "target": args.target,
         "classes": classes,
@@ -612,26 +879,42 @@ def _tune(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     return summary, result.best_estimator
 
 
+_ARM_NAMES = {"focal": "focal-loss arm", "log_loss": "log-loss arm (gamma=0, alpha=none)"}
+_VERDICTS = {
+    "focal": "focal loss is better beyond noise",
+    "log_loss": "log loss is better beyond noise",
+    "no_difference": "no difference beyond noise",
+}
+
+
 def _summary_lines(summary: dict[str, Any]) -> list[str]:
     """The human-readable part of the result, printed on stderr (stdout stays pure JSON)."""
     scoring = summary["scoring"]
     lines: list[str] = []
     if summary.get("pos_label") is not None:
         lines.append(f"positive (scored) class: {summary['pos_label']!r}")
-    lines.append(
-        f"best {scoring}: {summary['best_score']:.4f} (mean of {summary['cv']} folds; "
-        f"{summary['n_complete']} trials complete, {summary['n_pruned']} pruned)"
-    )
-    if summary.get("baseline_score") is not None:
+    for name, arm in summary["arms"].items():
         lines.append(
-            f"baseline {scoring} (log loss: gamma=0, alpha=none): "
-            f"{summary['baseline_score']:.4f}"
+            f"{_ARM_NAMES[name]}: best {scoring} {arm['best_score']:.4f} in the search "
+            f"(mean of {summary['cv']} folds; {arm['n_complete']} trials complete, "
+            f"{arm['n_pruned']} pruned)"
         )
-    differences = summary.get("fold_differences")
-    if differences:
-        per_fold = ", ".join(f"{d:+.4f}" for d in differences)
-        mean = sum(differences) / len(differences)
-        lines.append(f"best - baseline per fold: {per_fold} (mean {mean:+.4f})")
+    comparison = summary.get("comparison")
+    if comparison is not None:
+        where = ("the holdout" if comparison["method"] == "holdout"
+                 else "the outer folds of a nested CV")
+        text = (f"on {comparison['n_rows']} rows neither search saw ({where}): "
+                f"focal {comparison['focal_score']:.4f}")
+        if comparison["log_loss_score"] is not None:
+            low, high = comparison["interval"]
+            text += (f", log loss {comparison['log_loss_score']:.4f}, difference "
+                     f"{comparison['difference']:+.4f} (95% interval {low:+.4f} to "
+                     f"{high:+.4f})")
+        lines.append(text)
+    if summary.get("verdict") is not None:
+        lines.append(f"verdict: {_VERDICTS[summary['verdict']]}")
+    lines.append(f"selected: the {_ARM_NAMES[summary['selected']]}; best_params "
+                 "(and --model) describe it")
     return lines
 
 
@@ -684,7 +967,7 @@ def read_params(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _estimator_class(backend: str) -> Any:
-    from .tuning import _estimator_class as estimator_class
+    from .tuning._inputs import estimator_class
 
     return estimator_class(backend)
 
@@ -713,8 +996,21 @@ def _train_pos_label(args: argparse.Namespace, tuned: dict[str, Any],
         if pos_label not in labels:
             raise CLIError(f"--pos-label {args.pos_label!r} is not one of the labels {labels}")
         return pos_label
-    if tuned.get("pos_label") is not None and binary:
-        return _match_label(str(tuned["pos_label"]), labels)
+    if tuned.get("pos_label") is not None:
+        # checked as --pos-label is: a pos_label that is no label would leave a float
+        # alpha weighing the larger label, whichever class was tuned as positive
+        value = tuned["pos_label"]
+        if not binary:
+            raise CLIError(
+                f"{args.params}: pos_label {value!r} is only for binary targets; "
+                f"{args.target!r} has {len(labels)} classes"
+            )
+        pos_label = _match_label(str(value), labels)
+        if pos_label not in labels:
+            raise CLIError(
+                f"{args.params}: pos_label {value!r} is not one of the labels {labels}"
+            )
+        return pos_label
     return None
 
 
@@ -832,32 +1128,92 @@ def _command_predict(args: argparse.Namespace) -> int:
     X = _prediction_features(model, table, args.data)
     if args.n_jobs is not None:
         model.set_params(n_jobs=args.n_jobs)
-    proba = model.predict_proba(X)
     columns = [f"{_PROBA_PREFIX}{label}" for label in model.classes_]
     clashes = _duplicates([*args.keep, *columns, _PREDICTED])
     if clashes:
         raise CLIError(f"two output columns would be named {clashes}: rename the input column")
+    unseen = args.unseen_category or getattr(model, "unseen_category", "missing")
+    proba = _predict_proba(model, X, args.data, unseen=unseen)
     frame = pd.DataFrame(proba, columns=columns)
-    frame[_PREDICTED] = model.predict(X)
+    # predict is the argmax of predict_proba: computed once, unseen categories said once
+    frame[_PREDICTED] = model.classes_[np.argmax(proba, axis=1)]
     if args.keep:
         kept = table[list(args.keep)].reset_index(drop=True)
         frame = pd.concat([kept, frame], axis=1)
-    if output_suffix in _PARQUET_SUFFIXES:
-        try:
-            data = frame.to_parquet(index=False)
-        except ImportError as exc:
-            raise CLIError(f"cannot write {args.output}: {install_hint('pyarrow', 'Parquet')}") \
-                from exc
-    else:
-        sep = "\t" if output_suffix == ".tsv" else args.sep or ","
-        data = frame.to_csv(index=False, sep=sep).encode("utf-8")
+    sep = "\t" if output_suffix == ".tsv" else args.sep or ","
     if args.output is None:
-        sys.stdout.write(data.decode("utf-8"))
+        for chunk in _csv_chunks(frame, sep):
+            sys.stdout.write(chunk)
         return 0
-    _write_bytes(args.output, data, force=args.force)
+    if output_suffix in _PARQUET_SUFFIXES:
+        _write_file(args.output, lambda name: _write_parquet(frame, name, args.output),
+                    force=args.force)
+    else:
+        _write_file(args.output, lambda name: _write_csv(frame, name, sep), force=args.force)
     _note(f"predicted {len(frame)} rows, classes {[_to_json(c) for c in model.classes_]}")
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _predict_proba(model: Any, X: Any, data: str, *, unseen: str) -> Any:
+    """``model.predict_proba(X)``, values of category columns unseen in training said on
+    stderr (one line per column) and predicted as missing; ``unseen="error"`` refuses them.
+
+    The model predicts with ``unseen_category="missing"`` either way: its warnings carry
+    the column and the values, for messages in the command line's words (the file, the
+    option), and the error lists every column, not the first.
+    """
+    model.set_params(unseen_category="missing")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        proba = model.predict_proba(X)
+    lines = []
+    for record in caught:
+        # UnseenCategoryWarning (gbfocal.sklearn) carries the unseen values; the layout
+        # lets the command line import no estimator module, so it is known by them
+        message = record.message
+        if hasattr(message, "unseen_values"):
+            lines.append(_unseen_line(message, data))
+        else:  # any other warning as it came
+            warnings.warn_explicit(message, record.category, record.filename, record.lineno)
+    if lines and unseen == "error":
+        raise CLIError(
+            "; ".join(lines) + " (--unseen-category error refuses them; the default, missing, "
+            "predicts them as missing values)"
+        )
+    for line in lines:
+        _note(f"warning: {line}: predicted as missing values")
+    return proba
+
+
+def _unseen_line(message: Any, data: str) -> str:
+    """``column 'city' of new.csv: 3 rows have values not seen in training ('Oslo')``."""
+    values = list(message.unseen_values)
+    shown = ", ".join(repr(_to_json(v)) for v in values[:5])
+    more = f" and {len(values) - 5} more" if len(values) > 5 else ""
+    rows = "1 row has" if message.n_rows == 1 else f"{message.n_rows} rows have"
+    return (f"column {str(message.column)!r} of {data}: {rows} values not seen in training "
+            f"({shown}{more})")
+
+
+def _csv_chunks(frame: Any, sep: str) -> Iterator[str]:
+    """``frame.to_csv(index=False, sep=sep)`` in pieces of :data:`_CSV_CHUNK_ROWS` rows."""
+    for start in range(0, max(len(frame), 1), _CSV_CHUNK_ROWS):
+        part = frame.iloc[start:start + _CSV_CHUNK_ROWS]
+        yield part.to_csv(index=False, header=start == 0, sep=sep)
+
+
+def _write_csv(frame: Any, file_name: str, sep: str) -> None:
+    with open(file_name, "w", encoding="utf-8", newline="") as handle:
+        for chunk in _csv_chunks(frame, sep):
+            handle.write(chunk)
+
+
+def _write_parquet(frame: Any, file_name: str, shown: str) -> None:
+    try:
+        frame.to_parquet(file_name, index=False)
+    except ImportError as exc:
+        raise CLIError(f"cannot write {shown}: {install_hint('pyarrow', 'Parquet')}") from exc
 
 
 # ----------------------------------------------------------------------- main
@@ -872,16 +1228,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         # no command is a request for the overview, not a mistake
         parser.print_help()
         return 0
-    try:
-        return _COMMANDS[args.command](args)
-    except CLIError as exc:
-        print(f"gbfocal: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except (ValueError, TypeError, ImportError, OSError, RuntimeError) as exc:
-        # the estimators' and tune_focal's argument checks name the problem; the traceback
-        # adds nothing for users
-        print(f"gbfocal: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("gbfocal: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    # SIGTERM (kill, a job scheduler, a container stopping) ends a command as Ctrl-C does:
+    # finally blocks run, no temporary file stays, no output file is left cut
+    with _interrupt_handlers():
+        try:
+            return _COMMANDS[args.command](args)
+        except CLIError as exc:
+            print(f"gbfocal: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        except (ValueError, TypeError, ImportError, OSError, RuntimeError) as exc:
+            # the estimators' and tune_focal's argument checks name the problem; the
+            # traceback adds nothing for users
+            print(f"gbfocal: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        except Terminated:
+            print("gbfocal: terminated (SIGTERM)", file=sys.stderr)
+            return EXIT_TERMINATED
+        except KeyboardInterrupt:
+            print("gbfocal: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED

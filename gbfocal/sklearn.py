@@ -20,9 +20,11 @@ needs scikit-learn but neither booster library.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,7 +60,7 @@ from ._optional import import_optional
 from ._spec import METRICS
 from .losses import BinaryFocalLoss, MulticlassFocalLoss
 
-__all__ = ["FocalLGBMClassifier", "FocalXGBClassifier"]
+__all__ = ["FocalLGBMClassifier", "FocalXGBClassifier", "UnseenCategoryWarning"]
 
 # eval_metric="auto": what early stopping watches by default (measured in the README,
 # "Defaults"): the focal loss itself stops at the best probabilities, before the ranking peaks.
@@ -104,6 +106,151 @@ def _category_columns(X: Any) -> list[int]:
     if not hasattr(X, "columns") or not hasattr(X, "dtypes"):
         return []
     return [j for j, dtype in enumerate(X.dtypes) if getattr(dtype, "name", None) == "category"]
+
+
+class UnseenCategoryWarning(UserWarning):
+    """A pandas ``category`` column holds values that were not categories in ``fit``.
+
+    :class:`FocalLGBMClassifier` and :class:`FocalXGBClassifier` predict such cells as
+    missing values (NaN), the same for both libraries, and warn once per column and call
+    with the column's name and (the first few of) its unseen values; with
+    ``unseen_category="error"`` they raise ValueError instead.
+
+    Parameters
+    ----------
+    message : str
+        The text shown.
+    column : object
+        The column's name (its position for a DataFrame without names).
+    unseen_values : list
+        Every unseen value of the column, sorted (by their text when of mixed types).
+    n_rows : int
+        The rows that hold one.
+    """
+
+    def __init__(self, message: str, column: Any = None, unseen_values: Any = (),
+                 n_rows: int = 0) -> None:
+        super().__init__(message)
+        self.column = column
+        self.unseen_values = list(unseen_values)
+        self.n_rows = n_rows
+
+
+# the values the unseen_category parameter takes
+_UNSEEN_CATEGORY_OPTIONS = ("missing", "error")
+# unseen values named in a warning or error (then how many more there are)
+_UNSEEN_SHOWN = 5
+# XGBoost booster attribute (saved with the model) holding the training categories as JSON:
+# the booster keeps them too, but reads them back only through pyarrow
+_XGB_CATEGORIES_ATTR = "gbfocal_pandas_categorical"
+
+
+def _pandas_categories(X: Any) -> list[list[Any]]:
+    """The categories of each pandas ``category`` column of ``X``, in column order.
+
+    The layout of LightGBM's ``Booster.pandas_categorical``, which LightGBM saves with the
+    model; :class:`FocalXGBClassifier` saves the same list as a booster attribute.
+    """
+    return [X.iloc[:, j].cat.categories.tolist() for j in _category_columns(X)]
+
+
+def _sorted(values: Any) -> list[Any]:
+    """Sorted values; sorted by their text where they do not compare (mixed types)."""
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=str)
+
+
+def _unseen_text(name: Any, values: list[Any], n_rows: int, where: str) -> str:
+    """``column 'city' of X: 3 rows have values not among its categories in fit: [...]``."""
+    shown = values[:_UNSEEN_SHOWN]
+    more = f" and {len(values) - len(shown)} more" if len(values) > len(shown) else ""
+    return (f"column {name!r} of {where}: {n_rows} row{'s' if n_rows != 1 else ''} "
+            f"{'have' if n_rows != 1 else 'has'} values that were not among its categories "
+            f"in fit: {shown}{more}")
+
+
+def _with_known_categories(X: Any, known: list[list[Any]] | None, *, unseen: Any,
+                           where: str = "X") -> Any:
+    """``X`` whose category columns have exactly the training categories, matched by value.
+
+    Both libraries then read the codes of ``fit``: a column whose categories are ordered
+    differently (or are a subset, or a superset) keeps the meaning of its values, and a
+    value that was not a training category becomes NaN, a missing value, for both
+    libraries (left alone, XGBoost maps it to a neighbouring category or fails in C++,
+    LightGBM treats it as missing). ``unseen="error"`` raises ValueError instead.
+
+    Parameters
+    ----------
+    X : DataFrame or array-like
+        Prediction (or validation) data, its category columns in the positions of ``fit``
+        (checked before); anything without category columns is returned as is.
+    known : list of list or None
+        The training categories of each category column, in column order
+        (:func:`_pandas_categories`); None when the model does not say: ``X`` as is.
+    unseen : {"missing", "error"}
+        The estimator's ``unseen_category``.
+    where : str, default="X"
+        What ``X`` is, for the messages (``"eval_set[0]"`` ...).
+
+    Returns
+    -------
+    X : DataFrame or array-like
+        ``X`` itself when nothing changes, else a shallow copy with new category columns.
+
+    Raises
+    ------
+    ValueError
+        With ``unseen="error"``, for the first column with unseen values; for an
+        ``unseen`` other than "missing" and "error".
+    """
+    if unseen not in _UNSEEN_CATEGORY_OPTIONS:
+        raise ValueError(
+            f"unseen_category must be one of {list(_UNSEEN_CATEGORY_OPTIONS)}, got {unseen!r}"
+        )
+    positions = _category_columns(X)
+    if known is None or not positions or len(known) != len(positions):
+        return X  # a count mismatch is reported by _check_predict_categories
+    frame = None
+    for j, categories in zip(positions, known, strict=True):
+        column = X.iloc[:, j]
+        if column.cat.categories.tolist() == list(categories):
+            continue  # the training dtype itself: nothing to map (the common case)
+        recoded = column.cat.set_categories(categories)  # by value; unknown values -> NaN
+        lost = recoded.isna().to_numpy() & column.notna().to_numpy()
+        if lost.any():
+            values = _sorted(set(column[lost].tolist()))
+            text = _unseen_text(X.columns[j], values, int(lost.sum()), where)
+            if unseen == "error":
+                raise ValueError(
+                    f"{text} (unseen_category='error'; unseen_category='missing' predicts "
+                    "them as missing values)"
+                )
+            warnings.warn(UnseenCategoryWarning(
+                f"{text}: predicted as missing values (NaN); unseen_category='error' "
+                "refuses them", X.columns[j], values, int(lost.sum())), stacklevel=3)
+        if frame is None:
+            frame = X.copy(deep=False)  # the caller's frame keeps its columns
+        frame.isetitem(j, recoded)
+    return X if frame is None else frame
+
+
+def _xgboost_categories(booster: Any) -> list[list[Any]] | None:
+    """The training categories of an XGBoost booster, as :func:`_pandas_categories`.
+
+    From the attribute :class:`FocalXGBClassifier` stores; for another booster (a model
+    saved before, or trained elsewhere) from XGBoost itself, which needs pyarrow to say;
+    None when neither is available.
+    """
+    stored = booster.attr(_XGB_CATEGORIES_ATTR)
+    if stored is not None:
+        return list(json.loads(stored))
+    try:
+        columns = booster.get_categories(export_to_arrow=True).to_arrow()
+    except Exception:  # no pyarrow, or no categories to export
+        return None
+    return [array.to_pylist() for _, array in columns if array is not None]
 
 
 def _with_numeric_columns(X: Any, categories: list[int]) -> Any:
@@ -402,6 +549,7 @@ class _FocalBoostingClassifier(FocalEstimator):
         "reg_lambda": [Interval(Real, 0, None, closed="left")],
         "early_stopping_rounds": [None, Interval(Integral, 1, None, closed="left")],
         "eval_metric": [StrOptions({"auto", *METRICS}), list, tuple, callable],
+        "unseen_category": [StrOptions(set(_UNSEEN_CATEGORY_OPTIONS))],
         # -1 too: LightGBM's "silent", which LGBMClassifier users write
         "verbose": [Interval(Integral, -1, None, closed="left"), "boolean"],
     }
@@ -449,7 +597,7 @@ class _FocalBoostingClassifier(FocalEstimator):
                 "at least 2 classes"
             )
         evals = self._validation_sets(eval_set, eval_sample_weight, encoder,
-                                      _category_columns(X))
+                                      _category_columns(X), _pandas_categories(X))
         names = self._eval_names(eval_names, len(evals))
         n_classes = len(encoder.classes_)
         self._check_booster_feature_names()
@@ -536,9 +684,14 @@ class _FocalBoostingClassifier(FocalEstimator):
 
     def _validation_sets(
         self, eval_set: Any, eval_sample_weight: Any, encoder: LabelEncoder,
-        categories: list[int],
+        categories: list[int], known: list[list[Any]],
     ) -> list[tuple[Any, np.ndarray, np.ndarray | None]]:
-        """Validated (X, class index, weight) triples, labels mapped through classes_."""
+        """Validated (X, class index, weight) triples, labels mapped through classes_.
+
+        Their category columns get the training categories ``known`` (values not among
+        them: ``unseen_category``), so that the validation metrics score what
+        :meth:`predict_proba` will predict for the same rows.
+        """
         checked = []
         for i, (X_val, y_val, w_val) in enumerate(eval_triples(eval_set, eval_sample_weight)):
             if _category_columns(X_val) != categories:
@@ -547,6 +700,8 @@ class _FocalBoostingClassifier(FocalEstimator):
                     f"(column positions {categories}), got {_category_columns(X_val)}"
                 )
             X_val, y_val = self._checked_Xy(X_val, y_val, reset=False)
+            X_val = _with_known_categories(X_val, known, unseen=self.unseen_category,
+                                           where=f"eval_set[{i}]")
             try:
                 y_val_index = encoder.transform(y_val)
             except (TypeError, ValueError) as exc:
@@ -736,8 +891,7 @@ class _FocalBoostingClassifier(FocalEstimator):
             the same rounds.
         """
         check_is_fitted(self)
-        X = self._checked_X(X, reset=False)
-        self._check_predict_categories(X)
+        X = self._predict_categories(self._checked_X(X, reset=False))
         start, end = self._iterations(iteration_range, num_iteration)
         if pred_contrib:
             self._check_contrib_supported()
@@ -802,6 +956,19 @@ class _FocalBoostingClassifier(FocalEstimator):
                                    num_iteration=num_iteration)
         return self.classes_[np.argmax(proba, axis=1)]
 
+    def _predict_categories(self, X: Any) -> Any:
+        """``X`` checked to have the category columns of ``fit``, mapped to its categories.
+
+        One rule for both libraries (:func:`_with_known_categories`): categories match by
+        value, a value that was not a training category is a missing value (with an
+        :class:`UnseenCategoryWarning`) or, with ``unseen_category="error"``, a ValueError.
+        """
+        self._check_predict_categories(X)
+        if not _category_columns(X):
+            return X
+        return _with_known_categories(X, self._training_categories(),
+                                      unseen=self.unseen_category)
+
     # ---------------------------------------------- library-specific hooks
     def _warm_start_source(
         self, init_model: Any, name: str, booster_type: type, booster_desc: str,
@@ -844,6 +1011,10 @@ class _FocalBoostingClassifier(FocalEstimator):
         raise NotImplementedError
 
     def _check_predict_categories(self, X: Any) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _training_categories(self) -> list[list[Any]] | None:  # pragma: no cover - overridden
+        """The categories of the category columns in ``fit`` (:func:`_pandas_categories`)."""
         raise NotImplementedError
 
     def _check_contrib_supported(self) -> None:  # pragma: no cover - overridden
@@ -940,6 +1111,13 @@ _FIT_CONTROL_DOC = """
         the margins, which focal loss biases towards 1/2. :meth:`predict` is the argmax
         of what :meth:`predict_proba` returns; :meth:`decision_function` is the raw
         margin either way.
+    unseen_category : {"missing", "error"}, default="missing"
+        What predictions (and the validation sets of :meth:`fit`) do with a value of a
+        pandas ``category`` column that was not among its categories in ``fit``:
+        "missing" predicts it as a missing value (NaN; the same for LightGBM and
+        XGBoost) and warns with :class:`~gbfocal.sklearn.UnseenCategoryWarning`, naming
+        the column and the values; "error" raises ValueError. Known values are matched
+        by value, whatever the order of the column's categories.
     verbose : int or bool, default=0
         0 or -1 (LightGBM's spelling): silent. A positive number prints the validation
         metric every ``verbose`` rounds (and the library's warnings).
@@ -1148,6 +1326,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         early_stopping_rounds: int | None = None,
         eval_metric: Any = "auto",
         correct_proba: bool = True,
+        unseen_category: str = "missing",
         verbose: int | bool = 0,
         params: dict[str, Any] | None = None,
     ) -> None:
@@ -1173,6 +1352,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         self.early_stopping_rounds = early_stopping_rounds
         self.eval_metric = eval_metric
         self.correct_proba = correct_proba
+        self.unseen_category = unseen_category
         self.verbose = verbose
         self.params = params
 
@@ -1409,6 +1589,10 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
     def _booster_rounds(self) -> int:
         return int(self.booster_.current_iteration())
 
+    def _training_categories(self) -> list[list[Any]] | None:
+        # LightGBM saves them with the model (and maps by them itself, unseen -> missing)
+        return list(self.booster_.pandas_categorical or [])
+
     def _check_predict_categories(self, X: Any) -> None:
         expected = len(self.booster_.pandas_categorical or [])
         got = len(_category_columns(X))
@@ -1570,6 +1754,7 @@ default="gain"
         early_stopping_rounds: int | None = None,
         eval_metric: Any = "auto",
         correct_proba: bool = True,
+        unseen_category: str = "missing",
         verbose: int | bool = 0,
         params: dict[str, Any] | None = None,
     ) -> None:
@@ -1593,6 +1778,7 @@ default="gain"
         self.early_stopping_rounds = early_stopping_rounds
         self.eval_metric = eval_metric
         self.correct_proba = correct_proba
+        self.unseen_category = unseen_category
         self.verbose = verbose
         self.params = params
 
@@ -1765,7 +1951,21 @@ default="gain"
         first_round = 0 if data.init_booster is None else data.init_booster.num_boosted_rounds()
         rounds_run = (first_round + self._rounds_of(evals_result) if evals_result
                       else booster.num_boosted_rounds())
+        self._store_categories(booster, data.X)
         return booster, rounds_run, evals_result
+
+    @staticmethod
+    def _store_categories(booster: Any, X: Any) -> None:
+        """Save the training categories in the booster (and so in its model file): XGBoost
+        keeps them too, but gives them back only through pyarrow. Categories without a
+        JSON form (XGBoost takes strings and integers) are left to XGBoost."""
+        if not _category_columns(X):
+            return
+        try:
+            text = json.dumps(_pandas_categories(X))
+        except TypeError:
+            return
+        booster.set_attr(**{_XGB_CATEGORIES_ATTR: text})
 
     def _base_score(self, xgb: Any) -> Any:
         """``base_score`` storing the initial score (checked by tests/test_parity.py).
@@ -1793,6 +1993,9 @@ default="gain"
 
     def _booster_rounds(self) -> int:
         return int(self.booster_.num_boosted_rounds())
+
+    def _training_categories(self) -> list[list[Any]] | None:
+        return _xgboost_categories(self.booster_)
 
     def _check_predict_categories(self, X: Any) -> None:
         types = self.booster_.feature_types or []

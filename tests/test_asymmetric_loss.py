@@ -191,12 +191,14 @@ def test_tune_focal_searches_the_asymmetric_parameters_and_its_baseline_is_log_l
     result = tune_focal(X, y, n_trials=4, cv=2, alpha=None, gamma=(0.0, 2.0),
                         params={"gamma_neg": (0.0, 4.0), "clip": (0.0, 0.1), "n_estimators": 10,
                                 "n_jobs": 1},
-                        random_state=0, show_progress_bar=False)
+                        random_state=0, show_progress_bar=False, compare=None, select="focal")
     assert 0.0 <= result.best_params["clip"] <= 0.1
     assert 0.0 <= result.best_params["gamma_neg"] <= 4.0
     assert result.best_estimator.loss_.spec.asymmetric
     searched = {(g, n, c) for g, n, c in fits if n is not None}
     assert len(searched) >= 2  # the trials really vary the asymmetric parameters
-    # the baseline (cv=2 fits, then the refit) is the plain log loss: no gamma_neg, no clip
+    # the log-loss arm (one trial of cv=2 fits: it has nothing to search; then the refit of
+    # the focal arm) is the plain log loss: no gamma_neg, no clip
     assert fits[-3:-1] == [(0.0, None, 0.0)] * 2
+    assert len(result.arms["log_loss"].study.trials) == 1
     assert result.baseline_score is not None

@@ -113,7 +113,7 @@ def test_tune_focal_searches_or_fixes_beta():
     y = (X[:, 0] + rng.normal(size=300) > 1.2).astype(int)
     common = {"n_trials": 4, "cv": 2, "gamma": 1.0, "random_state": 0,
               "params": {"n_estimators": 8, "n_jobs": 1}, "show_progress_bar": False,
-              "baseline": False}
+              "baseline": False, "compare": None}
     searched = tune_focal(X, y, alpha=[None, ("effective_number", (0.9, 0.9999))], **common)
     trials = searched.study.trials
     betas = [t.params["beta"] for t in trials if "beta" in t.params]

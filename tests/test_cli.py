@@ -54,7 +54,8 @@ def test_help_and_version_from_python_m():
     tune_help = _run_module("tune", "--help")
     assert tune_help.returncode == 0
     for option in ("--target", "--backend", "--trials", "--scoring", "--output", "--seed", "--cv",
-                   "--pos-label", "--no-baseline"):
+                   "--pos-label", "--no-baseline", "--compare", "--holdout-size", "--outer-cv",
+                   "--select"):
         assert option in tune_help.stdout
     version = _run_module("--version")
     assert version.returncode == 0
@@ -125,29 +126,80 @@ def test_tune_parallel_runs_trials_at_once(table, tmp_path, capsys, monkeypatch)
 
 
 @pytest.mark.parametrize(("extra", "scored"), [([], "yes"), (["--pos-label", "no"], "no")])
-def test_scored_class_and_baseline_are_printed_and_saved(table, tmp_path, capsys, extra, scored):
+def test_scored_class_verdict_and_arms_are_printed_and_saved(table, tmp_path, capsys, extra,
+                                                             scored):
     data = tmp_path / "data.csv"
     table.to_csv(data, index=False)
     output = tmp_path / "best.json"
     assert cli.main(["tune", str(data), "--target", "label", "-o", str(output), *FAST,
-                     *extra]) == 0
+                     "--param", "num_leaves=4:12", *extra]) == 0
     captured = capsys.readouterr()
     written = json.loads(output.read_text())
     assert json.loads(captured.out) == written  # stdout stays pure JSON
     assert written["pos_label"] == scored
     assert f"gbfocal: positive (scored) class: {scored!r}" in captured.err
-    assert len(written["best_fold_scores"]) == 3
-    assert np.mean(written["best_fold_scores"]) == pytest.approx(written["best_score"])
-    assert len(written["baseline_fold_scores"]) == 3
-    assert np.mean(written["baseline_fold_scores"]) == pytest.approx(written["baseline_score"])
+    # both arms, searched alike, and the verdict from the 30 held-out rows
+    arms = written["arms"]
+    assert set(arms) == {"focal", "log_loss"}
+    assert arms["focal"]["n_trials"] == arms["log_loss"]["n_trials"] == 3
+    assert arms["log_loss"]["best_params"]["gamma"] == 0.0
+    assert arms["log_loss"]["best_params"]["alpha"] is None
+    comparison = written["comparison"]
+    assert comparison["method"] == "holdout" and comparison["n_rows"] == 30
+    low, high = comparison["interval"]
+    assert written["verdict"] == ("focal" if low > 0 else "log_loss" if high < 0
+                                  else "no_difference")
+    assert written["selected"] == ("focal" if written["verdict"] == "focal" else "log_loss")
+    assert written["best_params"] == arms[written["selected"]]["best_params"]
+    assert written["best_score"] == arms[written["selected"]]["best_score"]
+    assert written["baseline_score"] == arms["log_loss"]["best_score"]
     np.testing.assert_allclose(
         written["fold_differences"],
-        np.subtract(written["best_fold_scores"], written["baseline_fold_scores"]),
+        np.subtract(arms["focal"]["best_fold_scores"], arms["log_loss"]["best_fold_scores"]),
     )
-    assert f"baseline average_precision (log loss: gamma=0, alpha=none): " \
-           f"{written['baseline_score']:.4f}" in captured.err
-    per_fold = ", ".join(f"{d:+.4f}" for d in written["fold_differences"])
-    assert f"best - baseline per fold: {per_fold}" in captured.err
+    assert (f"on 30 rows neither search saw (the holdout): focal "
+            f"{comparison['focal_score']:.4f}, log loss {comparison['log_loss_score']:.4f}, "
+            f"difference {comparison['difference']:+.4f} (95% interval {low:+.4f} to "
+            f"{high:+.4f})") in captured.err
+    verdicts = {"focal": "focal loss is better beyond noise",
+                "log_loss": "log loss is better beyond noise",
+                "no_difference": "no difference beyond noise"}
+    assert f"gbfocal: verdict: {verdicts[written['verdict']]}" in captured.err
+    assert "gbfocal: selected: the " in captured.err
+
+
+def test_train_params_use_the_selected_arm(table, tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    table.to_csv(data, index=False)
+    best = tmp_path / "best.json"
+    model = tmp_path / "model.json"
+    assert cli.main(["tune", str(data), "--target", "label", "-o", str(best), *FAST,
+                     "--select", "log_loss"]) == 0
+    written = json.loads(best.read_text())
+    assert written["selected"] == "log_loss"
+    assert cli.main(["train", str(data), "--target", "label", "--params", str(best),
+                     "--output", str(model), "--n-jobs", "1"]) == 0
+    loaded = gbfocal.load_model(model)
+    assert loaded.gamma == 0.0 and loaded.alpha is None
+    assert loaded.n_estimators == written["arms"]["log_loss"]["best_params"]["n_estimators"]
+
+
+def test_compare_options(table, tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    table.to_csv(data, index=False)
+    assert cli.main(["tune", str(data), "--target", "label", *FAST, "--compare", "nested",
+                     "--outer-cv", "2", "--cv", "2"]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert written["comparison"]["method"] == "nested"
+    assert written["comparison"]["n_rows"] == len(table)
+    assert cli.main(["tune", str(data), "--target", "label", *FAST, "--compare", "none",
+                     "--select", "focal"]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert written["comparison"] is None and written["verdict"] is None
+    assert written["selected"] == "focal"
+    # without a comparison "auto" cannot choose: a clean error that says what to do
+    assert cli.main(["tune", str(data), "--target", "label", *FAST, "--compare", "none"]) == 1
+    assert "select='auto' returns the arm" in capsys.readouterr().err
 
 
 def test_pos_label_changes_the_score(table, tmp_path, capsys):

@@ -292,7 +292,7 @@ def test_predict_errors_are_one_line(table, data, tmp_path, capsys):
 
 # ---------------------------------------------------------------- categorical features
 def _accepts_categories(backend: str) -> bool:
-    from gbfocal.tuning import _estimator_class
+    from gbfocal.tuning._inputs import estimator_class as _estimator_class
 
     frame = pd.DataFrame({"x": np.arange(40.0), "c": pd.Categorical(list("abcd") * 10)})
     try:

@@ -21,6 +21,17 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "gbfocal"
 
 
+def _module_name(path: Path) -> str:
+    """``gbfocal/tuning/_space.py`` -> ``tuning._space``; a package's ``__init__`` -> its name."""
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = sorted(_module_name(path) for path in PACKAGE.rglob("*.py"))
+
+
 def _readme_layout() -> dict[str, set[str]]:
     """module -> the gbfocal modules it may import, from the README's layout table."""
     text = (ROOT / "README.md").read_text()
@@ -30,9 +41,10 @@ def _readme_layout() -> dict[str, set[str]]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 3 or not cells[0].startswith("`gbfocal/"):
             continue
-        imports = set(re.findall(r"`(\w+)`", cells[2]))
-        for module in re.findall(r"`(?:gbfocal/)?(\w+)\.py`", cells[0]):
-            allowed[module] = imports
+        imports = set(re.findall(r"`([\w.]+)`", cells[2]))
+        for file in re.findall(r"`((?:gbfocal/)?[\w/]+\.py)`", cells[0]):
+            path = PACKAGE / file.removeprefix("gbfocal/")
+            allowed[_module_name(path)] = imports
     return allowed
 
 
@@ -45,37 +57,49 @@ def _runtime_nodes(tree: ast.AST):
         yield from _runtime_nodes(node)
 
 
-def _imports(path: Path) -> set[str]:
-    """The gbfocal modules a module imports at run time (relative imports, any depth)."""
+def _imports(module: str) -> set[str]:
+    """The gbfocal modules ``module`` imports at run time (relative imports, any depth)."""
+    path = PACKAGE.joinpath(*module.split(".")) if module != "__init__" else PACKAGE
+    is_package = path.is_dir()
+    source = path / "__init__.py" if is_package else path.with_suffix(".py")
+    # the package a relative import of level 1 starts from
+    package = module.split(".") if is_package and module != "__init__" else (
+        module.split(".")[:-1])
     found: set[str] = set()
-    for node in _runtime_nodes(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
+
+    def add(base: list[str], name: str | None) -> None:
+        dotted = ".".join([*base, name] if name else base)
+        found.add(dotted if dotted in MODULES else ".".join(base) or "__init__")
+
+    for node in _runtime_nodes(ast.parse(source.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[:len(package) - (node.level - 1)] if node.level > 1 else package
             if node.module:
-                found.add(node.module.split(".")[0])
-            else:
-                found.update(alias.name for alias in node.names)
+                base = [*base, *node.module.split(".")]
+            for alias in node.names:
+                add(base, alias.name)
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
             "gbfocal."
         ):
-            found.add(node.module.split(".")[1])
+            for alias in node.names:
+                add(node.module.split(".")[1:], alias.name)
     # `from . import __version__` reads the package itself
     return {"__init__" if name == "__version__" else name for name in found}
 
 
 def test_every_module_is_in_the_readme_layout():
-    modules = {path.stem for path in PACKAGE.glob("*.py")}
-    assert modules == set(_readme_layout())
+    assert set(MODULES) == set(_readme_layout())
 
 
-@pytest.mark.parametrize("module", sorted(path.stem for path in PACKAGE.glob("*.py")))
+@pytest.mark.parametrize("module", MODULES)
 def test_imports_follow_the_readme_layout(module):
     allowed = _readme_layout()[module]
-    used = _imports(PACKAGE / f"{module}.py")
+    used = _imports(module) - {module}
     assert used <= allowed, f"{module} imports {sorted(used - allowed)}, not in the README"
 
 
 def test_the_layout_has_no_import_cycle():
-    graph = {module: _imports(PACKAGE / f"{module}.py") for module in _readme_layout()}
+    graph = {module: _imports(module) - {module} for module in _readme_layout()}
     graph["__init__"] = set()  # the package's lazy exports are not a layer below
     state: dict[str, int] = {}
 

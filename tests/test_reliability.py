@@ -294,7 +294,7 @@ def test_every_optional_import_says_what_to_install(monkeypatch):
         ("xgboost", lambda: FocalMultiOutputClassifier(backend="xgboost").fit(
             X, np.column_stack([y, y]).astype(int))),
         ("xgboost", lambda: gb_xgboost._xgboost()),
-        ("optuna", lambda: tuning._import_optuna()),
+        ("optuna", lambda: tuning._search._import_optuna()),
         ("cupy", lambda: gpu._array_module("cupy")),
     ):
         with monkeypatch.context() as patch:

@@ -29,9 +29,11 @@ def data():
 
 
 def _tune(X, y, **kwargs):
+    """tune_focal with small settings; by default the focal search alone, on all rows (the
+    two arms and their comparison are tested in test_tuning_verdict.py and where asked)."""
     options = {
         "n_trials": 3, "cv": 3, "random_state": 0, "show_progress_bar": False,
-        "early_stopping_rounds": 5, "params": dict(FAST),
+        "early_stopping_rounds": 5, "params": dict(FAST), "compare": None, "baseline": False,
     }
     options.update(kwargs)
     return tune_focal(X, y, **options)
@@ -42,18 +44,31 @@ def test_end_to_end_study(data, backend):
     if backend == "xgboost":
         pytest.importorskip("xgboost")
     X, y = data
-    result = _tune(X, y, backend=backend)
+    # the defaults: both arms, compared on a holdout, the selected arm refit
+    booster = {"num_leaves": (4, 16)} if backend == "lightgbm" else {"max_depth": (2, 5)}
+    result = _tune(X, y, backend=backend, compare="holdout", baseline=True,
+                   params={**FAST, **booster})
     assert isinstance(result, TuningResult)
     assert result.backend == backend
-    assert result.best_score == pytest.approx(result.study.best_value)
+    assert result.verdict in ("focal", "log_loss", "no_difference")
+    assert result.selected == ("focal" if result.verdict == "focal" else "log_loss")
+    arm = result.arms[result.selected]
+    assert result.best_score == pytest.approx(arm.study.best_value)
+    assert result.best_params == arm.best_params
+    assert result.study is result.arms["focal"].study
     assert 0.0 <= result.best_score <= 1.0
-    best = result.study.best_trial
-    # n_estimators is the mean of the rounds early stopping kept in the best trial's folds
-    assert result.best_params["n_estimators"] == round(np.mean(best.user_attrs["fold_rounds"]))
-    assert 1 <= result.best_params["n_estimators"] <= FAST["n_estimators"]
-    assert 0.0 <= result.best_params["gamma"] <= 5.0
-    alpha = result.best_params["alpha"]
-    assert alpha in ("balanced", None) or 0.05 <= alpha <= 0.95
+    for name, arm in result.arms.items():
+        best = arm.study.best_trial
+        # n_estimators is the mean of the rounds early stopping kept in the best trial's folds
+        assert arm.best_params["n_estimators"] == round(np.mean(best.user_attrs["fold_rounds"]))
+        assert 1 <= arm.best_params["n_estimators"] <= FAST["n_estimators"]
+        assert len(arm.study.trials) == 3
+        if name == "log_loss":
+            assert arm.best_params["gamma"] == 0.0 and arm.best_params["alpha"] is None
+            continue
+        assert 0.0 <= arm.best_params["gamma"] <= 5.0
+        alpha = arm.best_params["alpha"]
+        assert alpha in ("balanced", None) or 0.05 <= alpha <= 0.95
     # the refit model is configured with exactly the reported parameters
     fitted = result.best_estimator.get_params()
     for name, value in result.best_params.items():
@@ -80,7 +95,7 @@ def test_same_seed_same_study_and_other_seed_differs(data):
     assert [t.params for t in other.study.trials] != [t.params for t in first.study.trials]
 
 
-def test_every_trial_sees_the_same_folds(data):
+def test_every_trial_of_both_arms_sees_the_same_folds(data):
     X, y = data
     seen: list[list[tuple[int, float]]] = []
 
@@ -91,9 +106,10 @@ def test_every_trial_sees_the_same_folds(data):
         seen[-1].append((len(y_test), float(np.asarray(X_test).sum())))
         return float(np.mean(estimator.predict(X_test) == y_test))
 
-    result = _tune(X, y, scoring=recording_scorer, n_trials=3)
-    assert len(seen) == 4  # three trials, then the log-loss baseline
-    assert seen[0] == seen[1] == seen[2] == seen[3]
+    result = _tune(X, y, scoring=recording_scorer, n_trials=3, baseline=True, select="focal",
+                   params={**FAST, "num_leaves": (4, 16)})
+    assert len(seen) == 6  # three trials of the focal arm, then three of the log-loss arm
+    assert all(folds == seen[0] for folds in seen)
     assert sum(n for n, _ in seen[0]) == len(y)  # the test folds partition the data
     assert result.scoring.endswith("recording_scorer")
 
@@ -125,7 +141,8 @@ def test_search_space_for_booster_params(data):
 def test_fixed_alpha_and_gamma_are_not_searched(data):
     X, y = data
     result = _tune(X, y, alpha="balanced", gamma=1.5, n_trials=2)
-    assert all(t.params == {} for t in result.study.trials)
+    # nothing to search: one trial, the second would train the very same fold models
+    assert [t.params for t in result.study.trials] == [{}]
     assert result.best_params["alpha"] == "balanced"
     assert result.best_params["gamma"] == 1.5
 
@@ -174,15 +191,16 @@ def test_searched_n_estimators_refits_with_the_early_stopped_rounds(data):
     assert result.best_estimator.booster_.current_iteration() == kept
 
 
-def test_baseline_is_the_plain_log_loss_model_on_the_same_folds(data):
+def test_the_log_loss_arm_is_the_plain_log_loss_model_on_the_same_folds(data):
     from sklearn.metrics import average_precision_score
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     from gbfocal import FocalLGBMClassifier
 
     X, y = data
-    result = _tune(X, y, n_trials=2, params={**FAST, "num_leaves": (4, 16)})
-    best = result.study.best_trial
+    result = _tune(X, y, n_trials=2, params={**FAST, "num_leaves": (4, 16)}, baseline=True,
+                   select="focal")
+    plain = result.arms["log_loss"].study.best_trial
     # the documented folds, rebuilt here: stratified and shuffled with random_state, and a
     # stratified early-stopping split of each training fold (validation_fraction=0.2)
     scores = []
@@ -190,14 +208,17 @@ def test_baseline_is_the_plain_log_loss_model_on_the_same_folds(data):
         fit, val = train_test_split(train, test_size=0.2, stratify=y[train], random_state=0)
         fit, val = np.sort(fit), np.sort(val)
         model = FocalLGBMClassifier(
-            alpha=None, gamma=0.0, num_leaves=best.params["num_leaves"], random_state=0,
+            alpha=None, gamma=0.0, num_leaves=plain.params["num_leaves"], random_state=0,
             early_stopping_rounds=5, eval_metric="average_precision", **FAST,
         ).fit(X[fit], y[fit], eval_set=[(X[val], y[val])])
         # the margins rank like the probabilities: the score does not depend on calibration
         scores.append(average_precision_score(y[test], model.decision_function(X[test])))
     np.testing.assert_allclose(result.baseline_fold_scores, scores, rtol=1e-12)
     assert result.baseline_score == pytest.approx(np.mean(scores), rel=1e-12)
-    assert len(result.fold_differences) == 3
+    assert result.arms["log_loss"].best_params["num_leaves"] == plain.params["num_leaves"]
+    # the log-loss arm searched the booster space itself (its own trials)
+    assert {"num_leaves"} == set(plain.params)
+    best = result.study.best_trial
     assert result.best_fold_scores == best.user_attrs["fold_scores"]
     assert np.mean(result.best_fold_scores) == pytest.approx(result.best_score, rel=1e-12)
     np.testing.assert_allclose(
@@ -221,20 +242,24 @@ def test_baseline_can_be_turned_off(data):
     assert len(result.best_fold_scores) == 3
 
 
-def test_baseline_after_resuming_pairs_with_the_saved_fold_scores(data, tmp_path):
+def test_both_arms_resume_and_pair_their_saved_fold_scores(data, tmp_path):
     X, y = data
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    first = _tune(X, y, storage=storage, study_name="paired", n_trials=2, refit=False)
-    # the resumed run's best trial may be one of the first run's: its fold scores come from
-    # the study, not from this run
-    resumed = _tune(X, y, storage=storage, study_name="paired", n_trials=1, refit=False)
-    best = resumed.study.best_trial
-    assert resumed.best_fold_scores == best.user_attrs["fold_scores"]
-    # only fixed booster parameters: the baseline is the same model whichever trial is best
-    assert resumed.baseline_fold_scores == first.baseline_fold_scores
+    options = {"storage": storage, "study_name": "paired", "refit": False, "baseline": True,
+               "select": "focal", "params": {**FAST, "num_leaves": (4, 16)}}
+    _tune(X, y, n_trials=2, **options)
+    # the resumed run's best trials may be the first run's: their fold scores come from the
+    # studies, not from this run
+    resumed = _tune(X, y, n_trials=1, **options)
+    focal = resumed.arms["focal"].study
+    plain = resumed.arms["log_loss"].study
+    assert plain.study_name == "paired.log_loss"
+    assert len(focal.trials) == len(plain.trials) == 3
+    assert resumed.best_fold_scores == focal.best_trial.user_attrs["fold_scores"]
+    assert resumed.baseline_fold_scores == plain.best_trial.user_attrs["fold_scores"]
     np.testing.assert_allclose(
         resumed.fold_differences,
-        np.subtract(best.user_attrs["fold_scores"], resumed.baseline_fold_scores), rtol=1e-12,
+        np.subtract(resumed.best_fold_scores, resumed.baseline_fold_scores), rtol=1e-12,
     )
 
 
@@ -243,7 +268,7 @@ def test_pruned_trials_and_no_completed_trial(data):
     # a pruner that prunes every reported value: the trials stop after their first fold
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(
         lower=2.0))
-    with pytest.raises(RuntimeError, match="no trial completed"):
+    with pytest.raises(RuntimeError, match="no trial of the focal arm completed"):
         _tune(X, y, study=study, n_trials=2)
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.PRUNED] * 2
     assert all(list(t.intermediate_values) == [0] for t in study.trials)
@@ -314,6 +339,18 @@ def test_focal_loss_scoring_is_rejected_with_the_reason(data):
         ({"early_stopping_metric": "accuracy"}, "early_stopping_metric"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
         ({"sample_weight": np.ones(3)}, "sample_weight"),
+        ({"compare": "cv"}, "compare must be one of"),
+        ({"select": "best"}, "select must be one of"),
+        ({"compare": "nested", "holdout_size": 0.3}, "holdout_size=0.3 is only used"),
+        ({"compare": "holdout", "outer_cv": 3}, "outer_cv=3 is only used"),
+        ({"holdout_size": 0.3}, "holdout_size=0.3 is only used with compare='holdout'"),
+        ({"baseline": True}, "select='auto' returns the arm"),
+        ({"select": "log_loss"}, "needs the log-loss arm"),
+        ({"compare": "holdout", "holdout_size": 1.5}, "holdout_size must be a share"),
+        ({"compare": "holdout", "holdout_size": True}, "holdout_size must be a share"),
+        ({"compare": "nested", "outer_cv": 1}, "outer_cv must be an integer >= 2"),
+        ({"storage": "nodb://nowhere"}, "storage='nodb://nowhere' could not be opened"),
+        ({"storage": "sqlite:////no/such/folder/x.db"}, "could not be opened"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(data, kwargs, message):
@@ -372,7 +409,7 @@ def _accepts_categories(estimator_class) -> bool:
 
 def test_dataframe_fingerprint_is_its_content():
     pd = pytest.importorskip("pandas")
-    from gbfocal.tuning import _fingerprint
+    from gbfocal.tuning._study import fingerprint as _fingerprint
 
     frame, y = _category_frame(50)
     # the same content stored differently (other blocks, other index) is the same data
@@ -420,7 +457,7 @@ def test_folds_pass_dataframe_rows_with_their_category_columns(monkeypatch):
         def decision_function(self, X):
             return super().decision_function(encoded(X))
 
-    monkeypatch.setattr(tuning, "_estimator_class", lambda backend, multilabel=False: Spy)
+    monkeypatch.setattr(tuning._inputs, "estimator_class", lambda backend, multilabel=False: Spy)
     result = _tune(frame, y, n_trials=2)
     assert seen and all(dtype == "category" for dtype, _ in seen)
     # rows by position: the index (1000 + a permutation) travels along, unused
@@ -435,7 +472,7 @@ def test_tune_focal_on_a_dataframe_with_a_category_column(backend, tmp_path):
     pytest.importorskip("pandas")
     if backend == "xgboost":
         pytest.importorskip("xgboost")
-    from gbfocal.tuning import _estimator_class
+    from gbfocal.tuning._inputs import estimator_class as _estimator_class
 
     estimator_class = _estimator_class(backend)
     if not _accepts_categories(estimator_class):

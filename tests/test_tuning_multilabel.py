@@ -11,8 +11,8 @@ optuna = pytest.importorskip("optuna")
 pytest.importorskip("lightgbm")
 
 from gbfocal import FocalMultiLabelClassifier  # noqa: E402
-from gbfocal._multilabel_tuning import MultiLabelScorer  # noqa: E402
 from gbfocal.tuning import tune_focal  # noqa: E402
+from gbfocal.tuning._multilabel import MultiLabelScorer  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("quiet_optuna")
 
@@ -41,7 +41,7 @@ def test_fold_scores_are_macro_per_label_scores_on_known_entries(backend):
         pytest.importorskip("xgboost")
     X, Y = _data()
     result = tune_focal(X, Y, backend=backend, early_stopping_rounds=None, baseline=False,
-                        **OPTIONS)
+                        compare=None, **OPTIONS)
     assert isinstance(result.best_estimator, FocalMultiLabelClassifier)
     assert result.best_params["backend"] == backend
     best = result.study.best_trial
@@ -63,7 +63,7 @@ def test_other_scores_and_the_nan_marker(scoring):
     X, Y = _data(missing=np.nan)
     params = {**OPTIONS["params"], "missing_label": None}
     result = tune_focal(X, Y, scoring=scoring, early_stopping_rounds=None, baseline=False,
-                        **{**OPTIONS, "params": params})
+                        compare=None, **{**OPTIONS, "params": params})
     model = result.best_estimator
     value = MultiLabelScorer(scoring)(model, X, Y)
     if scoring == "roc_auc":
@@ -74,14 +74,23 @@ def test_other_scores_and_the_nan_marker(scoring):
         assert value < 0
 
 
-def test_early_stopping_and_baseline():
+def test_early_stopping_both_arms_and_the_verdict():
     X, Y = _data(n=420)
     result = tune_focal(X, Y, early_stopping_rounds=5, **OPTIONS)
-    best = result.study.best_trial
+    best = result.arms[result.selected].study.best_trial
     assert 1 <= result.best_params["n_estimators"] <= 20
     assert result.best_params["n_estimators"] == round(np.mean(best.user_attrs["fold_rounds"]))
     assert len(result.fold_differences) == 3
     assert result.baseline_score is not None
+    # the verdict of a multi-label target: macro scores on a holdout neither search saw
+    comparison = result.comparison
+    assert comparison.method == "holdout" and comparison.n_rows == 84  # 20 % of 420 rows
+    assert result.verdict in ("focal", "log_loss", "no_difference")
+    low, high = comparison.interval
+    assert low <= comparison.difference <= high
+    assert comparison.difference == pytest.approx(
+        comparison.focal_score - comparison.log_loss_score)
+    assert result.best_estimator.get_params()["gamma"] == result.best_params["gamma"]
 
 
 def test_multilabel_mistakes_are_clear_errors():
@@ -105,6 +114,6 @@ def test_parallel_multilabel_trials_score_like_sequential_ones(assert_rescored_a
     # n_jobs=2 fits folds on a worker process too
     X, Y = _data()
     options = {**OPTIONS, "n_trials": 4, "params": {"n_estimators": 20},
-               "early_stopping_rounds": 5, "refit": False, "baseline": False}
+               "early_stopping_rounds": 5, "refit": False, "baseline": False, "compare": None}
     parallel = tune_focal(X, Y, n_jobs=2, **options)
     assert_rescored_alike(parallel, X, Y, **options)

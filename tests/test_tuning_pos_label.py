@@ -30,7 +30,7 @@ def _tune(X, y, **kwargs):
         "n_trials": 3, "cv": 3, "random_state": 0, "show_progress_bar": False,
         # no early-stopping split: the outer folds do not depend on how labels sort, so the
         # runs below see the same rows (StratifiedShuffleSplit orders classes by label)
-        "early_stopping_rounds": None, "params": dict(FAST), "baseline": False,
+        "early_stopping_rounds": None, "params": dict(FAST), "baseline": False, "compare": None,
     }
     options.update(kwargs)
     return tune_focal(X, y, **options)

@@ -31,7 +31,7 @@ def _tune(X, y, storage, **kwargs):
     options = {
         "n_trials": 1, "cv": 3, "random_state": 0, "show_progress_bar": False,
         "early_stopping_rounds": 5, "params": dict(FAST), "refit": False,
-        "storage": storage, "study_name": "resume",
+        "storage": storage, "study_name": "resume", "compare": None, "baseline": False,
     }
     options.update(kwargs)
     return tune_focal(X, y, **options)

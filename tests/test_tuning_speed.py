@@ -14,8 +14,9 @@ xgb = pytest.importorskip("xgboost")
 
 import gbfocal  # noqa: E402
 from gbfocal import _parallel, tuning  # noqa: E402
-from gbfocal._folds import FoldData, fold_estimator_class  # noqa: E402
-from gbfocal.tuning import _make_splits, tune_focal  # noqa: E402
+from gbfocal.tuning import _objective, _search, tune_focal  # noqa: E402
+from gbfocal.tuning._folds import FoldData, fold_estimator_class  # noqa: E402
+from gbfocal.tuning._objective import make_splits  # noqa: E402
 
 CLASSES = {"lightgbm": gbfocal.FocalLGBMClassifier, "xgboost": gbfocal.FocalXGBClassifier}
 
@@ -117,7 +118,7 @@ def test_lightgbm_builtin_ranking_metric_equals_gbfocal_metric(metric, weighted)
 # ------------------------------------------------ tune_focal: same work, same result
 def _hand_written_study(X, y, n_trials, seed=0):
     """The loop a careful user writes with gbfocal's adapters (as the benchmark does)."""
-    splits = _make_splits(y, 3, 0.2, seed)
+    splits = make_splits(y, 3, 0.2, seed)
 
     def objective(trial):
         choice = trial.suggest_categorical("alpha_choice", ["balanced", None, "range"])
@@ -155,7 +156,7 @@ def test_tune_focal_scores_every_trial_as_the_hand_written_loop():
     hand = _hand_written_study(X, y, n_trials=4)
     result = tune_focal(X, y, n_trials=4, cv=3, random_state=0, early_stopping_rounds=5,
                         params={"n_estimators": 40, "num_leaves": (4, 16), "n_jobs": 1},
-                        refit=False, baseline=False, show_progress_bar=False)
+                        refit=False, baseline=False, compare=None, show_progress_bar=False)
     assert [t.params for t in result.study.trials] == [t.params for t in hand.trials]
     np.testing.assert_allclose([t.value for t in result.study.trials],
                                [t.value for t in hand.trials], rtol=0, atol=1e-12)
@@ -165,7 +166,7 @@ def test_tune_focal_scores_every_trial_as_the_hand_written_loop():
 def test_parallel_trials_complete_and_score_like_sequential_ones(assert_rescored_alike):
     X, y = _data(n=300)
     options = {"n_trials": 4, "cv": 2, "random_state": 0, "early_stopping_rounds": 5,
-               "params": {"n_estimators": 20}, "refit": False, "baseline": False,
+               "params": {"n_estimators": 20}, "refit": False, "baseline": False, "compare": None,
                "show_progress_bar": False}
     parallel = tune_focal(X, y, n_jobs=2, **options)
     assert len(parallel.study.trials) == 4
@@ -175,7 +176,7 @@ def test_parallel_trials_complete_and_score_like_sequential_ones(assert_rescored
 def test_same_seed_same_best_params_with_one_parallel_trial():
     X, y = _data(n=300)
     options = {"n_trials": 3, "cv": 2, "random_state": 1, "early_stopping_rounds": 5,
-               "params": {"n_estimators": 20}, "refit": False, "baseline": False,
+               "params": {"n_estimators": 20}, "refit": False, "baseline": False, "compare": None,
                "show_progress_bar": False, "n_jobs": 1}
     first, second = tune_focal(X, y, **options), tune_focal(X, y, **options)
     assert first.best_params == second.best_params
@@ -185,14 +186,14 @@ def test_same_seed_same_best_params_with_one_parallel_trial():
 def _spy_threads(monkeypatch, cores):
     monkeypatch.setattr(_parallel, "available_cpus", lambda: cores)
     seen = []
-    original = tuning._Objective.make_estimator
+    original = _objective.Objective.make_estimator
 
     def spy(self, params, **kwargs):
         estimator = original(self, params, **kwargs)
         seen.append(estimator.n_jobs)
         return estimator
 
-    monkeypatch.setattr(tuning._Objective, "make_estimator", spy)
+    monkeypatch.setattr(_objective.Objective, "make_estimator", spy)
     return seen
 
 
@@ -209,7 +210,7 @@ def test_every_fit_gets_one_thread_and_the_cores_go_to_trials(monkeypatch, n_job
     monkeypatch.setattr(optuna.Study, "optimize", spy_optimize)
     X, y = _data(n=200)
     tune_focal(X, y, n_trials=2, cv=2, random_state=0, early_stopping_rounds=None,
-               params={"n_estimators": 5}, baseline=False, show_progress_bar=False,
+               params={"n_estimators": 5}, baseline=False, compare=None, show_progress_bar=False,
                n_jobs=n_jobs)
     assert set(seen) == {1}  # the folds and the refit
     assert started == [cores if n_jobs == -1 else n_jobs]
@@ -219,7 +220,7 @@ def test_fixed_booster_threads_are_kept_or_refused_when_they_oversubscribe(monke
     seen = _spy_threads(monkeypatch, 4)
     X, y = _data(n=200)
     options = {"n_trials": 1, "cv": 2, "random_state": 0, "early_stopping_rounds": None,
-               "baseline": False, "show_progress_bar": False}
+               "baseline": False, "compare": None, "show_progress_bar": False}
     tune_focal(X, y, params={"n_estimators": 5, "n_jobs": 2}, n_jobs=2, **options)
     assert set(seen) == {2}
     with pytest.raises(ValueError, match=r"params\['n_jobs'\]=3 .* n_jobs=2 .* 6 threads on 4"):
@@ -253,7 +254,7 @@ def test_parallel_trials_fit_folds_on_workers_with_one_thread_each(tmp_path, bac
     log = tmp_path / "folds.txt"
     result = tune_focal(X, y, backend=backend, n_trials=6, cv=2, random_state=0,
                         early_stopping_rounds=5, params={"n_estimators": 20}, refit=False,
-                        baseline=False, show_progress_bar=False, n_jobs=2,
+                        baseline=False, compare=None, show_progress_bar=False, n_jobs=2,
                         scoring=_recording_scorer(str(log)))
     rows = [line.split() for line in log.read_text().splitlines()]
     assert len(rows) == sum(len(t.intermediate_values) for t in result.study.trials)
@@ -272,7 +273,7 @@ def test_three_parallel_trials_use_at_most_two_workers_and_score_alike(tmp_path,
     X, y = _data(n=300)
     log = tmp_path / "folds.txt"
     options = {"n_trials": 6, "cv": 2, "random_state": 0, "early_stopping_rounds": 5,
-               "params": {"n_estimators": 20}, "refit": False, "baseline": False,
+               "params": {"n_estimators": 20}, "refit": False, "baseline": False, "compare": None,
                "show_progress_bar": False}
     tune_focal(X, y, n_jobs=2, **options)
     result = tune_focal(X, y, n_jobs=3, scoring=_recording_scorer(str(log)), **options)
@@ -284,22 +285,22 @@ def test_three_parallel_trials_use_at_most_two_workers_and_score_alike(tmp_path,
     assert_rescored_alike(result, X, y, **options)
 
 def _search_objective(monkeypatch, X, y, **options):
-    """The _Objective of a (parallel) tune_focal search, as its fold runner received it."""
+    """The Objective of a (parallel) tune_focal search, as its fold runner received it."""
     seen = []
-    original = tuning._fold_runner
+    original = _search.fold_runner
 
     def spy(objective, *args):
         seen.append(objective)
         return original(objective, *args)
 
-    monkeypatch.setattr(tuning, "_fold_runner", spy)
-    tune_focal(X, y, n_trials=2, cv=2, random_state=0, refit=False, baseline=False,
+    monkeypatch.setattr(_search, "fold_runner", spy)
+    tune_focal(X, y, n_trials=2, cv=2, random_state=0, refit=False, baseline=False, compare=None,
                show_progress_bar=False, **options)
     return seen[0]
 
 
 def test_a_worker_fold_equals_the_same_fold_fitted_here(monkeypatch):
-    from gbfocal._trial_workers import FoldRunner
+    from gbfocal.tuning._workers import FoldRunner
 
     X, y = _data(n=300)
     objective = _search_objective(monkeypatch, X, y, params={"n_estimators": 20},
@@ -320,7 +321,7 @@ def test_a_worker_error_reaches_the_caller_and_files_are_removed(monkeypatch, tm
     import os
     import tempfile
 
-    from gbfocal._trial_workers import FoldRunner
+    from gbfocal.tuning._workers import FoldRunner
 
     parent = os.getpid()  # a closure cell: cloudpickle sends its value to the worker
 
@@ -357,7 +358,7 @@ def test_unpicklable_search_is_a_type_error_naming_n_jobs():
 
     X, y = _data(n=200)
     options = {"n_trials": 2, "cv": 2, "random_state": 0, "early_stopping_rounds": None,
-               "params": {"n_estimators": 5}, "refit": False, "baseline": False,
+               "params": {"n_estimators": 5}, "refit": False, "baseline": False, "compare": None,
                "show_progress_bar": False, "scoring": scorer}
     with pytest.raises(TypeError, match=r"n_jobs > 1.*pickle.*Use n_jobs=1"):
         tune_focal(X, y, n_jobs=2, **options)
@@ -367,7 +368,7 @@ def test_unpicklable_search_is_a_type_error_naming_n_jobs():
 def test_shutdown_workers_stops_them_and_the_next_search_starts_new_ones(monkeypatch):
     import os
 
-    from gbfocal._trial_workers import FoldRunner
+    from gbfocal.tuning._workers import FoldRunner
 
     X, y = _data(n=200)
     objective = _search_objective(monkeypatch, X, y, params={"n_estimators": 5},
@@ -391,7 +392,7 @@ def test_bad_n_jobs_names_the_argument(bad):
 def test_lightgbm_verbose_minus_one_is_silent_as_in_lgbmclassifier(capsys):
     X, y = _data(n=200)
     options = {"n_trials": 1, "cv": 2, "random_state": 0, "early_stopping_rounds": 3,
-               "baseline": False, "show_progress_bar": False}
+               "baseline": False, "compare": None, "show_progress_bar": False}
     # LGBMClassifier users write verbose=-1; it used to fail inside the first trial
     tune_focal(X, y, params={"n_estimators": 5, "verbose": -1}, **options)
     assert capsys.readouterr().out == ""

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from ._base import _constant_margin, _lightgbm_aliases
-from .sklearn import FocalLGBMClassifier, FocalXGBClassifier, _FitInput
+from .._base import _constant_margin, _lightgbm_aliases
+from ..sklearn import FocalLGBMClassifier, FocalXGBClassifier, _FitInput
 
 __all__ = ["FoldData", "fold_estimator_class"]
 

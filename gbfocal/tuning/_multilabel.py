@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MultiLabelScorer", "check_label_counts", "known_mask", "make_splits",
-           "resolve_scoring"]
+__all__ = ["MultiLabelScorer", "check_label_counts", "check_parts", "comparison_splits",
+           "known_mask", "make_splits", "resolve_scoring"]
 
 # scoring name -> (the loss metric it averages, sign: scores are maximised)
 _SCORES = {
@@ -41,7 +41,7 @@ class MultiLabelScorer:
         return f"MultiLabelScorer({self.name!r})"
 
     def __call__(self, estimator: Any, X: Any, Y: Any, sample_weight: Any = None) -> float:
-        from .multilabel import _UNKNOWN, _as_float_labels
+        from ..multilabel import _UNKNOWN, _as_float_labels
 
         values = _as_float_labels(Y)
         labels = np.where(estimator._unknown(values), float(_UNKNOWN), values)
@@ -74,7 +74,7 @@ def resolve_scoring(scoring: Any, early_stopping_metric: Any,
 
 def known_mask(Y: np.ndarray, missing_label: Any) -> np.ndarray:
     """Entries of ``Y`` that are labels, for the estimator's ``missing_label`` marker."""
-    from .multilabel import unknown_entries
+    from ..multilabel import unknown_entries
 
     return ~unknown_entries(Y, missing_label)
 
@@ -102,18 +102,40 @@ def check_label_counts(Y: np.ndarray, known: np.ndarray, cv: int,
         )
 
 
+def check_parts(Y: np.ndarray, known: np.ndarray, parts: dict[str, np.ndarray],
+                where: str, advice: str) -> None:
+    """Every label needs a positive and a negative known entry in every part (ValueError)."""
+    for part, rows in parts.items():
+        positive, negative = _counts(Y, known, rows)
+        empty = np.flatnonzero((positive == 0) | (negative == 0))
+        if empty.size:
+            raise ValueError(
+                f"{where}: labels {empty.tolist()} have no positive or no negative known "
+                f"row in its {part} part (shuffled splits; multi-label targets cannot be "
+                f"stratified). {advice}"
+            )
+
+
+_ADVICE = ("Use fewer folds (cv), early_stopping_rounds=None, another random_state, or drop "
+           "the rarest labels.")
+
+
 def make_splits(Y: np.ndarray, known: np.ndarray, cv: int, validation_fraction: float | None,
-                seed: int) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
+                seed: int, rows: np.ndarray | None = None
+                ) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
     """Shuffled folds and early-stopping splits; every part holds both classes of every label.
 
-    Raises ValueError naming the label and the part otherwise (the scores and the early
-    stopping would be undefined there).
+    ``rows``: split only these rows (positions into ``Y``); the splits hold positions into
+    ``Y`` either way. Raises ValueError naming the label and the part otherwise (the
+    scores and the early stopping would be undefined there).
     """
     from sklearn.model_selection import KFold, train_test_split
 
+    rows = np.arange(Y.shape[0]) if rows is None else rows
     splits: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
     outer = KFold(n_splits=cv, shuffle=True, random_state=seed)
-    for fold, (train_idx, test_idx) in enumerate(outer.split(Y)):
+    for fold, (train_pos, test_pos) in enumerate(outer.split(rows)):
+        train_idx, test_idx = rows[train_pos], rows[test_pos]
         parts: dict[str, np.ndarray] = {"test": test_idx}
         if validation_fraction is None:
             split: tuple[np.ndarray, np.ndarray | None, np.ndarray] = (train_idx, None, test_idx)
@@ -123,15 +145,28 @@ def make_splits(Y: np.ndarray, known: np.ndarray, cv: int, validation_fraction: 
                                                 random_state=seed)
             split = (np.sort(fit_idx), np.sort(val_idx), test_idx)
             parts.update(training=split[0], validation=split[1])
-        for part, rows in parts.items():
-            positive, negative = _counts(Y, known, rows)
-            empty = np.flatnonzero((positive == 0) | (negative == 0))
-            if empty.size:
-                raise ValueError(
-                    f"fold {fold}: labels {empty.tolist()} have no positive or no negative known "
-                    f"row in its {part} part (shuffled folds; multi-label targets cannot be "
-                    "stratified). Use fewer folds (cv), early_stopping_rounds=None, another "
-                    "random_state, or drop the rarest labels."
-                )
+        check_parts(Y, known, parts, f"fold {fold}", _ADVICE)
         splits.append(split)
     return splits
+
+
+def comparison_splits(Y: np.ndarray, known: np.ndarray, method: str, size: float | int,
+                      seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(search rows, evaluation rows)``: one holdout, or ``size`` outer folds (shuffled).
+
+    Every label must keep positive and negative known rows on both sides (ValueError).
+    """
+    from sklearn.model_selection import KFold, train_test_split
+
+    every = np.arange(Y.shape[0])
+    if method == "holdout":
+        search, held = train_test_split(every, test_size=size, random_state=seed)
+        pairs = [(np.sort(search), np.sort(held))]
+    else:
+        pairs = list(KFold(n_splits=int(size), shuffle=True, random_state=seed).split(every))
+    for i, (search, held) in enumerate(pairs):
+        where = "the holdout split" if method == "holdout" else f"outer fold {i}"
+        check_parts(Y, known, {"search": search, "evaluation": held}, where,
+                    "Use a larger holdout_size (or fewer outer folds), another random_state, "
+                    "or drop the rarest labels.")
+    return pairs

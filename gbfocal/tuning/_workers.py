@@ -15,23 +15,38 @@ for :data:`IDLE_SECONDS` after the last task, so a second search skips their sta
 weights, folds, scorer) is pickled once per search into a temporary file that each worker
 reads once; only ``(params, fold)`` and ``(score, rounds)`` travel per fold. The fold in
 this process starts at once, so the first workers' start-up overlaps with useful work.
+
+When the search's process dies without cleaning up (``kill -9``, or SIGTERM in a program
+that installs no handler for it), nothing is left for long: a worker whose parent is gone
+exits within :data:`WATCH_SECONDS` (a thread in each worker watches its parent), and the
+next search removes the temporary folders of searches whose process is gone (the folder
+name holds the owner's pid: ``gbfocal-tuning-<pid>-*``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from ._optional import import_optional
+from .._optional import import_optional
 
-__all__ = ["IDLE_SECONDS", "FoldRunner", "shutdown_workers"]
+__all__ = ["IDLE_SECONDS", "WATCH_SECONDS", "FoldRunner", "remove_dead_searches",
+           "shutdown_workers"]
 
 #: Seconds an idle worker waits for the next search before it exits (joblib's value).
 IDLE_SECONDS = 300
+#: How often a worker checks that the process of its search is still there.
+WATCH_SECONDS = 1.0
+_PREFIX = "gbfocal-tuning-"
+_FOLDER = re.compile(re.escape(_PREFIX) + r"(\d+)-[A-Za-z0-9_]+")
+_PAYLOAD = "objective.pkl"
 
 # the objective a worker process read last: (path, objective)
 _loaded: tuple[str, Any] | None = None
@@ -65,13 +80,72 @@ def _objective_at(path: str) -> Any:
     return _loaded[1]
 
 
-def _load(path: str) -> None:
-    """Warm-up task: start a worker and read the objective before the first fold."""
+_watching = False
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker: exit as soon as ``parent`` (the search's process) is gone.
+
+    loky keeps an idle worker for :data:`IDLE_SECONDS`; without this, a search killed with
+    ``kill -9`` left its workers (and their copy of the data) for that long. An orphan's
+    parent becomes another process, so a changed ``getppid`` means the parent died.
+    """
+    global _watching
+    if _watching:
+        return
+    _watching = True
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        os._exit(0)  # no cleanup to run: the parent owned the search's files
+
+    threading.Thread(target=watch, name="gbfocal-parent-watch", daemon=True).start()
+
+
+def _load(path: str, parent: int) -> None:
+    """Warm-up task: start a worker, watch its parent, read the objective."""
+    _watch_parent(parent)
     _objective_at(path)
 
 
-def _fit_fold(path: str, params: dict[str, Any], fold: int) -> tuple[float, int]:
+def _fit_fold(path: str, parent: int, params: dict[str, Any], fold: int) -> tuple[float, int]:
+    _watch_parent(parent)  # a worker may get a fold before (or without) a warm-up task
     return _objective_at(path).fold_result(params, fold)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_dead_searches(folder: str | None = None) -> list[str]:
+    """Remove the temporary folders of searches whose process is gone; returns them.
+
+    Only folders named ``gbfocal-tuning-<pid>-*`` of this user, holding nothing but the
+    search's pickled data, whose ``<pid>`` is no running process.
+    """
+    removed = []
+    root = Path(folder or tempfile.gettempdir())
+    for entry in root.glob(f"{_PREFIX}*"):
+        match = _FOLDER.fullmatch(entry.name)
+        if match is None or not entry.is_dir() or entry.is_symlink():
+            continue
+        try:
+            if entry.stat().st_uid != os.getuid() or {p.name for p in entry.iterdir()} - {
+                    _PAYLOAD}:
+                continue
+        except OSError:
+            continue
+        if not _alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(str(entry))
+    return removed
 
 
 def _thread_env(threads: int | None) -> dict[str, str]:
@@ -88,7 +162,7 @@ class FoldRunner:
 
     Parameters
     ----------
-    objective : gbfocal.tuning._Objective
+    objective : gbfocal.tuning._objective.Objective
         Has ``fold_result(params, fold) -> (score, rounds)``; pickled for the workers
         without its per-thread fold data.
     n_workers : int
@@ -115,8 +189,11 @@ class FoldRunner:
     def __enter__(self) -> FoldRunner:
         cloudpickle = import_optional("cloudpickle", needed_by="tune_focal(n_jobs > 1)")
         loky = import_optional("joblib.externals.loky", needed_by="tune_focal(n_jobs > 1)")
-        self._dir = tempfile.mkdtemp(prefix="gbfocal-tuning-")
-        self._path = os.path.join(self._dir, "objective.pkl")
+        remove_dead_searches()
+        # the owner's pid in the name: a later search removes the folder if this process
+        # dies without removing it (kill -9)
+        self._dir = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
+        self._path = os.path.join(self._dir, _PAYLOAD)
         payload = self._objective.without_fold_data()
         try:
             with open(self._path, "wb") as file:
@@ -136,7 +213,7 @@ class FoldRunner:
                 env=_thread_env(self._threads),
             )
         for _ in range(self._n_workers):
-            self._track(self._executor.submit(_load, self._path))
+            self._track(self._executor.submit(_load, self._path, os.getpid()))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -168,5 +245,6 @@ class FoldRunner:
                 return self._objective.fold_result(dict(params), fold)
             finally:
                 self._here.release()
-        future = self._track(self._executor.submit(_fit_fold, self._path, dict(params), fold))
+        future = self._track(self._executor.submit(_fit_fold, self._path, os.getpid(),
+                                                   dict(params), fold))
         return future.result()  # fold_result's (float, int), as fitted here
