@@ -142,3 +142,35 @@ def test_running_trials_of_a_killed_search_are_failed_on_resume(tmp_path, monkey
     stale = resumed.study.trials[len(states) - 1]
     assert stale.state == optuna.trial.TrialState.FAIL
     assert all(t.state != optuna.trial.TrialState.RUNNING for t in resumed.study.trials)
+
+
+def test_sigterm_of_a_parallel_cli_search_cleans_up_like_ctrl_c(tmp_path):
+    pd = pytest.importorskip("pandas")
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 6))
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(6)])
+    frame["label"] = (X[:, 0] + rng.normal(size=2000) > 1.5).astype(int)
+    data = tmp_path / "data.csv"
+    frame.to_csv(data, index=False)
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    with open(tmp_path / "stderr.txt", "wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gbfocal", "tune", str(data), "--target", "label",
+             "--trials", "500", "--cv", "3", "--parallel", "2", "--no-progress", "--seed", "0",
+             "--param", "n_estimators=200", "--param", "num_leaves=4:64"],
+            env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        _wait_for(lambda: list(tmp_path.glob(f"gbfocal-tuning-{process.pid}-*")), 120,
+                  "the parallel search's temporary folder")
+        time.sleep(2)  # folds running here and on the worker
+        process.send_signal(signal.SIGTERM)
+        status = process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    err = (tmp_path / "stderr.txt").read_text()
+    assert status == 143, err[-2000:]
+    assert "Traceback" not in err and "gbfocal: terminated" in err
+    assert not list(tmp_path.glob("gbfocal-tuning-*"))  # the pickled data went with it
