@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> None:
 
     cluster = None
     if args.scheduler is None:
+        # ":0": the dashboard on any free port (None still tries 8787 first)
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                               dashboard_address=None)
+                               dashboard_address=":0")
     with Client(args.scheduler or cluster) as client:
         print(f"{args.rows} rows, {args.classes} classes, partitions {chunks}")
         loss = new_loss()

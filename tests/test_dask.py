@@ -18,6 +18,9 @@ Agreement with the single-machine model:
 
 from __future__ import annotations
 
+import contextlib
+import socket
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -51,13 +54,32 @@ LGB_PARAMS = {
 LGB_WARNING = "ignore:Parameter n_jobs will be ignored:UserWarning"
 
 
+@contextlib.contextmanager
+def _port_taken(port: int):
+    """Something listening on ``port`` while the block runs (nothing if it is already)."""
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+    except OSError:
+        pass  # taken already: the condition under test holds anyway
+    try:
+        yield
+    finally:
+        holder.close()
+
+
 @pytest.fixture(scope="module")
 def client():
     # Worker processes (not threads): each worker gets its own unpickled copy of the
-    # loss object, as on a real cluster.
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-    ) as cluster, distributed.Client(cluster) as c:
+    # loss object, as on a real cluster. The cluster starts while Dask's default dashboard
+    # port is taken, as on a machine running another cluster: every port is chosen free
+    # (":0"; with None the scheduler still binds its HTTP server to 8787 first and warns,
+    # an error here).
+    with _port_taken(8787):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    with cluster, distributed.Client(cluster) as c:
         yield c
 
 
