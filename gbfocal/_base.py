@@ -272,14 +272,15 @@ class FocalEstimator(ClassifierMixin, BaseEstimator):
         return save_model(self, path, overwrite=overwrite)
 
     @classmethod
-    def load_model(cls, path: str | os.PathLike[str]) -> Any:
-        """Load an estimator saved by :meth:`save_model` (:func:`gbfocal.persist.load_model`).
+    def load_model(cls, path: str | os.PathLike[str], *, legacy: bool = False) -> Any:
+        """Load an estimator saved by :meth:`save_model` (:func:`gbfocal.persist.load_model`;
+        ``legacy=True`` also loads a format-1 file, which has no digest).
 
         Raises TypeError when the file holds another estimator class.
         """
         from .persist import load_model
 
-        estimator = load_model(path)
+        estimator = load_model(path, legacy=legacy)
         if not isinstance(estimator, cls):
             raise TypeError(f"{path} holds a {type(estimator).__name__}, not a {cls.__name__}")
         return estimator

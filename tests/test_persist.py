@@ -102,7 +102,7 @@ def test_the_file_is_json_with_the_native_model(tmp_path):
     X, y = _data(2, "int")
     clf = FocalLGBMClassifier(**FAST).fit(X, y)
     document = json.loads(clf.save_model(tmp_path / "m.json").read_text())
-    assert document["format"] == "gbfocal-model" and document["version"] == 1
+    assert document["format"] == "gbfocal-model" and document["version"] == 2
     assert document["boosters"][0]["library"] == "lightgbm"
     assert document["boosters"][0]["model"].startswith("tree")  # LightGBM's text format
     assert document["loss"]["gamma"] == 2.0
