@@ -265,6 +265,28 @@ def test_parallel_trials_fit_folds_on_workers_with_one_thread_each(tmp_path, bac
 
 
 
+def test_both_arms_share_the_parallel_workers(tmp_path):
+    import os
+
+    X, y = _data(n=400)
+    log = tmp_path / "folds.txt"
+
+    def scorer(estimator, X_test, y_test, sample_weight=None):
+        with open(log, "a") as file:
+            file.write(f"{os.getpid()} {estimator.gamma}\n")
+        return average_precision_score(y_test, estimator.predict_proba(X_test)[:, 1])
+
+    result = tune_focal(X, y, n_trials=6, cv=2, random_state=0, early_stopping_rounds=5,
+                        params={"n_estimators": 20, "num_leaves": (4, 16)}, refit=False,
+                        select="focal", compare=None, show_progress_bar=False, n_jobs=2,
+                        scoring=scorer)
+    rows = [line.split() for line in log.read_text().splitlines()]
+    plain = [pid for pid, gamma in rows if float(gamma) == 0.0]
+    assert len(result.arms["log_loss"].study.trials) == 6
+    # the log-loss arm's folds run here and on the worker process too
+    assert {int(pid) == os.getpid() for pid in plain} == {True, False}
+
+
 def test_three_parallel_trials_use_at_most_two_workers_and_score_alike(tmp_path,
                                                                        assert_rescored_alike):
     # n_jobs=3 after a search with one worker: the reusable executor grows to n_jobs - 1
