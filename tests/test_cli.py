@@ -281,6 +281,8 @@ def test_one_class_target(table, tmp_path):
         (["--param", "num_leafs=4:8"], "unknown parameter 'num_leafs'"),
         (["--param", "num_leaves"], "bad --param"),
         (["--cv", "1"], "cv must be"),
+        (["--storage", "nodb://nowhere"], "storage='nodb://nowhere' could not be opened"),
+        (["--compare", "holdout", "--holdout-size", "2"], "holdout_size must be a share"),
     ],
 )
 def test_bad_options_are_clean_errors(table, tmp_path, capsys, extra, message):
