@@ -3,7 +3,9 @@
 Boosting starts from a constant raw score; under a custom objective neither LightGBM
 (``boost_from_average`` is ignored) nor XGBoost (``base_score`` is added as a margin)
 computes it, so the loss objects do, from the per-class weight totals
-``W_c = alpha_c * sum(sample_weight of class c)``. Inputs are checked by the caller.
+``W_c = alpha_c * sum(sample_weight of class c)``. Inputs are checked by the caller;
+totals that carry no weight at all are refused here (:func:`check_totals`), since every
+margin then minimises the loss and the search would return an arbitrary bound.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from scipy import optimize
 
 from . import _backend
 
-__all__ = ["minimise_binary", "minimise_multiclass"]
+__all__ = ["check_totals", "minimise_binary", "minimise_multiclass"]
 
 # Half-width of the interval searched for the initial score: sigmoid(50) is 1 in
 # float64, so a larger constant margin cannot lower the loss any further.
@@ -26,6 +28,36 @@ LossFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 GradFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
+def check_totals(totals: np.ndarray) -> None:
+    """Refuse class totals that are not finite, are negative, or are all zero.
+
+    Parameters
+    ----------
+    totals : ndarray of shape (n_classes,)
+        ``alpha_c * sum(sample_weight of class c)``.
+
+    Raises
+    ------
+    ValueError
+        If no class carries weight (all ``sample_weight`` zero, or ``alpha`` zero for
+        every class present): the loss is then 0 for every margin, and the search used
+        to return -49.98 after NumPy's divide-by-zero warnings. Also for a NaN,
+        infinite or negative total, which checked weights and alpha never give.
+    """
+    totals = np.asarray(totals, dtype=np.float64)
+    if not np.isfinite(totals).all() or (totals < 0).any():
+        raise ValueError(
+            "the weighted class totals (alpha_c * sum of sample_weight over class c) must be "
+            f"finite and non-negative, got {totals.tolist()}"
+        )
+    if not totals.sum() > 0:
+        raise ValueError(
+            "the weighted class totals (alpha_c * sum of sample_weight over class c) are all "
+            "zero: no row carries weight (sample_weight all zero, or alpha zero for every "
+            "class in y), so no starting margin minimises the loss"
+        )
+
+
 def minimise_binary(
     totals: np.ndarray, gamma: float, *, functions: tuple[LossFn, GradFn] | None = None
 ) -> float:
@@ -34,6 +66,7 @@ def minimise_binary(
     ``functions``: ``(loss(y, z, weight), grad(y, z, weight))`` of another sigmoid loss
     (the asymmetric one); default the focal loss with ``gamma``.
     """
+    check_totals(totals)
     y = np.array([0, 1], dtype=np.int8)
     scale = 1.0 / totals.sum()
 
@@ -68,6 +101,7 @@ def minimise_binary(
 
 def minimise_multiclass(totals: np.ndarray, gamma: float) -> np.ndarray:
     """argmin_c of ``sum_k W_k FL(k, c)``, gauge fixed by ``mean(c) = 0``."""
+    check_totals(totals)
     k = totals.shape[0]
     y = np.arange(k, dtype=np.intp)
     scale = 1.0 / totals.sum()

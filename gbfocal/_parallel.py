@@ -15,13 +15,24 @@ Thread and fork safety: any number of Python threads may call the kernels and
 down only under the lock that every submission to it holds, so no caller ever submits
 to a pool that is shut down. A forked child drops the parent's pool (whose threads it
 does not have) and starts its own.
+
+The boosting libraries' OpenMP (libgomp) is not fork-safe: libgomp keeps a thread pool
+per thread, and after the parent ran a parallel region of more than one thread, the
+thread that forked hangs in the child's first such region, waiting for pool threads the
+child does not have (LightGBM and XGBoost alike: fit, predict, pickle, unpickle;
+measured). A region of one thread never touches the pool, so in a forked child
+:func:`limit_library_threads` caps LightGBM (its C API ``LGBM_SetMaxThreads``) and
+XGBoost (``xgboost.set_config(nthread=1)``) at one thread, and the estimators pass one
+thread to every call there.
 """
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import operator
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -168,8 +179,67 @@ def _forget_pool() -> None:
     _pool, _pool_size, _lock = None, 0, threading.Lock()
 
 
+# --------------------------------------------------------------------------- fork
+_forked = False  # this process is a fork of another (os.fork, multiprocessing "fork")
+_capped = threading.local()  # .libraries: those capped at one thread for the thread
+
+
+def _cap_lightgbm(lightgbm: Any) -> None:
+    # LGBM_SetMaxThreads is in LightGBM's public C API: a process-wide ceiling on
+    # every OpenMP region, num_threads in params included; Python reaches the loaded
+    # library only as lightgbm.basic._LIB (there is no Python wrapper).
+    lib = getattr(getattr(lightgbm, "basic", None), "_LIB", None)
+    if lib is not None and hasattr(lib, "LGBM_SetMaxThreads"):
+        lib.LGBM_SetMaxThreads(ctypes.c_int(1))
+
+
+def _cap_xgboost(xgboost: Any) -> None:
+    # XGBoost's global nthread bounds every booster's and DMatrix's threads; it is kept
+    # per thread, so each thread that uses XGBoost in the child sets it.
+    xgboost.set_config(nthread=1)
+
+
+_LIBRARY_CAPS = {"lightgbm": _cap_lightgbm, "xgboost": _cap_xgboost}
+
+
+def in_forked_child() -> bool:
+    """Whether this process was forked from another (``os.fork``, multiprocessing "fork")."""
+    return _forked
+
+
+def limit_library_threads() -> None:
+    """In a forked child, cap LightGBM and XGBoost at one OpenMP thread; else nothing.
+
+    Runs right after the fork (the child's only thread) for the libraries already
+    imported, and again from the estimators, in any thread, for a library imported
+    after the fork and for XGBoost's per-thread setting. Never raises: a library that
+    refuses is left as it is (the estimators still pass one thread to each call).
+    """
+    if not _forked:
+        return
+    done: frozenset[str] = getattr(_capped, "libraries", frozenset())
+    for name, cap in _LIBRARY_CAPS.items():
+        module = sys.modules.get(name)
+        if name in done or module is None:
+            continue
+        try:
+            cap(module)
+        except Exception:  # a fork hook must not fail; see the docstring
+            continue
+        done |= {name}
+    _capped.libraries = done
+
+
+def _after_fork_in_child() -> None:
+    global _forked, _capped
+    _forget_pool()
+    _forked = True
+    _capped = threading.local()  # a grandchild caps again, whatever its parent did
+    limit_library_threads()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _warn_on_bad_environment() -> None:

@@ -643,6 +643,21 @@ def _class_totals(labels: np.ndarray, weight: np.ndarray | None, alpha: np.ndarr
     return np.bincount(labels, weights=weight, minlength=n_classes) * alpha
 
 
+def _require_weight(weight: np.ndarray | None, entries: str = "row") -> None:
+    """Refuse checked ``sample_weight`` that gives no ``entries`` any weight.
+
+    ``init_score`` minimises a weighted loss: with every weight zero the loss is 0 for
+    every margin (before: -49.98, the end of the search interval, after NumPy's
+    divide-by-zero warnings). NaN and negative weights are refused by the weight check.
+    """
+    if weight is not None and not np.any(weight):
+        where = "" if entries == "row" else f" on every labelled {entries}"
+        raise ValueError(
+            f"sample_weight is all zero{where}: no {entries} carries weight, so there is no "
+            "starting margin to fit (init_score)"
+        )
+
+
 # --------------------------------------------------------------------------- asymmetric
 # The asymmetric focal loss (Ridnik et al. 2021, gbfocal._asymmetric) of a sigmoid output:
 # the binary and multi-label losses use these when their spec has gamma_neg or clip; _backend
@@ -815,10 +830,14 @@ class BinaryFocalLoss(FocalLoss):
         )
 
     def init_score(self, y: Any, sample_weight: Any = None) -> float:
-        """Constant raw margin minimising the weighted focal loss on ``(y, sample_weight)``."""
-        self.fit(y, sample_weight)
+        """Constant raw margin minimising the weighted focal loss on ``(y, sample_weight)``.
+
+        Raises ValueError when ``sample_weight`` is all zero (no row carries weight).
+        """
         labels = self._check_labels(y)
         weight = self._check_weight(sample_weight, labels)
+        _require_weight(weight)
+        self.fit(y, sample_weight)
         return minimise_binary(_class_totals(labels, weight, self.alpha_, 2), self.spec.gamma,
                                functions=_asym_functions(self.spec))
 
@@ -968,10 +987,14 @@ class MulticlassFocalLoss(FocalLoss):
         )
 
     def init_score(self, y: Any, sample_weight: Any = None) -> np.ndarray:
-        """Constant raw margins ``(n_classes,)``, mean zero, minimising the weighted focal loss."""
-        self.fit(y, sample_weight)
+        """Constant raw margins ``(n_classes,)``, mean zero, minimising the weighted focal loss.
+
+        Raises ValueError when ``sample_weight`` is all zero (no row carries weight).
+        """
         labels = self._check_labels(y)
         weight = self._check_weight(sample_weight, labels)
+        _require_weight(weight)
+        self.fit(y, sample_weight)
         totals = _class_totals(labels, weight, self.alpha_, self.n_classes)
         return minimise_multiclass(totals, self.spec.gamma)
 
@@ -1291,11 +1314,13 @@ class MultiOutputFocalLoss(FocalLoss):
         The loss separates over outputs, so each output gets the constant that is
         optimal for its own labelled pairs (mean zero over classes; zeros for an
         output without labels). Fits ``alpha_``. Flatten with ``.ravel()`` for the
-        libraries' output-major ``A * K`` columns.
+        libraries' output-major ``A * K`` columns. Raises ValueError when
+        ``sample_weight`` is zero on every labelled entry.
         """
-        self.fit(y, sample_weight)
         labels = self._check_labels(y)
         mask, pair_y, pair_w = self._pairs(labels, self._check_weight(sample_weight, labels))
+        _require_weight(pair_w, "entry")
+        self.fit(y, sample_weight)
         output = np.nonzero(mask.reshape(labels.shape))[1]
         totals = np.zeros((self.n_outputs, self.n_classes))
         np.add.at(totals, (output, pair_y), 1.0 if pair_w is None else pair_w)
@@ -1687,11 +1712,14 @@ class MultiLabelFocalLoss(FocalLoss):
 
     # ------------------------------------------------------------------ margins and probabilities
     def init_score(self, y: Any, sample_weight: Any = None) -> np.ndarray:
-        """Constant raw margins ``(n_labels,)``: each label's focal optimum."""
-        self.fit(y, sample_weight)
+        """Constant raw margins ``(n_labels,)``: each label's focal optimum (0 for a label
+        without weight). Raises ValueError when ``sample_weight`` is zero on every labelled
+        entry."""
         labels = self._check_labels(y)
         weight = self._check_weight(sample_weight, labels)
         codes, mask = v.check_multioutput_labels(labels, 2, self.ignore_label)
+        _require_weight(None if weight is None else np.asarray(weight)[mask], "entry")
+        self.fit(y, sample_weight)
         out = np.zeros(self.n_labels)
         for label in range(self.n_labels):
             rows = mask[:, label]

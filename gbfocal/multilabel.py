@@ -186,7 +186,8 @@ default="auto"
     random_state : int, RandomState or None, default=None
         Seed of the boosters.
     n_jobs : int or None, default=None
-        Threads (-1: all cores); None: the library's default.
+        Threads (-1: all cores); None: the library's default. Passed to training and to
+        every prediction; 1 in a forked child, where more OpenMP threads would hang.
     correct_proba : bool, default=True
         :meth:`predict_proba` returns each label's focal posterior
         (:func:`gbfocal.focal_posterior` with that label's ``alpha_[l]``); False: the plain
@@ -615,7 +616,8 @@ default="auto"
             rows = np.flatnonzero(labels[:, 0] != _UNKNOWN)
             X, labels, margin = X[rows], labels[rows, 0], margin[rows, 0]
             weight = None if weight is None else weight[rows]
-        return xgb.DMatrix(X, label=labels, weight=weight, base_margin=margin)
+        return xgb.DMatrix(X, label=labels, weight=weight, base_margin=margin,
+                           nthread=self._threads())
 
     # ------------------------------------------------------------------ predict
     def _rounds(self) -> list[int | None]:
@@ -641,7 +643,8 @@ default="auto"
         else:
             xgb = _import("xgboost")
             # XGBoost's predict ignores best_iteration: the range is explicit ((0, 0): all).
-            raw = self.boosters_[0].predict(xgb.DMatrix(X), output_margin=True,
+            raw = self.boosters_[0].predict(xgb.DMatrix(X, nthread=self._threads()),
+                                            output_margin=True,
                                             iteration_range=(0, rounds[0] or 0))
         return raw.reshape(X.shape[0], self.n_outputs_) + self.init_score_
 

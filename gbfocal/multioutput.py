@@ -149,7 +149,7 @@ class FocalMultiOutputClassifier(FocalEstimator):
         Seed of the boosters.
     n_jobs : int or None, default=None
         Threads (-1: all cores); None: the library's default. Passed to training and to
-        every prediction.
+        every prediction; 1 in a forked child, where more OpenMP threads would hang.
     correct_proba : bool, default=True
         :meth:`predict_proba` returns the class posterior of the focal risk minimiser
         (:func:`gbfocal.focal_posterior`); False: the plain softmax of the margins, which

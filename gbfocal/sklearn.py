@@ -84,7 +84,8 @@ _XGBOOST_BUILTIN_ONLY = {
     "tweedie_variance_power": "", "huber_slope": "", "quantile_alpha": "",
     "aft_loss_distribution": "", "aft_loss_distribution_scale": "", "ndcg_exp_gain": "",
     "lambdarank_pair_method": "", "lambdarank_num_pair_per_sample": "",
-    "lambdarank_unbiased": "", "lambdarank_bias_norm": "",
+    "lambdarank_unbiased": "", "lambdarank_bias_norm": "", "lambdarank_normalization": "",
+    "lambdarank_score_normalization": "",
 }
 
 
@@ -1085,7 +1086,8 @@ _FIT_CONTROL_DOC = """
         Threads used by the booster; -1 means all cores, None the library's default.
         During ``fit`` it also bounds gbfocal's own gradient threads
         (:func:`gbfocal.set_num_threads`, restored afterwards; process-wide, so fits
-        running at once share the smallest bound).
+        running at once share the smallest bound). 1 in a forked child, where more
+        OpenMP threads would hang (README, "Thread safety and fork safety").
     early_stopping_rounds : int or None, default=None
         Stop when the first ``eval_metric`` on the validation set (``eval_set`` in
         :meth:`fit`) has not improved for this many rounds; the booster then keeps the
