@@ -967,9 +967,9 @@ def read_params(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _estimator_class(backend: str) -> Any:
-    from .tuning._inputs import estimator_class
+    from ._registry import estimator_for
 
-    return estimator_class(backend)
+    return estimator_for(backend)
 
 
 def _label_order_alpha(alpha: Any, pos_label: Any, labels: list[Any]) -> Any:
@@ -1078,10 +1078,10 @@ def _command_train(args: argparse.Namespace) -> int:
 def _load_model(path: str) -> Any:
     if not Path(path).is_file():
         raise CLIError(f"no such file: {path}")
-    import gbfocal  # the package's lazy export: the estimators load on first use
+    from .persist import load_model
 
     try:
-        model = gbfocal.load_model(path)
+        model = load_model(path)
     except KeyError as exc:
         raise CLIError(f"{path} is not a complete gbfocal model file (no {exc})") from exc
     if hasattr(model, "n_outputs_"):

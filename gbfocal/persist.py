@@ -634,9 +634,9 @@ def _build(document: dict[str, Any], version: int) -> Any:
         raise _Invalid(f"the {name} document lacks {sorted(missing)} and has unknown fields "
                        f"{sorted(unknown)}")
     _field(document, "gbfocal_version", str, "a string")
-    import gbfocal  # the package's lazy exports: this module sits below the estimators
+    from ._registry import estimator_class  # the estimators sit above this module
 
-    cls = getattr(gbfocal, name)
+    cls = estimator_class(name)
     estimator = _estimator(cls, document)
     n_features = _count(document, "n_features_in")
     names = document["feature_names_in"]

@@ -13,6 +13,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
+from .._registry import estimator_for
 from .._spec import BOOSTER_BACKENDS, METRICS
 
 __all__ = ["BACKENDS", "EVAL_METRICS", "check_class_counts", "check_n_jobs",
@@ -52,17 +53,8 @@ def targets(y: Any) -> np.ndarray:
 
 
 def estimator_class(backend: Any, *, multilabel: bool = False) -> type:
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    from .. import sklearn as gb_sklearn
-
-    if multilabel:
-        from ..multilabel import FocalMultiLabelClassifier
-
-        return FocalMultiLabelClassifier
-    if backend == "lightgbm":
-        return gb_sklearn.FocalLGBMClassifier
-    return gb_sklearn.FocalXGBClassifier
+    """The estimator a search fits (:func:`gbfocal._registry.estimator_for`)."""
+    return estimator_for(backend, multilabel=multilabel)
 
 
 def resolve_scoring(scoring: Any, early_stopping_metric: Any) -> tuple[Callable, str, str]:
