@@ -75,8 +75,9 @@ def grad_hess(
     result is that of ``z.astype(np.float64)``), ``alpha`` the resolved class weights (None:
     all ones), ``weight`` checked row weights or None. ``dtype=np.float32`` makes the
     kernels store float32 directly: each value is the float64 result rounded once, exactly
-    what a later ``astype(np.float32)`` gives. ``out``: C-contiguous arrays of dtype
-    ``dtype`` and the shape of ``z`` that the kernels write into (the NumPy path ignores it).
+    what a later ``astype(np.float32)`` gives. ``out``: contiguous arrays of dtype
+    ``dtype`` and the shape of ``z`` that the kernels write into (row-major; multiclass
+    also column-major, as ``z`` may be); the NumPy path ignores it.
     """
     kernels = compiled()
     if kernels is None:

@@ -40,7 +40,7 @@ def estimator_class(name: str) -> type:
         raise ValueError(f"unknown estimator {name!r}: one of {sorted(ESTIMATORS)}")
     # the estimators' modules need scikit-learn: the install hint when it is missing
     import_optional("sklearn", needed_by=f"gbfocal.{name}")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), name)
 
 
 def estimator_for(backend: str, *, multilabel: bool = False) -> type:

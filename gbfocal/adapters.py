@@ -6,15 +6,15 @@ library's protocol; they are small, picklable (no closures: they travel through
 public per-round interface. The loss objects' methods ``lgb_objective``, ``xgb_metric``,
 ``lgb_eval(m)`` and so on return or call these.
 
-==================  ===============================  ======================================
-library call        objective                        metric
-==================  ===============================  ======================================
-``lgb.train``       ``params["objective"]``:         ``feval=``:
-                    :class:`LightGBMObjective`       :class:`LightGBMMetric`
-``xgb.train``       ``obj=``: :class:`XGBoostObjective`   ``custom_metric=``: :class:`XGBoostMetric`
-``LGBMClassifier``  :class:`SklearnObjective`        :class:`LightGBMSklearnMetric`
-``XGBClassifier``   :class:`SklearnObjective`        :class:`XGBoostSklearnMetric`
-==================  ===============================  ======================================
+==================  ===================================  ==========================================
+library call        objective                            metric
+==================  ===================================  ==========================================
+``lgb.train``       ``params["objective"]``:             ``feval=``:
+                    :class:`LightGBMObjective`           :class:`LightGBMMetric`
+``xgb.train``       ``obj=``: :class:`XGBoostObjective`  ``custom_metric=``: :class:`XGBoostMetric`
+``LGBMClassifier``  :class:`SklearnObjective`            :class:`LightGBMSklearnMetric`
+``XGBClassifier``   :class:`SklearnObjective`            :class:`XGBoostSklearnMetric`
+==================  ===================================  ==========================================
 
 Neither library is imported here, nor :mod:`gbfocal.losses` (which imports this module):
 an adapter wraps any object with the loss objects' per-round interface.
@@ -119,7 +119,9 @@ class LightGBMObjective(_Objective):
         grad, hess = self._grad_hess(preds, dataset_label(train_data), train_data.get_weight(),
                                      train_data)
         # LightGBM stores float32 and flattens (n, K) in Fortran order: hand it exactly
-        # that, so its own conversion is a no-op instead of a copy.
+        # that, so its own conversion is a no-op instead of a copy. The multiclass kernels
+        # already write LightGBM's column-major margins' layout (round_grad_hess): no-ops
+        # here too, except on the NumPy path.
         return np.asfortranarray(grad), np.asfortranarray(hess)
 
 

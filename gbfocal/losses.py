@@ -110,8 +110,11 @@ class TrainingSet:
         self.pair_combined: np.ndarray | None = None  # multi-label: class x row weight per pair
         self.buffers: tuple[np.ndarray, np.ndarray] | None = None
 
-    def take_buffers(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """float32 gradient and Hessian arrays to write this round's result into.
+    def take_buffers(
+        self, shape: tuple[int, ...], order: Literal["C", "F"] = "C"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """float32 gradient and Hessian arrays (memory layout ``order``) to write this
+        round's result into.
 
         Last round's arrays when nothing but this cache refers to them any more (the
         library has copied them into its own storage and dropped them), else new
@@ -122,8 +125,10 @@ class TrainingSet:
         write into one pair.
         """
         buffers, self.buffers = self.buffers, None
-        if buffers is None or buffers[0].shape != shape or not _unreferenced(buffers):
-            buffers = (np.empty(shape, np.float32), np.empty(shape, np.float32))
+        if (buffers is None or buffers[0].shape != shape or not _unreferenced(buffers)
+                or not buffers[0].flags[order]):
+            buffers = (np.empty(shape, np.float32, order=order),
+                       np.empty(shape, np.float32, order=order))
         return buffers
 
     def keep_buffers(self, grad: np.ndarray, hess: np.ndarray) -> None:
@@ -188,6 +193,7 @@ class FocalLoss:
       checked margins of this loss's shape;
     * :meth:`round_grad_hess` ``(margins, training_set)``: float32 gradient and Hessian,
       written into reused buffers;
+    * :meth:`forget_training_sets`: drop the cached training sets once training is over;
     * :meth:`metric` ``(name, y, raw, weight)`` and :meth:`metric_sums` (the numerator and
       denominator of a weighted-mean metric, for all-reducing across workers);
     * :meth:`decode_label`: a library's stored label as labels of this loss.
@@ -399,6 +405,15 @@ class FocalLoss:
             del caches[:-_MAX_TRAINING_SETS]
         return cache
 
+    def forget_training_sets(self) -> None:
+        """Drop the cached training sets (checked labels, weights, gradient buffers).
+
+        The next objective call checks its training set again; ``alpha_`` stays. The
+        estimators call it after fitting, so that a fitted model holds none of them.
+        """
+        with _TRAINING_SETS_LOCK:
+            self.__dict__.pop("_train_caches", None)
+
     def margins(
         self, preds: Any, n_rows: int, *, layout: str | None = None, keep_float32: bool = False
     ) -> np.ndarray:
@@ -441,16 +456,24 @@ class FocalLoss:
 
         ``margins`` from :meth:`margins`, ``training`` from :meth:`training_set`. The
         result is written into the training set's reused buffers (see
-        :meth:`TrainingSet.take_buffers`): hand it to the library, do not keep it.
+        :meth:`TrainingSet.take_buffers`): hand it to the library, do not keep it (an
+        array still referred to is never written again; the next round gets new ones).
+        Multiclass results keep the memory layout of column-major margins (LightGBM's),
+        so that the library's flattening in column order is a view, not a copy.
         """
         if margins.shape[0] != training.n_rows:
             raise ValueError(
                 f"raw_score has {margins.shape[0]} samples but the labels have {training.n_rows}"
             )
-        out = training.take_buffers(margins.shape)
+        out = training.take_buffers(margins.shape, self._buffer_order(margins))
         grad, hess = self._derivatives(training, margins, dtype=np.float32, out=out)
         training.keep_buffers(grad, hess)
         return grad, hess
+
+    def _buffer_order(self, margins: np.ndarray) -> Literal["C", "F"]:
+        """Memory layout of :meth:`round_grad_hess`'s result (C here; see the multiclass
+        loss, whose kernels write either)."""
+        return "C"
 
     def metric(self, name: str, y: Any, raw_score: Any, sample_weight: Any = None) -> float:
         """Metric ``name`` (one of :data:`METRICS`) on raw margins, weighted by ``sample_weight``.
@@ -976,6 +999,12 @@ class MulticlassFocalLoss(FocalLoss):
     def _values(self, training: TrainingSet, z: np.ndarray, reduction: str = "none") -> Any:
         return _backend.loss(training.labels, z, self._alpha_arg(training), training.weight,
                              self.spec.gamma, binary=False)
+
+    def _buffer_order(self, margins: np.ndarray) -> Literal["C", "F"]:
+        # LightGBM hands (n, K) column-major margins and flattens the gradient in column
+        # order: written column-major, it is handed over without a copy (8 bytes per row
+        # and class for the pair, every round).
+        return "F" if margins.flags.f_contiguous and not margins.flags.c_contiguous else "C"
 
     def _derivatives(
         self, training: TrainingSet, z: np.ndarray, *, dtype: Any = np.float64,

@@ -169,6 +169,46 @@ def test_gamma_zero_is_log_loss():
     np.testing.assert_allclose(hess, pm * qm, rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("n_classes", [2, 7, 300])
+def test_multiclass_layouts_give_the_same_bits(n_classes):
+    """Column-major margins (LightGBM's) are read as they are, and column-major outputs
+    written directly (no C-ordered copies): the layout changes only the order values are
+    copied in, so every result equals the row-major one bit for bit (weights, class
+    weights, both Hessians, several blocks). The layouts used: LightGBM's margins into
+    float32 column-major buffers (round_grad_hess) and into new float64 row-major arrays
+    (the public functions, a metric); each is compiled once, so no more are tested."""
+    rng = np.random.default_rng(n_classes)
+    n = 700  # blocks of 256 and a shorter last one
+    z = multiclass_scores(rng, n, n_classes)
+    zf = np.asfortranarray(z)
+    assert not zf.flags.c_contiguous
+    y = rng.integers(0, n_classes, n).astype(np.intp)
+    weight = rng.uniform(0.0, 3.0, n)
+    alpha = rng.uniform(0.1, 2.0, n_classes)
+    for positive in (True, False):
+        for a, w in ((None, None), (alpha, weight)):
+            for dtype, order in ((np.float32, "F"), (np.float64, "C")):
+                want = [np.empty((n, n_classes), dtype) for _ in range(2)]
+                _kernels.multiclass_grad_hess(y, z, a, w, 2.5, positive, *want)
+                got = [np.empty((n, n_classes), dtype, order=order) for _ in range(2)]
+                _kernels.multiclass_grad_hess(y, zf, a, w, 2.5, positive, *got)
+                for g, v in zip(got, want, strict=True):
+                    np.testing.assert_array_equal(g, v)
+    loss_c, loss_f = np.empty(n), np.empty(n)
+    _kernels.multiclass_loss(y, z, alpha, weight, 2.5, loss_c)
+    _kernels.multiclass_loss(y, zf, alpha, weight, 2.5, loss_f)
+    np.testing.assert_array_equal(loss_f, loss_c)
+
+
+def test_column_major_margins_are_not_copied():
+    """Only a margin array in neither layout (a strided view) is copied."""
+    for z in (np.zeros((50, 4)), np.asfortranarray(np.zeros((50, 4)))):
+        assert _kernels._multiclass_arrays(z, None, None)[0] is z
+    strided = np.zeros((50, 8))[:, ::2]
+    copied = _kernels._multiclass_arrays(strided, None, None)[0]
+    assert copied.flags.c_contiguous and not np.shares_memory(copied, strided)
+
+
 # --------------------------------------------------------------------------- scratch
 @pytest.mark.parametrize("n_rows", [0, 1, 2, 63, 255, 256, 257, 10_000])
 def test_multiclass_scratch_is_sized_by_the_rows(n_rows):

@@ -861,6 +861,55 @@ def test_objective_reuses_only_buffers_nobody_holds(binary):
         assert (grad4.ctypes.data, hess4.ctypes.data) == address  # reused: no new pages
 
 
+def test_lightgbm_multiclass_gradients_come_column_major_without_copies():
+    """LightGBM hands (n, K) column-major margins (a view of its flat score buffer) and
+    flattens the gradient in column order: the kernels read the margins as they are and
+    write the gradient pair column-major into the reused buffers, so that LightGBM's
+    ``ravel(order="F")`` and float32 conversion are views. Same numbers as row-major;
+    a pair the caller still holds is never rewritten."""
+    X, y, w = _multiclass_data(n=300)
+    loss = MulticlassFocalLoss(3, alpha=[0.5, 1.0, 2.0], gamma=2.0)
+    data = lgb.Dataset(X, y, weight=w).construct()
+    rng = np.random.default_rng(1)
+    raw1, raw2 = (np.asfortranarray(rng.normal(0.0, 3.0, (300, 3))) for _ in range(2))
+    weight = data.get_weight()  # float32, as the objective reads it
+    expected1, expected2 = ([a.astype(np.float32) for a in loss.grad_hess(y, raw, weight)]
+                            for raw in (raw1, raw2))
+
+    grad1, hess1 = loss.lgb_objective(raw1, data)
+    for got, want in ((grad1, expected1[0]), (hess1, expected1[1])):
+        assert got.dtype == np.float32 and got.flags.f_contiguous
+        assert np.shares_memory(got.ravel(order="F"), got)  # LightGBM's flattening: a view
+        assert_array_equal(got, want)
+    grad2, hess2 = loss.lgb_objective(raw2, data)  # round 1's pair is still held
+    assert_array_equal(grad1, expected1[0])
+    assert_array_equal(hess1, expected1[1])
+    assert_array_equal(grad2, expected2[0])
+    assert_array_equal(hess2, expected2[1])
+    assert not np.shares_memory(grad1, grad2) and not np.shares_memory(hess1, hess2)
+    # row-major margins (XGBoost's layout, a user's array) give row-major results, same values
+    training = loss.training_set(data.get_label(), weight, dataset=data)
+    grad_c, hess_c = loss.round_grad_hess(loss.margins(np.ascontiguousarray(raw2), 300),
+                                          training)
+    assert grad_c.flags.c_contiguous and hess_c.flags.c_contiguous
+    assert_array_equal(grad_c, expected2[0])
+    assert_array_equal(hess_c, expected2[1])
+
+
+def test_forget_training_sets_drops_the_cached_buffers():
+    X, y, _ = _multiclass_data(n=200)
+    loss = MulticlassFocalLoss(3, alpha="balanced")
+    data = lgb.Dataset(X, y).construct()
+    raw = np.zeros((200, 3), order="F")
+    first = [a.copy() for a in loss.lgb_objective(raw, data)]
+    alpha = loss.alpha_.copy()
+    loss.forget_training_sets()
+    assert not loss.__dict__.get("_train_caches")
+    assert_array_equal(loss.alpha_, alpha)  # the fitted class weights stay
+    for got, want in zip(loss.lgb_objective(raw, data), first, strict=True):
+        assert_array_equal(got, want)  # checked again, same result
+
+
 def test_float32_margins_give_the_float64_result():
     """XGBoost's float32 margins go to the kernels as they are; every float32 is exact
     in float64, so the result equals that of the float64 copy bit for bit."""

@@ -487,3 +487,72 @@ def test_a_float_alpha_weighs_the_larger_label_with_string_classes(Estimator: An
     np.testing.assert_allclose(clf.loss_.alpha_, [0.75, 0.25])
     per_class = Estimator(alpha=[0.25, 0.75], **FAST).fit(X, y)
     np.testing.assert_allclose(per_class.loss_.alpha_, [0.25, 0.75])
+
+
+# ------------------------------------------------------- memory with many classes
+def _trees(model_str: str) -> str:
+    start, end = model_str.index("\nTree=0\n"), model_str.index("\nend of trees")
+    return model_str[start:end]
+
+
+@pytest.mark.parametrize(("weighted", "alpha"), [(False, None), (True, [0.5, 1.0, 2.0])])
+def test_lgbm_multiclass_model_is_what_lightgbm_trains_from_float64_gradients(
+    weighted: bool, alpha: Any,
+) -> None:
+    """The estimator hands LightGBM column-major float32 gradients written in place, the
+    initial score flat in LightGBM's class-major layout, and drops the Dataset's Python
+    copy of it (benchmarks/many_classes.py). Reference: LightGBM converting everything
+    itself, from an objective returning row-major float64 arrays and an (n, K) float64
+    initial score. The trees are the same bit for bit."""
+    from gbfocal.sklearn import _fold_lightgbm_init_score
+
+    X, y = _multiclass()
+    w = np.random.default_rng(3).uniform(0.2, 3.0, len(y)) if weighted else None
+    clf = FocalLGBMClassifier(alpha=alpha, gamma=2.0, n_estimators=12, num_leaves=7,
+                              n_jobs=1, random_state=0).fit(X, y, sample_weight=w)
+    loss = MulticlassFocalLoss(3, alpha=alpha, gamma=2.0)
+    init = loss.init_score(y, w)
+    np.testing.assert_array_equal(init, clf.init_score_)
+    assert np.ptp(init) > 0.1  # a per-class start: its layout matters
+
+    def objective(preds: Any, data: Any) -> Any:  # float64, C order: LightGBM converts
+        grad, hess = loss.grad_hess(y, np.ascontiguousarray(preds), data.get_weight())
+        assert grad.dtype == np.float64 and grad.flags.c_contiguous
+        return grad, hess
+
+    params = {**clf._booster_params(), "objective": objective, "metric": "None",
+              "num_class": 3}
+    data = lgb.Dataset(X, y, weight=w, init_score=np.tile(init, (len(y), 1)))
+    reference = lgb.train(params, data, num_boost_round=12)
+    folded = lgb.Booster(model_str=_fold_lightgbm_init_score(
+        reference.model_to_string(num_iteration=-1), init))
+    assert _trees(clf.booster_.model_to_string()) == _trees(folded.model_to_string())
+    np.testing.assert_array_equal(clf.decision_function(X), folded.predict(X, raw_score=True))
+
+
+def test_lgbm_datasets_keep_their_init_score_in_lightgbm_only() -> None:
+    """The Python copy LightGBM keeps of each Dataset's initial score is dropped before
+    the first round; LightGBM reads it back on demand."""
+    X, y = _multiclass()
+    seen: list[Any] = []
+
+    def look(env: Any) -> None:
+        if env.iteration == 1:
+            train, valid = env.model.train_set, env.model.valid_sets[0]
+            seen.append((train.init_score, valid.init_score))
+            seen.append((train.get_init_score(), valid.get_init_score()))
+
+    clf = FocalLGBMClassifier(n_estimators=3, n_jobs=1)
+    clf.fit(X[:300], y[:300], eval_set=[(X[300:], y[300:])], callbacks=[look])
+    assert seen[0] == (None, None)
+    for got, rows in zip(seen[1], (300, 150), strict=True):
+        np.testing.assert_array_equal(got, np.tile(clf.init_score_, (rows, 1)))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_fitted_estimator_keeps_no_training_buffers(Estimator: Any) -> None:
+    """The loss's per-training-set cache (labels, gradient buffers: 8 bytes per row and
+    class) is dropped after fit; XGBoost trains with ``loss_`` itself."""
+    X, y = _multiclass()
+    clf = Estimator(**FAST).fit(X, y)
+    assert not clf.loss_.__dict__.get("_train_caches")
