@@ -150,7 +150,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="per-label class weights of the focal models")
     parser.add_argument("--unknown", type=float, default=0.1,
                         help="share of unannotated training (image, label) pairs")
-    parser.add_argument("--threads", type=int, default=2, help="threads per model")
+    # gbfocal's thread rule: one thread per fit unless asked. OpenMP threads that share
+    # busy cores spin-wait on each other: on a busy 2-core machine examples/multilabel.py
+    # and the README's multi-output examples did not finish in 5-10 minutes with 2 threads,
+    # and took 11-106 s with 1
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per model (default 1; more pay only on an idle machine)")
     parser.add_argument("--compare-layouts", action="store_true",
                         help="also time XGBoost multi_output_tree and one booster per label")
     args = parser.parse_args(argv)

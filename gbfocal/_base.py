@@ -150,7 +150,7 @@ def _xgboost_aliases() -> dict[str, str]:
 
 def aliases(backend: str) -> dict[str, str]:
     """Every parameter spelling -> main name, from the library ``backend``'s own table."""
-    import_optional(backend, needed_by=f"the {backend} estimators")
+    import_optional(backend, needed_by=f"the {backend} parameter check")
     return _lightgbm_aliases() if backend == "lightgbm" else _xgboost_aliases()
 
 
@@ -458,13 +458,15 @@ class FocalEstimator(ClassifierMixin, BaseEstimator):
             return [None] * n_models
         return [int(r) for r in np.atleast_1d(best)]
 
-    def save_model(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Any:
-        """Save this fitted estimator as one JSON file (:func:`gbfocal.persist.save_model`)."""
+    def save_model(self, path: str | os.PathLike[str], *, overwrite: bool = False,
+                   metadata: dict[str, Any] | None = None) -> Any:
+        """Save this fitted estimator as one JSON file (:func:`gbfocal.persist.save_model`;
+        ``metadata``: your own JSON fields saved with it, covered by its digest)."""
         from .persist import save_model
 
         limit_library_threads()  # the libraries' model writers run OpenMP regions
 
-        return save_model(self, path, overwrite=overwrite)
+        return save_model(self, path, overwrite=overwrite, metadata=metadata)
 
     @classmethod
     def load_model(cls, path: str | os.PathLike[str], *, legacy: bool = False) -> Any:

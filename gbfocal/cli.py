@@ -1,4 +1,4 @@
-"""Command line: ``gbfocal tune | train | predict`` (also ``python -m gbfocal``).
+"""Command line: ``gbfocal tune | train | predict | demo`` (also ``python -m gbfocal``).
 
 * ``gbfocal tune data.csv --target y`` runs :func:`gbfocal.tuning.tune_focal` (the focal
   and the log-loss arm, tuned alike, compared on a holdout neither search saw) and prints /
@@ -9,7 +9,17 @@
 * ``gbfocal train data.csv --target y --output model.json`` fits one estimator, with the
   parameters of a ``tune`` result (``--params best.json``) or given ones, and saves it.
 * ``gbfocal predict model.json data.csv --output predictions.csv`` writes one probability
-  column per class (``proba_<label>``) and the predicted label (``predicted``).
+  column per class (``proba_<label>``) and the predicted label (``predicted``): the argmax,
+  or for a binary model with a decision threshold (``--threshold T``, or the one ``tune`` /
+  ``train --threshold-metric f1`` chose on out-of-fold predictions and saved in the model
+  file) the positive class where its probability is at least ``T``.
+* ``gbfocal demo`` runs the breast-cancer demo (:mod:`gbfocal.demo`).
+
+Binary targets score (average precision, F1, the threshold) and weight by a float alpha
+the minority class unless ``--pos-label`` says otherwise; the choice is printed and saved
+(the JSON's ``pos_label`` and ``pos_label_source``, the model file's metadata).
+``--plots DIR`` writes the optimisation history (``tune``), precision-recall and
+calibration curves of out-of-fold predictions (:mod:`gbfocal._plots`).
 
 Tables are CSV (the separator is detected, or ``--sep``) or Parquet; every column but the
 target is a feature, string columns become pandas ``category`` columns. User errors (bad
@@ -65,8 +75,15 @@ _UNSET: Any = argparse.SUPPRESS
 
 _SPEC_HELP = (
     "LOW:HIGH searches a range (LOW:HIGH:log on a log scale; integers when both are ints), "
-    "A,B,C is a choice (none and balanced allowed), a single value is fixed"
+    "A,B,C is a choice, a single value is fixed"
 )
+_THRESHOLD = "threshold"
+# --threshold none: the argmax, whatever threshold the model file holds
+_NO_THRESHOLD = "none"
+# how the scored class of a binary target was chosen (pos_label_source in the JSON)
+_MINORITY = "minority"
+_GIVEN = "--pos-label"
+_FROM_PARAMS = "--params"
 
 
 class CLIError(Exception):
@@ -261,6 +278,33 @@ def _separator(text: str) -> str:
             f"bad separator {text!r}: use one character, e.g. ';' or '|', or \\t (tab)"
         )
     return text
+
+
+def _threshold_argument(text: str) -> float | str:
+    """``--threshold``: a probability in [0, 1], or ``none`` for the argmax."""
+    if text.strip().lower() in (_NO_THRESHOLD, "argmax"):
+        return _NO_THRESHOLD
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(
+            f"bad threshold {text!r}: use a probability in [0, 1] (the positive class is "
+            "predicted where its probability is at least that), or none for the argmax"
+        )
+    return value
+
+
+def _positive_int(text: str) -> int:
+    """A count >= 2 (folds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"bad number of folds {text!r}: use an integer >= 2")
+    return value
 
 
 # -------------------------------------------------------------------------- the data
@@ -576,12 +620,13 @@ def _write_bytes(path: str, data: bytes, *, force: bool) -> None:
     _write_file(path, write, force=force)
 
 
-def _save_model(estimator: Any, path: str, *, force: bool) -> None:
+def _save_model(estimator: Any, path: str, *, force: bool,
+                metadata: dict[str, Any] | None = None) -> None:
     # save_model writes over the (empty) temporary file and _replacing puts it in place: a
     # signal never leaves a cut model, and an existing file is never replaced without
     # --force, not even one that appeared after check_outputs
-    _write_file(path, lambda file_name: estimator.save_model(file_name, overwrite=True),
-                force=force)
+    _write_file(path, lambda file_name: estimator.save_model(
+        file_name, overwrite=True, metadata=_to_json(metadata)), force=force)
 
 
 # ----------------------------------------------------------------------- the parser
@@ -604,12 +649,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gbfocal",
         description=(
             "Focal loss for LightGBM and XGBoost: tune alpha/gamma, train a model and predict "
-            "from the shell."
+            "from the shell; gbfocal demo shows it on the breast-cancer data."
         ),
         epilog=(
             "example: gbfocal tune data.csv --target label --output best.json; gbfocal train "
-            "data.csv --target label --params best.json --output model.json; gbfocal predict "
-            "model.json new.csv --output predictions.csv"
+            "data.csv --target label --params best.json --threshold-metric f1 --output "
+            "model.json; gbfocal predict model.json new.csv --output predictions.csv"
         ),
     )
     parser.add_argument("--version", action="version", version=f"gbfocal {__version__}")
@@ -619,7 +664,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="tune the focal-loss alpha and gamma with Optuna cross-validation",
         description=(
             "Cross-validated Optuna search over the focal-loss alpha and gamma (and booster "
-            "parameters given with --param). Prints the best parameters as JSON."
+            "parameters given with --param), against log loss searched alike; both compared "
+            "on rows neither search saw (the verdict). Prints the result as JSON on stdout, "
+            "what runs and a summary on stderr."
         ),
         epilog=(
             "example: gbfocal tune data.csv --target label --trials 30 "
@@ -628,29 +675,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_argument(tune)
     tune.add_argument("--target", required=True, help="name of the label column")
-    tune.add_argument("--backend", choices=BOOSTER_BACKENDS, default="lightgbm")
-    tune.add_argument("--trials", type=int, default=50, help="number of trials (default 50)")
-    tune.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
-    tune.add_argument("--cv", type=int, default=5, help="stratified folds (default 5)")
+    tune.add_argument(
+        "--backend", choices=BOOSTER_BACKENDS, default="lightgbm",
+        help="booster library: lightgbm (default, FocalLGBMClassifier) or xgboost "
+             "(FocalXGBClassifier, pip install gbfocal[xgboost])",
+    )
+    tune.add_argument("--trials", type=int, default=50,
+                      help="trials of each arm (default 50)")
+    tune.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                      help="stop starting new trials of an arm after this many seconds")
+    tune.add_argument("--cv", type=int, default=5,
+                      help="stratified folds of each search, and of the out-of-fold "
+                           "predictions of --threshold-metric and --plots (default 5)")
     tune.add_argument(
         "--scoring", default="average_precision",
         help="scikit-learn scorer name: average_precision (default), roc_auc, neg_log_loss, ...",
     )
     tune.add_argument(
         "--pos-label", default=None, metavar="LABEL",
-        help="binary targets: the class scored as positive and weighted by a float alpha "
-             "(default: the larger label, e.g. 'yes' of no/yes; printed and saved in the JSON)",
+        help="binary targets: the class scored as positive (average precision, F1, the "
+             "threshold) and weighted by a float alpha (default: the minority class; printed "
+             "and saved in the JSON and the model file)",
     )
-    tune.add_argument("--seed", type=int, default=None, help="random seed (reproducible search)")
+    tune.add_argument("--seed", type=int, default=None,
+                      help="random seed: the holdout, the folds, the samplers and the "
+                           "boosters (the same seed gives the same result)")
     tune.add_argument(
         "--alpha", type=_spec_argument, default="auto",
-        help=f"alpha search space (default auto = 0.05:0.95,balanced,none); {_SPEC_HELP}",
+        help=f"alpha search space (default auto = 0.05:0.95,balanced,none); {_SPEC_HELP}; "
+             "none (no class weights) and balanced may be the value or among the choices, a "
+             "float is the weight of --pos-label",
     )
     tune.add_argument("--gamma", type=_spec_argument, default=(0.0, 5.0),
-                      help=f"gamma search space (default 0:5); {_SPEC_HELP}")
+                      help=f"gamma search space, each value >= 0 (default 0:5); {_SPEC_HELP}")
     tune.add_argument(
         "--param", action="append", default=[], metavar="NAME=SPEC",
-        help=f"booster parameter, repeatable, e.g. num_leaves=8:64, n_estimators=500; {_SPEC_HELP}",
+        help=f"booster parameter, repeatable, e.g. num_leaves=8:64, n_estimators=500; "
+             f"{_SPEC_HELP}",
     )
     tune.add_argument("--early-stopping-rounds", type=int, default=50,
                       help="early-stopping patience inside each fold (default 50; 0 disables)")
@@ -684,9 +745,14 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--study-name", default=None, help="study name inside --storage")
     tune.add_argument("--output", "-o", default=None, help="write the result JSON to this file")
     tune.add_argument("--model", default=None, metavar="MODEL.json",
-                      help="also refit the best model on all rows and save it to this file")
-    tune.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    _add_sep_and_force(tune, "--output and --model files")
+                      help="also refit the selected arm on all rows and save it to this file "
+                           "(with the scored class and the --threshold-metric threshold)")
+    _add_threshold_metric(tune, "the selected arm's parameters")
+    _add_plots(tune, "the optimisation history of both arms, precision-recall and calibration "
+                     "curves of each arm's out-of-fold predictions")
+    tune.add_argument("--no-progress", action="store_true",
+                      help="hide Optuna's progress bar (the notes on what runs stay)")
+    _add_sep_and_force(tune, "--output, --model and --plots files")
 
     train = commands.add_parser(
         "train",
@@ -724,23 +790,34 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--gamma", type=float, default=_UNSET, help="focusing parameter >= 0")
     train.add_argument(
         "--pos-label", default=None, metavar="LABEL",
-        help="binary targets: the class a float alpha weights (default: the pos_label of a "
-             "tune result given with --params, else the larger label)",
+        help="binary targets: the class a float alpha weights and --threshold-metric scores "
+             "(default: the pos_label of a tune result given with --params, else the minority "
+             "class; saved in the model file)",
     )
-    train.add_argument("--seed", type=int, default=None, help="random seed of the booster")
-    train.add_argument("--n-jobs", type=int, default=None, help="booster threads")
+    train.add_argument("--seed", type=int, default=None,
+                       help="random seed of the booster (and of the --threshold-metric folds)")
+    train.add_argument("--n-jobs", type=int, default=None,
+                       help="booster threads (default: the library's, every core)")
     train.add_argument("--output", "-o", required=True, metavar="MODEL.json",
                        help="the model file to write")
-    _add_sep_and_force(train, "--output file")
+    _add_threshold_metric(train, "these parameters")
+    train.add_argument("--threshold-cv", type=_positive_int, default=5, metavar="K",
+                       help="stratified folds of the out-of-fold predictions of "
+                            "--threshold-metric and --plots (default 5)")
+    _add_plots(train, "precision-recall and calibration curves of out-of-fold predictions")
+    _add_sep_and_force(train, "--output and --plots files")
 
     predict = commands.add_parser(
         "predict",
         help="predict class probabilities and labels with a saved model",
         description=(
             "Write one probability column per class (proba_<label>, in the model's class "
-            "order) and the predicted label (column 'predicted'), one row per input row. "
-            "The columns the model was trained on are read by name; any other column (the "
-            "target too) is ignored unless copied with --keep."
+            "order) and the predicted label (column 'predicted'), one row per input row: the "
+            "argmax of the probabilities, or, with a decision threshold (--threshold, or the "
+            "one saved in the model file), the positive class where its probability is at "
+            "least the threshold (column 'threshold' says which). The columns the model was "
+            "trained on are read by name; any other column (the target too) is ignored unless "
+            "copied with --keep."
         ),
         epilog="example: gbfocal predict model.json new.csv --keep id --output predictions.csv",
     )
@@ -751,7 +828,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy this input column (an id, the true label) in front of the predictions; "
              "repeatable",
     )
-    predict.add_argument("--n-jobs", type=int, default=None, help="booster threads")
+    predict.add_argument("--n-jobs", type=int, default=None,
+                         help="booster threads (default: the model's n_jobs)")
+    predict.add_argument(
+        "--threshold", type=_threshold_argument, default=None, metavar="T",
+        help="binary models: predict the positive class where its probability is >= T "
+             "(0..1; default: the threshold saved in the model file by --threshold-metric, "
+             "else the argmax); none: the argmax",
+    )
+    predict.add_argument(
+        "--pos-label", default=None, metavar="LABEL",
+        help="binary models: the positive class of --threshold (default: the one saved in the "
+             "model file, else the larger label)",
+    )
     predict.add_argument(
         "--unseen-category", choices=_UNSEEN_CATEGORY_CHOICES, default=None,
         help="a value of a text (category) column that the model did not see in training: "
@@ -764,7 +853,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV (.csv, .txt, .tsv) or Parquet (.parquet) file; default: CSV on stdout",
     )
     _add_sep_and_force(predict, "--output file")
+
+    from .demo import add_arguments as add_demo_arguments  # NumPy only until the demo runs
+
+    add_demo_arguments(commands.add_parser(
+        "demo",
+        help="run the breast-cancer demo (pip install gbfocal[examples])",
+        description=(
+            "Tune focal loss on scikit-learn's breast-cancer data, compare it with log loss "
+            "tuned alike, train LightGBM and XGBoost both ways and compare them on a test "
+            "split, show three classic mistakes, and write four plots."
+        ),
+        epilog="example: gbfocal demo --trials 10 --output demo_plots",
+    ))
     return parser
+
+
+def _add_threshold_metric(parser: argparse.ArgumentParser, whose: str) -> None:
+    from ._threshold import METRICS
+
+    parser.add_argument(
+        "--threshold-metric", choices=tuple(METRICS), default=None,
+        help="binary targets: choose the decision threshold that maximises this metric of "
+             f"out-of-fold predictions of {whose} (stratified, seeded folds); saved in the "
+             "JSON and the model file, used by gbfocal predict. "
+             + "; ".join(f"{name}: {what}" for name, what in METRICS.items()),
+    )
+
+
+def _add_plots(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--plots", default=None, metavar="DIR",
+        help=f"write PNG plots into this folder (created if missing): {what} (needs "
+             "matplotlib: pip install gbfocal[plots])",
+    )
 
 
 # ------------------------------------------------------------------------ helpers
@@ -815,18 +937,71 @@ def _categorical_note(X: Any) -> None:
 # ----------------------------------------------------------------------- tune
 def run_tune(args: argparse.Namespace) -> dict[str, Any]:
     """Run the search of ``gbfocal tune``; returns the result JSON (see :func:`_tune`)."""
-    return _tune(args)[0]
+    return _tune(args).summary
 
 
-def _tune(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
-    """The result JSON and the refit estimator (``None`` without ``--model``)."""
+@dataclasses.dataclass
+class _TuneRun:
+    """What ``gbfocal tune`` found, and what its later steps need."""
+
+    summary: dict[str, Any]  # the result JSON
+    result: Any  # the TuningResult
+    X: Any
+    y: np.ndarray
+    pos_label: Any  # the scored class of a binary target, else None
+
+
+def _minority(y: np.ndarray) -> Any:
+    """The label with the fewest rows; of equal counts the larger label (scikit-learn's
+    ``classes_[1]``, the positive class of its binary scorers)."""
+    labels, counts = np.unique(y, return_counts=True)
+    last = len(counts) - 1 - int(np.argmin(counts[::-1]))
+    return labels.tolist()[last]
+
+
+def _scored_class(args: argparse.Namespace, y: np.ndarray,
+                  classes: list[Any]) -> tuple[Any, str | None]:
+    """The class a binary target scores: ``(label, how it was chosen)``.
+
+    ``--pos-label`` (matched to a label, or left as text for tune_focal to refuse), else
+    the minority class: what imbalanced data is about, where the larger label of a
+    ``good``/``bad`` file would score the 95 % ``good`` rows. Multiclass: ``(None, None)``,
+    or ``--pos-label`` as given, for tune_focal to refuse.
+    """
+    if args.pos_label is not None:
+        return _match_label(args.pos_label, classes), _GIVEN
+    if len(classes) == 2:
+        return _minority(y), _MINORITY
+    return None, None
+
+
+def _class_counts(y: np.ndarray) -> dict[str, int]:
+    labels, counts = np.unique(y, return_counts=True)
+    return {str(label): int(count) for label, count in zip(labels.tolist(), counts, strict=True)}
+
+
+def _require_backend(backend: str) -> None:
+    """The booster library, or the install hint in the command line's words."""
+    try:
+        import_optional(backend, needed_by=f"--backend {backend}")
+    except ImportError as exc:
+        raise CLIError(str(exc)) from exc
+
+
+def _tune(args: argparse.Namespace) -> _TuneRun:
+    """The search of ``gbfocal tune``: its result JSON, the TuningResult (whose
+    ``best_estimator`` is ``None`` without ``--model``), the data and the scored class."""
+    _require_backend(args.backend)
     params = dict(_parse_param(text) for text in args.param)
     if args.n_jobs is not None:
         params["n_jobs"] = args.n_jobs
     X, y = split_features(_read(args.data, args.sep), args.target)
     _categorical_note(X)
     classes = sorted(set(y.tolist()), key=str)
-    pos_label = None if args.pos_label is None else _match_label(args.pos_label, classes)
+    pos_label, source = _scored_class(args, y, classes)
+    if args.threshold_metric is not None and len(classes) != 2:
+        raise CLIError(f"--threshold-metric is for binary targets; {args.target!r} has "
+                       f"{len(classes)} classes")
     try:
         optuna = import_optional("optuna", needed_by="tuning")
     except ImportError as exc:
@@ -842,7 +1017,7 @@ def _tune(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
         random_state=args.seed, storage=args.storage, study_name=args.study_name,
         refit=args.model is not None, baseline=not args.no_baseline, compare=compare,
         holdout_size=args.holdout_size, outer_cv=args.outer_cv, select=args.select,
-        n_jobs=args.parallel, show_progress_bar=not args.no_progress,
+        n_jobs=args.parallel, show_progress_bar=not args.no_progress, progress=_note,
     )
     arms = {}
     for name, arm in result.arms.items():
@@ -860,6 +1035,8 @@ def _tune(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
         "comparison": None if comparison is None else dataclasses.asdict(comparison),
         "scoring": result.scoring,
         "pos_label": result.pos_label,
+        "pos_label_source": source,
+        "class_counts": _class_counts(y),
         "arms": arms,
         "best_fold_scores": result.best_fold_scores,
         "baseline_score": result.baseline_score,
@@ -876,7 +1053,7 @@ def _tune(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
         "classes": classes,
         "gbfocal_version": __version__,
     })
-    return summary, result.best_estimator
+    return _TuneRun(summary=summary, result=result, X=X, y=y, pos_label=result.pos_label)
 
 
 _ARM_NAMES = {"focal": "focal-loss arm", "log_loss": "log-loss arm (gamma=0, alpha=none)"}
@@ -892,7 +1069,8 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
     scoring = summary["scoring"]
     lines: list[str] = []
     if summary.get("pos_label") is not None:
-        lines.append(f"positive (scored) class: {summary['pos_label']!r}")
+        lines.append(f"positive (scored) class: {summary['pos_label']!r}"
+                     + _scored_class_reason(summary))
     for name, arm in summary["arms"].items():
         lines.append(
             f"{_ARM_NAMES[name]}: best {scoring} {arm['best_score']:.4f} in the search "
@@ -918,21 +1096,175 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scored_class_reason(summary: dict[str, Any]) -> str:
+    """`` (the minority class: 84 of 1857 rows, 4.5 %; --pos-label sets it)``."""
+    counts = summary.get("class_counts") or {}
+    count = counts.get(str(summary["pos_label"]))
+    total = sum(counts.values())
+    share = "" if count is None or not total else f"{count} of {total} rows, {count / total:.1%}"
+    source = summary.get("pos_label_source")
+    if source == _MINORITY:
+        return f" (the minority class: {share}; --pos-label sets it)"
+    if source == _GIVEN:
+        return f" (--pos-label; {share})" if share else " (--pos-label)"
+    return ""
+
+
 def _command_tune(args: argparse.Namespace) -> int:
-    check_outputs([args.output, args.model], [args.data], force=args.force)
-    summary, estimator = _tune(args)
+    plots = _plot_paths(args.plots, history=True)
+    check_outputs([args.output, args.model, *plots.values()], [args.data], force=args.force)
+    run = _tune(args)
+    summary, result = run.summary, run.result
+    scores: dict[str, np.ndarray] = {}
+    if args.threshold_metric is not None or plots:
+        scores = _tuned_out_of_fold(args, run, both_arms=bool(plots))
+    if args.threshold_metric is not None:
+        summary["threshold"] = _choose(args.threshold_metric, run.y, run.pos_label,
+                                       next(iter(scores.values())), folds=args.cv,
+                                       seed=_fold_seed(args.seed))
     text = json.dumps(summary, indent=2)
     if args.model is not None:
-        _save_model(estimator, args.model, force=args.force)
+        _save_model(result.best_estimator, args.model, force=args.force,
+                    metadata=_model_metadata(summary, "gbfocal tune"))
     if args.output:
         _write_bytes(args.output, (text + "\n").encode("utf-8"), force=args.force)
+    if plots:
+        _write_plots(plots, run.y, run.pos_label, scores, summary.get("threshold"),
+                     studies={_ARM_NAMES[name]: arm.study for name, arm in result.arms.items()},
+                     scoring=str(summary["scoring"]), force=args.force)
     print(text)
     for line in _summary_lines(summary):
         _note(line)
-    for written in (args.model, args.output):
+    for written in (args.model, args.output, *plots.values()):
         if written:
             print(f"wrote {written}", file=sys.stderr)
     return 0
+
+
+# ---------------------------------------------------- thresholds, plots, metadata
+def _fold_seed(seed: int | None) -> int:
+    """The seed of the out-of-fold predictions: ``--seed``, else 0 (always reproducible)."""
+    return 0 if seed is None else seed
+
+
+def _out_of_fold(estimator: Any, X: Any, y: np.ndarray, pos_label: Any, *, folds: int,
+                 seed: int) -> np.ndarray:
+    """The positive class's out-of-fold probability of every row (see
+    :func:`gbfocal._threshold.out_of_fold_proba`)."""
+    from ._threshold import out_of_fold_proba
+
+    labels = np.unique(y).tolist()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        proba = out_of_fold_proba(estimator, X, y, cv=folds, seed=seed)
+    for record in caught:
+        # a category that only the held-out fold has is "unseen" by that fold's model:
+        # expected in cross-validation, and predicted as missing as it should be
+        if not hasattr(record.message, "unseen_values"):
+            warnings.warn_explicit(record.message, record.category, record.filename,
+                                   record.lineno)
+    return proba[:, labels.index(pos_label)]
+
+
+def _tuned_out_of_fold(args: argparse.Namespace, run: _TuneRun, *,
+                       both_arms: bool) -> dict[str, np.ndarray]:
+    """Out-of-fold positive-class probabilities of the selected arm's parameters (first),
+    and of the other arm's with ``both_arms``; keyed by the arm's name in the plots.
+
+    Binary targets only (``{}`` otherwise): the curves and the threshold need a positive
+    class. One thread per fit unless ``--n-jobs`` says otherwise, seeded folds.
+    """
+    if run.pos_label is None:
+        return {}
+    result = run.result
+    names = [result.selected] + [name for name in result.arms
+                                 if both_arms and name != result.selected]
+    folds, seed = args.cv, _fold_seed(args.seed)
+    scores = {}
+    for name in names:
+        params = dict(result.arms[name].best_params)
+        params.setdefault("n_jobs", 1)
+        if args.seed is not None:
+            params.setdefault("random_state", args.seed)
+        _note(f"out-of-fold predictions of the {_ARM_NAMES[name]}'s best parameters "
+              f"({folds} stratified folds)")
+        label = _ARM_NAMES[name] + (" (selected)" if name == result.selected else "")
+        scores[label] = _out_of_fold(_estimator_class(args.backend)(**params), run.X, run.y,
+                                     run.pos_label, folds=folds, seed=seed)
+    return scores
+
+
+def _choose(metric: str, y: np.ndarray, pos_label: Any, score: np.ndarray, *, folds: int,
+            seed: int) -> dict[str, Any]:
+    """The decision threshold that maximises ``metric`` of the out-of-fold ``score``, as
+    the JSON and the model file store it."""
+    from ._threshold import choose_threshold
+
+    value, achieved = choose_threshold(y == pos_label, score, metric)
+    predicted = int(np.sum(score >= value))
+    _note(f"decision threshold {value:.4g}: predicts {pos_label!r} where its probability is "
+          f"at least that; {metric} {achieved:.4f} on out-of-fold predictions "
+          f"({predicted} of {len(y)} rows predicted {pos_label!r}, "
+          f"{int(np.sum(y == pos_label))} are)")
+    return _to_json({"value": value, "pos_label": pos_label, "metric": metric,
+                     "score": achieved, "folds": folds, "seed": seed,
+                     "chosen_on": "out-of-fold predictions"})
+
+
+def _model_metadata(summary: dict[str, Any], command: str) -> dict[str, Any]:
+    """What the model file keeps for ``gbfocal predict``: the scored class, how it was
+    chosen, the decision threshold."""
+    metadata: dict[str, Any] = {"written_by": command}
+    if summary.get("pos_label") is not None:
+        metadata["pos_label"] = summary["pos_label"]
+        metadata["pos_label_source"] = summary.get("pos_label_source")
+    if summary.get("threshold") is not None:
+        metadata["threshold"] = summary["threshold"]
+    return metadata
+
+
+def _plot_paths(folder: str | None, *, history: bool) -> dict[str, str]:
+    """The plot files of ``--plots DIR`` (none without it), the folder created; matplotlib
+    is checked before any work."""
+    if folder is None:
+        return {}
+    from . import _plots
+
+    try:
+        _plots.require("--plots")
+    except ImportError as exc:
+        raise CLIError(str(exc)) from exc
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"--plots {folder}: not a folder")
+    if not path.parent.is_dir():
+        raise CLIError(f"--plots {folder}: the folder {path.parent} does not exist")
+    path.mkdir(exist_ok=True)
+    names = [key for key in _plots.FILES if history or key != "history"]
+    return {key: str(path / _plots.FILES[key]) for key in names}
+
+
+def _write_plots(paths: dict[str, str], y: np.ndarray, pos_label: Any,
+                 scores: dict[str, np.ndarray], threshold: dict[str, Any] | None, *,
+                 studies: dict[str, Any] | None, scoring: str, force: bool) -> None:
+    """Draw and write the plots of ``paths``; the curves need a binary target."""
+    from . import _plots
+
+    images: dict[str, bytes] = {}
+    if studies and "history" in paths:
+        images["history"] = _plots.optimization_history(studies, scoring)
+    if scores:
+        value = None if threshold is None else float(threshold["value"])
+        images["pr"] = _plots.precision_recall(y, scores, pos_label, value)
+        images["calibration"] = _plots.calibration(y, scores, pos_label)
+    elif "pr" in paths:
+        _note("--plots: precision-recall and calibration curves are for binary targets; "
+              "not drawn")
+    for key, path in list(paths.items()):
+        if key in images:
+            _write_bytes(path, images[key], force=force)
+        else:
+            del paths[key]  # not written: not reported either
 
 
 # ---------------------------------------------------------------------- train
@@ -962,7 +1294,8 @@ def read_params(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     best = document["best_params"]
     if not isinstance(best, dict):
         raise CLIError(f"{path}: best_params must be a JSON object, got {best!r}")
-    tuned = {key: document[key] for key in ("backend", "pos_label", "classes") if key in document}
+    tuned = {key: document[key] for key in ("backend", "pos_label", "classes", "threshold")
+             if key in document}
     return best, tuned
 
 
@@ -982,9 +1315,22 @@ def _label_order_alpha(alpha: Any, pos_label: Any, labels: list[Any]) -> Any:
     return alpha
 
 
-def _train_pos_label(args: argparse.Namespace, tuned: dict[str, Any],
-                     labels: list[Any]) -> Any:
-    """The class a float alpha weights: ``--pos-label``, else the tune result's, else None."""
+def _train_pos_label(args: argparse.Namespace, tuned: dict[str, Any], labels: list[Any],
+                     y: np.ndarray) -> tuple[Any, str | None]:
+    """The class a float alpha weights and ``--threshold-metric`` scores, and how it was
+    chosen: ``--pos-label``, else the tune result's, else the minority class (binary
+    targets; ``(None, None)`` for multiclass ones)."""
+    pos_label = _given_train_pos_label(args, tuned, labels)
+    if pos_label is not None:
+        return pos_label, _GIVEN if args.pos_label is not None else _FROM_PARAMS
+    if len(labels) == 2:
+        return _minority(y), _MINORITY
+    return None, None
+
+
+def _given_train_pos_label(args: argparse.Namespace, tuned: dict[str, Any],
+                           labels: list[Any]) -> Any:
+    """``--pos-label``, else the tune result's, checked; None when neither is given."""
     binary = len(labels) == 2
     if args.pos_label is not None:
         if not binary:
@@ -1015,17 +1361,9 @@ def _train_pos_label(args: argparse.Namespace, tuned: dict[str, Any],
 
 
 def _train_params(args: argparse.Namespace, loaded: dict[str, Any], tuned: dict[str, Any],
-                  labels: list[Any]) -> dict[str, Any]:
+                  labels: list[Any], pos_label: Any) -> dict[str, Any]:
     """The estimator parameters of ``gbfocal train``, from lowest to highest priority:
     ``--params``, ``--param``, ``--alpha`` / ``--gamma`` / ``--seed`` / ``--n-jobs``."""
-    if isinstance(tuned.get("classes"), list) \
-            and sorted(map(str, tuned["classes"])) != sorted(map(str, labels)):
-        # a tuned alpha vector is in the tuned labels' order: on other labels it means nothing
-        raise CLIError(
-            f"{args.params} was tuned on the classes {tuned['classes']} but target column "
-            f"{args.target!r} has {labels}"
-        )
-    pos_label = _train_pos_label(args, tuned, labels)
     params = dict(loaded)
     if not tuned and "alpha" in params:
         # a plain parameter file is the user's own: its float alpha weights --pos-label
@@ -1044,15 +1382,34 @@ def _train_params(args: argparse.Namespace, loaded: dict[str, Any], tuned: dict[
 
 
 def _command_train(args: argparse.Namespace) -> int:
-    check_outputs([args.output], [args.data, args.params], force=args.force)
+    plots = _plot_paths(args.plots, history=False)
+    check_outputs([args.output, *plots.values()], [args.data, args.params], force=args.force)
     loaded, tuned = ({}, {}) if args.params is None else read_params(args.params)
     backend = args.backend or tuned.get("backend") or "lightgbm"
     if backend not in BOOSTER_BACKENDS:
         raise CLIError(f"{args.params}: unknown backend {backend!r}: use one of {BOOSTER_BACKENDS}")
+    _require_backend(backend)
     X, y = split_features(_read(args.data, args.sep), args.target)
     _categorical_note(X)
     labels = sorted(set(y.tolist()))  # the estimators' classes_ order (np.unique)
-    params = _train_params(args, loaded, tuned, labels)
+    if args.threshold_metric is not None and len(labels) != 2:
+        raise CLIError(f"--threshold-metric is for binary targets; {args.target!r} has "
+                       f"{len(labels)} classes")
+    if isinstance(tuned.get("classes"), list) \
+            and sorted(map(str, tuned["classes"])) != sorted(map(str, labels)):
+        # a tuned alpha vector is in the tuned labels' order: on other labels it means nothing
+        raise CLIError(
+            f"{args.params} was tuned on the classes {tuned['classes']} but target column "
+            f"{args.target!r} has {labels}"
+        )
+    pos_label, source = _train_pos_label(args, tuned, labels, y)
+    summary: dict[str, Any] = {"pos_label": pos_label, "pos_label_source": source,
+                               "class_counts": _class_counts(y)}
+    if pos_label is not None:
+        _note(f"positive class: {pos_label!r}" + (
+            _scored_class_reason(summary) if source != _FROM_PARAMS
+            else f" (the pos_label of {args.params})"))
+    params = _train_params(args, loaded, tuned, labels, pos_label)
     estimator_class = _estimator_class(backend)
     valid = estimator_class().get_params()
     unknown = sorted(set(params) - set(valid))
@@ -1062,7 +1419,6 @@ def _command_train(args: argparse.Namespace) -> int:
             f"names: {sorted(valid)}"
         )
     estimator = estimator_class(**params).fit(X, y)
-    _save_model(estimator, args.output, force=args.force)
     shown = ", ".join(
         f"{name}={params[name]!r}" for name in ("alpha", "gamma", "n_estimators") if name in params
     )
@@ -1070,18 +1426,79 @@ def _command_train(args: argparse.Namespace) -> int:
         f"trained {estimator_class.__name__} on {X.shape[0]} rows x {X.shape[1]} features, "
         f"classes {_to_json(estimator.classes_)}" + (f" ({shown})" if shown else "")
     )
-    print(f"wrote {args.output}", file=sys.stderr)
+    score = None
+    if pos_label is not None and (args.threshold_metric is not None or plots):
+        # the package's thread rule: one thread per fit unless --n-jobs says otherwise
+        fold_params = {"n_jobs": 1, **params}
+        _note(f"out-of-fold predictions of these parameters ({args.threshold_cv} stratified "
+              "folds)")
+        score = _out_of_fold(estimator_class(**fold_params), X, y, pos_label,
+                             folds=args.threshold_cv, seed=_fold_seed(args.seed))
+    if args.threshold_metric is not None:
+        assert score is not None
+        summary["threshold"] = _choose(args.threshold_metric, y, pos_label, score,
+                                       folds=args.threshold_cv, seed=_fold_seed(args.seed))
+    else:
+        summary["threshold"] = _tuned_threshold(args, tuned, pos_label)
+    _save_model(estimator, args.output, force=args.force,
+                metadata=_model_metadata(summary, "gbfocal train"))
+    if plots:
+        scores = {} if score is None else {estimator_class.__name__: score}
+        _write_plots(plots, y, pos_label, scores, summary["threshold"], studies=None,
+                     scoring="", force=args.force)
+    for written in (args.output, *plots.values()):
+        print(f"wrote {written}", file=sys.stderr)
     return 0
 
 
+def _tuned_threshold(args: argparse.Namespace, tuned: dict[str, Any],
+                     pos_label: Any) -> dict[str, Any] | None:
+    """The threshold of a tune result given with ``--params``, when it still describes the
+    model: no ``--param`` / ``--alpha`` / ``--gamma`` changed it, and it is for the scored
+    class. Said on stderr either way."""
+    saved = tuned.get(_THRESHOLD)
+    if saved is None:
+        return None
+    changed = [option for option, given in (("--param", bool(args.param)),
+                                            ("--alpha", "alpha" in vars(args)),
+                                            ("--gamma", "gamma" in vars(args))) if given]
+    if not isinstance(saved, dict) or not _is_probability(saved.get("value")):
+        raise CLIError(f"{args.params}: threshold must be an object with a 'value' in [0, 1], "
+                       f"got {saved!r}")
+    if changed:
+        _note(f"the decision threshold of {args.params} is not used: {', '.join(changed)} "
+              "changed the model (--threshold-metric chooses one for it)")
+        return None
+    if not _same_label(saved.get("pos_label"), pos_label):
+        _note(f"the decision threshold of {args.params} is for the class "
+              f"{saved.get('pos_label')!r}, not {pos_label!r}: not used (--threshold-metric "
+              "chooses one)")
+        return None
+    _note(f"decision threshold {saved['value']:.4g} from {args.params} "
+          f"({saved.get('metric')} on out-of-fold predictions of gbfocal tune)")
+    return saved
+
+
+def _is_probability(value: Any) -> bool:
+    from ._threshold import is_probability
+
+    return is_probability(value)
+
+
+def _same_label(a: Any, b: Any) -> bool:
+    """Labels equal as values or as text (a JSON file keeps 0 as 0, a CSV may read '0')."""
+    return bool(a == b) or str(a) == str(b)
+
+
 # -------------------------------------------------------------------- predict
-def _load_model(path: str) -> Any:
+def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
+    """The model of a model file, and the metadata saved with it."""
     if not Path(path).is_file():
         raise CLIError(f"no such file: {path}")
-    from .persist import load_model
+    from .persist import load_model_with_metadata
 
     try:
-        model = load_model(path)
+        model, metadata = load_model_with_metadata(path)
     except KeyError as exc:
         raise CLIError(f"{path} is not a complete gbfocal model file (no {exc})") from exc
     if hasattr(model, "n_outputs_"):
@@ -1089,7 +1506,64 @@ def _load_model(path: str) -> Any:
             f"{path} holds a {type(model).__name__}: gbfocal predict handles single-target "
             "classifiers (FocalLGBMClassifier, FocalXGBClassifier)"
         )
-    return model
+    return model, metadata
+
+
+def _decision(args: argparse.Namespace, model: Any,
+              metadata: dict[str, Any]) -> tuple[Any, float, str] | None:
+    """``(positive class, threshold, where the threshold comes from)`` of ``predict``, or
+    None for the argmax.
+
+    ``--threshold`` wins, then the threshold saved in the model file (by ``tune`` /
+    ``train --threshold-metric``); ``--threshold none`` is the argmax whatever the file
+    says. The positive class: ``--pos-label``, else the file's, else the larger label.
+    """
+    classes = model.classes_.tolist()
+    if args.threshold == _NO_THRESHOLD:
+        return None
+    if len(classes) != 2:
+        for option, value in (("--threshold", args.threshold), ("--pos-label", args.pos_label)):
+            if value is not None:
+                raise CLIError(f"{option} is for binary models; {args.model} has "
+                               f"{len(classes)} classes {classes}")
+        return None
+    saved = metadata.get(_THRESHOLD)
+    if args.pos_label is not None:
+        pos_label = _match_label(args.pos_label, classes)
+        if pos_label not in classes:
+            raise CLIError(f"--pos-label {args.pos_label!r} is not one of the model's classes "
+                           f"{classes}")
+    elif metadata.get("pos_label") is not None:
+        pos_label = _model_label(metadata["pos_label"], classes, args.model, "pos_label")
+    else:
+        pos_label = classes[1]
+    if args.threshold is not None:
+        return pos_label, float(args.threshold), "--threshold"
+    if saved is None:
+        return None
+    if not isinstance(saved, dict) or not _is_probability(saved.get("value")):
+        raise CLIError(f"{args.model}: the saved threshold must be an object with a 'value' "
+                       f"in [0, 1], got {saved!r}")
+    saved_label = _model_label(saved.get("pos_label"), classes, args.model, "threshold's "
+                               "pos_label")
+    if saved_label != pos_label:
+        raise CLIError(
+            f"the threshold saved in {args.model} is for the class {saved_label!r}, not "
+            f"--pos-label {pos_label!r}: give --threshold too (or --threshold none for the "
+            "argmax)"
+        )
+    how = (f"chosen by {saved.get('metric')} on out-of-fold predictions when the model was "
+           "trained; --threshold sets another")
+    return pos_label, float(saved["value"]), how
+
+
+def _model_label(value: Any, classes: list[Any], path: str, field: str) -> Any:
+    """The class of ``classes`` that a model file's ``field`` names."""
+    for label in classes:
+        if _same_label(label, value):
+            return label
+    raise CLIError(f"{path}: the metadata's {field} {value!r} is not one of the model's "
+                   f"classes {classes}")
 
 
 def _prediction_features(model: Any, table: Any, data: str) -> Any:
@@ -1120,7 +1594,8 @@ def _command_predict(args: argparse.Namespace) -> int:
             "use .csv, .tsv or .parquet"
         )
     check_outputs([args.output], [args.model, args.data], force=args.force)
-    model = _load_model(args.model)
+    model, metadata = _load_model(args.model)
+    decision = _decision(args, model, metadata)
     table = _read(args.data, args.sep)
     missing = [name for name in args.keep if name not in table.columns]
     if missing:
@@ -1129,14 +1604,24 @@ def _command_predict(args: argparse.Namespace) -> int:
     if args.n_jobs is not None:
         model.set_params(n_jobs=args.n_jobs)
     columns = [f"{_PROBA_PREFIX}{label}" for label in model.classes_]
-    clashes = _duplicates([*args.keep, *columns, _PREDICTED])
+    added = [_PREDICTED] + ([_THRESHOLD] if decision is not None else [])
+    clashes = _duplicates([*args.keep, *columns, *added])
     if clashes:
         raise CLIError(f"two output columns would be named {clashes}: rename the input column")
     unseen = args.unseen_category or getattr(model, "unseen_category", "missing")
     proba = _predict_proba(model, X, args.data, unseen=unseen)
     frame = pd.DataFrame(proba, columns=columns)
-    # predict is the argmax of predict_proba: computed once, unseen categories said once
-    frame[_PREDICTED] = model.classes_[np.argmax(proba, axis=1)]
+    if decision is None:
+        # predict is the argmax of predict_proba: computed once, unseen categories said once
+        frame[_PREDICTED] = model.classes_[np.argmax(proba, axis=1)]
+    else:
+        pos_label, threshold, how = decision
+        column = model.classes_.tolist().index(pos_label)
+        positive = proba[:, column] >= threshold
+        frame[_PREDICTED] = model.classes_[np.where(positive, column, 1 - column)]
+        frame[_THRESHOLD] = threshold
+        _note(f"predicted {pos_label!r} where its probability is at least {threshold:.4g} "
+              f"({how}): {int(positive.sum())} of {len(positive)} rows")
     if args.keep:
         kept = table[list(args.keep)].reset_index(drop=True)
         frame = pd.concat([kept, frame], axis=1)
@@ -1217,7 +1702,20 @@ def _write_parquet(frame: Any, file_name: str, shown: str) -> None:
 
 
 # ----------------------------------------------------------------------- main
-_COMMANDS = {"tune": _command_tune, "train": _command_train, "predict": _command_predict}
+def _command_demo(args: argparse.Namespace) -> int:
+    from . import demo  # imports its libraries when it runs
+
+    if args.trials < 1:
+        raise CLIError(f"--trials must be at least 1, got {args.trials}")
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise CLIError(f"--output {args.output}: not a folder")
+    demo.run(trials=args.trials, backend=args.backend, seed=args.seed, output=output)
+    return 0
+
+
+_COMMANDS = {"tune": _command_tune, "train": _command_train, "predict": _command_predict,
+             "demo": _command_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -50,7 +50,7 @@ from .losses import (
     MultiOutputFocalLoss,
 )
 
-__all__ = ["FORMAT", "MAX_FILE_BYTES", "load_model", "save_model"]
+__all__ = ["FORMAT", "MAX_FILE_BYTES", "load_model", "load_model_with_metadata", "save_model"]
 
 #: The ``"format"`` field of a saved model and its version.
 FORMAT = "gbfocal-model"
@@ -69,6 +69,8 @@ _MULTI = ("FocalMultiOutputClassifier", "FocalMultiLabelClassifier")
 _FIELDS = ("format", "version", "gbfocal_version", "estimator", "params", "params_not_saved",
            "classes", "classes_dtype", "classes_per_output", "n_features_in",
            "feature_names_in", "loss", "init_score", "best_iteration", "boosters")
+# the caller's own JSON fields (save_model(metadata=...)): optional, covered by the digest
+_METADATA = "metadata"
 # the loss fields that repeat an estimator parameter
 _LOSS_PARAMS = ("alpha", "gamma", "gamma_neg", "clip", "hessian")
 # dtype kinds of classes_ (LabelEncoder / np.unique of labels): bool, integers, floats,
@@ -392,7 +394,8 @@ def _rounds(value: Any, high: int, where: str) -> int:
 
 
 # ------------------------------------------------------------------ save / load
-def save_model(estimator: Any, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def save_model(estimator: Any, path: str | os.PathLike[str], *, overwrite: bool = False,
+               metadata: dict[str, Any] | None = None) -> Path:
     """Save a fitted gbfocal estimator as one JSON file.
 
     Parameters
@@ -405,6 +408,13 @@ FocalMultiLabelClassifier
     overwrite : bool, default=False
         Replace an existing file; otherwise an existing ``path`` raises FileExistsError
         (also when it appears while the model is being written).
+    metadata : dict, optional
+        Your own fields, saved with the model under ``"metadata"`` and covered by its
+        digest: a JSON object (str keys; str, number, bool, None, list and dict values,
+        NumPy scalars and arrays converted), e.g. the decision threshold ``gbfocal
+        train --threshold-metric`` chose. The estimator does not read them (its
+        ``predict`` stays the argmax of ``predict_proba``); :func:`load_model_with_metadata`
+        returns them.
 
     Returns
     -------
@@ -428,6 +438,9 @@ FocalMultiLabelClassifier
     if name not in _ESTIMATORS:
         raise TypeError(f"save_model saves gbfocal estimators {_ESTIMATORS}, got {name}")
     check_is_fitted(estimator)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict of JSON values or None, got "
+                        f"{type(metadata).__name__}")
     target = Path(path)
     if target.exists() and not overwrite:  # early; _write checks again when it links
         raise FileExistsError(f"{target} exists: pass overwrite=True to replace it")
@@ -455,6 +468,12 @@ FocalMultiLabelClassifier
     }
     if name in _MULTI:
         document["n_outputs"] = int(estimator.n_outputs_)
+    if metadata is not None:
+        try:
+            document[_METADATA] = _jsonable(metadata)
+            json.dumps(document[_METADATA], allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"metadata must hold JSON values (finite numbers): {exc}") from exc
     document[_DIGEST] = _digest(document)
     _write(target, json.dumps(document, allow_nan=False).encode("utf-8"), overwrite=overwrite)
     return target
@@ -553,6 +572,9 @@ def _read(path: str | os.PathLike[str]) -> str:
 def load_model(path: str | os.PathLike[str], *, legacy: bool = False) -> Any:
     """Load an estimator saved by :func:`save_model` (no pickle, no code execution).
 
+    The estimator of :func:`load_model_with_metadata`, which also returns the file's
+    ``metadata``.
+
     Parameters
     ----------
     path : str or path-like
@@ -576,6 +598,22 @@ FocalMultiLabelClassifier
         file, edited or damaged (its digest does not match), or if any field contradicts
         another or a native model is malformed. Checked before LightGBM or XGBoost parses
         anything.
+    """
+    return load_model_with_metadata(path, legacy=legacy)[0]
+
+
+def load_model_with_metadata(path: str | os.PathLike[str], *,
+                             legacy: bool = False) -> tuple[Any, dict[str, Any]]:
+    """:func:`load_model`, and the ``metadata`` saved with the model.
+
+    Returns
+    -------
+    estimator : FocalLGBMClassifier, FocalXGBClassifier, FocalMultiOutputClassifier or \
+FocalMultiLabelClassifier
+        As :func:`load_model` returns it (every check of :func:`load_model` runs).
+    metadata : dict
+        The ``metadata`` given to :func:`save_model` (covered by the file's digest), or
+        ``{}`` when none was.
     """
     text = _read(path)
     try:
@@ -613,12 +651,13 @@ FocalMultiLabelClassifier
                 "saved with it"
             )
     try:
-        return _build(document, version)
+        estimator = _build(document, version)
     except (_Invalid, ValueError, TypeError, KeyError, IndexError, AttributeError,
             RecursionError, OverflowError) as exc:
         detail = str(exc) if isinstance(exc, _Invalid) else f"{type(exc).__name__}: {exc}"
         detail = " ".join(detail.splitlines())  # one line (the CLI prints it as one)
         raise ValueError(f"{path} is not a valid gbfocal model file: {detail}") from exc
+    return estimator, dict(document.get(_METADATA) or {})
 
 
 def _build(document: dict[str, Any], version: int) -> Any:
@@ -628,12 +667,14 @@ def _build(document: dict[str, Any], version: int) -> Any:
         raise _Invalid(f"estimator {_show(name)} is not one of {_ESTIMATORS}")
     multi = name in _MULTI
     expected_fields = set(_FIELDS) | ({"n_outputs"} if multi else set()) | (
-        {_DIGEST} if version == _VERSION else set())
+        {_DIGEST} if version == _VERSION else set()) | ({_METADATA} & set(document))
     missing, unknown = expected_fields - set(document), set(document) - expected_fields
     if missing or unknown:
         raise _Invalid(f"the {name} document lacks {sorted(missing)} and has unknown fields "
                        f"{sorted(unknown)}")
     _field(document, "gbfocal_version", str, "a string")
+    if _METADATA in document:
+        _field(document, _METADATA, dict, "an object of the caller's fields")
     from ._registry import estimator_class  # the estimators sit above this module
 
     cls = estimator_class(name)

@@ -34,16 +34,24 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.sparse import csr_matrix, issparse
 from scipy.special import expit
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    check_array,
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+
+try:  # the install hint, not a bare ModuleNotFoundError, without scikit-learn
+    from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils._param_validation import Interval, StrOptions
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import (
+        check_array,
+        check_consistent_length,
+        check_is_fitted,
+        column_or_1d,
+        validate_data,
+    )
+except ImportError as exc:
+    if (exc.name or "sklearn").partition(".")[0] != "sklearn":
+        raise
+    from ._optional import install_hint
+
+    raise ImportError(install_hint("sklearn", "gbfocal.sklearn"), name="sklearn") from exc
 
 from . import _parallel
 from ._base import (
@@ -107,6 +115,35 @@ def _category_columns(X: Any) -> list[int]:
     if not hasattr(X, "columns") or not hasattr(X, "dtypes"):
         return []
     return [j for j, dtype in enumerate(X.dtypes) if getattr(dtype, "name", None) == "category"]
+
+
+# what pandas.api.types.infer_dtype calls a column that holds text
+_TEXT_KINDS = ("string", "unicode", "bytes", "mixed", "mixed-integer")
+
+
+def _refuse_text_columns(X: Any) -> None:
+    """ValueError naming a DataFrame's text (object / string) columns.
+
+    Without this, scikit-learn's conversion to floats fails on the first string it meets
+    ("could not convert string to float: 'Paris'"), naming neither the column nor the fix.
+    Object columns that hold only numbers pass, as before.
+    """
+    if not hasattr(X, "columns") or not hasattr(X, "dtypes") or not hasattr(X, "iloc"):
+        return
+    from pandas.api.types import infer_dtype
+
+    text = [f"{name!r} ({dtype})"
+            for j, (name, dtype) in enumerate(zip(X.columns, X.dtypes, strict=True))
+            if getattr(dtype, "kind", None) in ("O", "S", "U")
+            and infer_dtype(X.iloc[:, j], skipna=True) in _TEXT_KINDS]
+    if text:
+        shown = ", ".join(text[:10]) + (f" and {len(text) - 10} more" if len(text) > 10 else "")
+        raise ValueError(
+            f"X has text columns {shown}: the estimators take numbers, booleans and pandas "
+            "'category' columns. Use the category dtype for categorical features "
+            "(X[col] = X[col].astype('category'); LightGBM and XGBoost split on them "
+            "natively), or convert the columns to numbers"
+        )
 
 
 class UnseenCategoryWarning(UserWarning):
@@ -693,6 +730,7 @@ class _FocalBoostingClassifier(FocalEstimator):
         columns with string categories; with category columns it only does the feature
         name and count bookkeeping, and only the other columns are converted.
         """
+        _refuse_text_columns(X)
         categories = _category_columns(X)
         if not categories:
             return validate_data(self, X, reset=reset, **_X_CHECKS)
@@ -701,6 +739,7 @@ class _FocalBoostingClassifier(FocalEstimator):
 
     def _checked_Xy(self, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]:
         """:meth:`_checked_X` with the labels ``y`` (as ``validate_data(X, y)``)."""
+        _refuse_text_columns(X)
         if not _category_columns(X):
             return validate_data(self, X, y, reset=reset, **_X_CHECKS)
         if y is None:  # the message scikit-learn's checks expect

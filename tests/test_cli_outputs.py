@@ -217,7 +217,7 @@ def test_an_interrupted_model_save_keeps_the_old_model(setup, tmp_path, monkeypa
     if force:
         model.write_text("the old model")
 
-    def cut_save(self, path, *, overwrite=False):
+    def cut_save(self, path, *, overwrite=False, metadata=None):
         Path(path).write_text('{"format": "gbfocal-model", "boost')
         raise cli.Terminated()
 

@@ -181,7 +181,7 @@ def test_plain_params_and_overrides(data, tmp_path):
 @pytest.mark.parametrize(
     ("extra", "alpha"),
     [
-        (["--alpha", "0.3"], 0.3),  # the larger label, yes, is the positive class
+        (["--alpha", "0.3"], 0.3),  # the minority class, yes, is the positive class
         (["--alpha", "0.3", "--pos-label", "yes"], 0.3),
         (["--alpha", "0.3", "--pos-label", "no"], [0.3, 0.7]),  # weights in label order
         (["--alpha", "1,3"], [1.0, 3.0]),

@@ -151,3 +151,47 @@ def test_multilabel_round_trip(tmp_path):
         np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
         np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
         assert [c.tolist() for c in loaded.classes_] == [[0, 1]] * 3
+
+
+def test_metadata_is_saved_covered_by_the_digest_and_checked(tmp_path):
+    from gbfocal.persist import load_model_with_metadata
+
+    X, y = _data(2, "str")
+    clf = FocalLGBMClassifier(**FAST).fit(X, y)
+    metadata = {"threshold": {"value": np.float64(0.25), "pos_label": "ant"},
+                "folds": np.array([1, 2])}
+    path = save_model(clf, tmp_path / "m.json", metadata=metadata)
+    loaded, read = load_model_with_metadata(path)
+    assert read == {"threshold": {"value": 0.25, "pos_label": "ant"}, "folds": [1, 2]}
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert load_model(path).predict(X[:3]).tolist() == clf.predict(X[:3]).tolist()
+    # without metadata the file has no such field, and an empty dict comes back
+    plain = save_model(clf, tmp_path / "plain.json")
+    assert "metadata" not in json.loads(plain.read_text())
+    assert load_model_with_metadata(plain)[1] == {}
+    # an edit of the metadata breaks the digest
+    document = json.loads(path.read_text())
+    document["metadata"]["threshold"]["value"] = 0.9
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="edited or damaged"):
+        load_model(path)
+    with pytest.raises(TypeError, match="metadata must be a dict"):
+        save_model(clf, tmp_path / "bad.json", metadata=[1, 2])
+    with pytest.raises(ValueError, match="metadata must hold JSON values"):
+        save_model(clf, tmp_path / "nan.json", metadata={"t": float("nan")})
+    with pytest.raises(ValueError, match="metadata must hold JSON values"):
+        save_model(clf, tmp_path / "obj.json", metadata={"t": object()})
+    assert not (tmp_path / "nan.json").exists()
+
+
+def test_metadata_that_is_no_object_is_refused(tmp_path):
+    from gbfocal.persist import _digest
+
+    X, y = _data(2, "int")
+    path = save_model(FocalLGBMClassifier(**FAST).fit(X, y), tmp_path / "m.json")
+    document = json.loads(path.read_text())
+    document["metadata"] = [0.5]
+    document["sha256"] = _digest(document)
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="metadata must be an object"):
+        load_model(path)

@@ -1,4 +1,6 @@
-"""tune_focal's pos_label: which class is scored and weighted by a float alpha (issue 12.3)."""
+"""tune_focal's pos_label: which class is scored and weighted by a float alpha (issue 12.3),
+the warning when that is the majority class; its progress messages and the check of the
+backend library before any trial (issue 26)."""
 
 from __future__ import annotations
 
@@ -83,7 +85,10 @@ def test_pos_label_smaller_label_scores_like_the_larger_label(data, alpha, alpha
 def test_default_pos_label_is_the_larger_label(data):
     X, is_fraud = data
     labels = np.where(is_fraud, "fraud", "legit")
-    default = _tune(X, labels, n_trials=1, alpha=None, gamma=0.0)
+    # legit holds about 80 % of the rows: scoring it is allowed, and said
+    with pytest.warns(UserWarning, match=r"scores the class 'legit' \(the larger label.*"
+                                         r"holds 7\d\.\d% of the rows.*pos_label='fraud'"):
+        default = _tune(X, labels, n_trials=1, alpha=None, gamma=0.0)
     explicit = _tune(X, labels, n_trials=1, alpha=None, gamma=0.0, pos_label="legit")
     assert default.pos_label == explicit.pos_label == "legit"
     assert default.best_score == explicit.best_score
@@ -101,3 +106,51 @@ def test_numeric_pos_label_and_bad_pos_label(data):
     with pytest.raises(ValueError, match="pos_label=2 is only defined for binary targets"):
         _tune(X, np.arange(len(y)) % 3, pos_label=2, alpha="balanced")
     assert _tune(X, np.arange(len(y)) % 3, n_trials=1, alpha=None).pos_label is None
+
+
+def test_an_explicit_or_minority_pos_label_is_not_warned_about(data, recwarn):
+    X, is_fraud = data
+    labels = np.where(is_fraud, "fraud", "legit")
+    assert _tune(X, labels, n_trials=1, alpha=None, gamma=0.0,
+                 pos_label="legit").pos_label == "legit"  # asked for: no warning
+    assert _tune(X, is_fraud.astype(int), n_trials=1, alpha=None, gamma=0.0).pos_label == 1
+    assert not [w for w in recwarn if "holds" in str(w.message)]
+
+
+def test_progress_announces_every_stage_after_the_trials(data):
+    X, is_fraud = data
+    messages = []
+    result = _tune(X, is_fraud.astype(int), n_trials=2, baseline=True, compare="holdout",
+                   refit=True, progress=messages.append)
+    assert result.best_estimator is not None
+    assert messages[0] == "searching on 192 rows; 48 rows held out for the comparison"
+    assert messages[1] == "focal-loss arm: 2 trials"
+    # booster parameters are fixed: the log-loss arm has nothing to search
+    assert messages[2] == "log-loss arm (gamma=0, alpha=None): 1 trial (nothing to search)"
+    assert messages[3].startswith("refitting each arm's best parameters on the 192 search rows")
+    assert messages[4].startswith("the comparison: both arms scored on the unseen rows")
+    selected = {"focal": "focal-loss", "log_loss": "log-loss"}[result.selected]
+    assert messages[5].startswith(f"refitting the selected {selected} arm")
+    assert messages[5].endswith("on all 240 rows")
+    assert len(messages) == 6
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        _tune(X, is_fraud, progress="stderr")
+
+
+def test_a_missing_backend_is_the_install_hint_before_any_trial(data, monkeypatch):
+    """Before: the ImportError came from inside the first trial, after the study started."""
+    from gbfocal._optional import install_hint
+    from gbfocal.tuning import _search
+
+    real = _search._import_optional
+
+    def without_xgboost(module, *, needed_by):
+        if module == "xgboost":
+            raise ImportError(install_hint(module, needed_by))
+        return real(module, needed_by=needed_by)
+
+    monkeypatch.setattr(_search, "_import_optional", without_xgboost)
+    X, is_fraud = data
+    with pytest.raises(ImportError, match=r"^tune_focal\(backend='xgboost'\) needs xgboost: "
+                                          r"pip install gbfocal\[xgboost\]$"):
+        _tune(X, is_fraud, backend="xgboost")

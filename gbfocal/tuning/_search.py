@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -123,10 +124,44 @@ class TuningResult:
     fold_differences: list[float] | None = None
 
 
-def _import_optuna() -> Any:
+def _import_optional(module: str, *, needed_by: str) -> Any:
     from .._optional import import_optional
 
-    return import_optional("optuna", needed_by="gbfocal.tune_focal")
+    return import_optional(module, needed_by=needed_by)
+
+
+def _import_optuna() -> Any:
+    return _import_optional("optuna", needed_by="gbfocal.tune_focal")
+
+
+# what the progress messages call each arm
+_ARM_TITLES = {"focal": "focal-loss arm", "log_loss": "log-loss arm (gamma=0, alpha=None)"}
+# a default pos_label that holds at least this share of the rows is warned about
+_MAJORITY_SHARE = 0.6
+
+
+def _quiet(message: str) -> None:
+    """The progress callback of ``progress=None``: says nothing."""
+
+
+def _warn_if_majority_scored(target: _Target, pos_label: Any) -> None:
+    """Warn when the class scored by default (the larger label) is the clear majority.
+
+    Average precision and F1 of a majority class say little about the rare class that
+    imbalanced data is usually about; a ``pos_label`` passed explicitly is never warned.
+    """
+    if pos_label is not None or not target.binary or target.multilabel:
+        return
+    share = float(np.mean(target.index == 1))
+    if share >= _MAJORITY_SHARE:
+        others = [label for label in np.unique(target.y).tolist() if label != target.pos_label]
+        warnings.warn(
+            f"tune_focal scores the class {target.pos_label!r} (the larger label, the default "
+            f"pos_label), which holds {share:.1%} of the rows: scorers with a positive class "
+            f"(average precision, F1, ...) then measure the majority class. Pass "
+            f"pos_label={others[0]!r} to score the minority class, or pos_label="
+            f"{target.pos_label!r} to keep this choice without this warning",
+            UserWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------- the arguments
@@ -275,7 +310,8 @@ class _Count:
 
 
 def _run_search(arms: dict[str, _Arm], *, n_trials: int | None, timeout: float | None,
-                n_parallel: int, show_progress_bar: bool, optuna: Any) -> None:
+                n_parallel: int, show_progress_bar: bool, optuna: Any,
+                progress: Callable[[str], None]) -> None:
     """The focal arm's trials, then as many of the log-loss arm's (same timeout).
 
     An arm with nothing to search (fixed alpha and gamma, no booster range) runs one
@@ -286,6 +322,12 @@ def _run_search(arms: dict[str, _Arm], *, n_trials: int | None, timeout: float |
         ran = _Count()
         complete = (optuna.trial.TrialState.COMPLETE,)
         if arm.objective.searches or not arm.study.get_trials(deepcopy=False, states=complete):
+            trials = budget if arm.objective.searches else 1
+            what = (f"{trials} trial{'s' if trials != 1 else ''}" if trials is not None
+                    else "trials until the timeout")
+            why = (" (nothing to search)" if not arm.objective.searches
+                   else " (the focal arm's budget)" if name == "log_loss" else "")
+            progress(f"{_ARM_TITLES[name]}: {what}{why}")
             arm.study.optimize(arm.objective, n_trials=budget if arm.objective.searches else 1,
                                timeout=timeout, n_jobs=n_parallel, callbacks=[ran],
                                show_progress_bar=show_progress_bar)
@@ -353,6 +395,7 @@ def tune_focal(
     select: str = "auto",
     n_jobs: int = 1,
     show_progress_bar: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> TuningResult:
     """Tune the focal loss, tune log loss alike, compare them honestly, return the better.
 
@@ -406,7 +449,10 @@ def tune_focal(
         Binary targets only: the class that scorers with a positive class (average
         precision, f1, ...) score, and whose weight a float ``alpha`` is. Default: the larger
         label (scikit-learn's ``classes_[1]``), e.g. ``"yes"`` of ``"no"``/``"yes"`` but
-        ``"legit"`` of ``"fraud"``/``"legit"``: pass ``pos_label="fraud"`` there.
+        ``"legit"`` of ``"fraud"``/``"legit"``: pass ``pos_label="fraud"`` there. When the
+        default class holds 60 % of the rows or more, a ``UserWarning`` says so and names
+        the minority class to pass (the command line scores the minority class by
+        default); an explicit ``pos_label`` is never warned about.
     alpha : "auto", value, (low, high), list or optuna distribution, default="auto"
         The focal arm's alpha search space:
 
@@ -523,6 +569,11 @@ def tune_focal(
         measured in ``benchmarks/tuning_speed.md``.
     show_progress_bar : bool, default=True
         Optuna's tqdm progress bar (one per arm and search).
+    progress : callable, optional
+        Called with one line of text as each stage starts: each arm's trials, the
+        evaluation refits and the bootstrap of the comparison, the refit on all rows (what
+        runs after the trials' progress bar, which can take as long as a few trials). The
+        command line prints them on stderr. Default: silent.
 
     Returns
     -------
@@ -582,8 +633,14 @@ def tune_focal(
     ['focal', 'log_loss']
     """
     optuna = _import_optuna()
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable taking one str, or None, got "
+                        f"{progress!r}")
+    notify = _quiet if progress is None else progress
     target = _target(y, pos_label, params)
     estimator_class = inputs.estimator_class(backend, multilabel=target.multilabel)
+    # the booster library now, with its install hint, not inside the first trial
+    _import_optional(backend, needed_by=f"tune_focal(backend={backend!r})")
     scorer, scoring_name, es_metric = (
         multilabel.resolve_scoring(scoring, early_stopping_metric, inputs.EVAL_METRICS)
         if target.multilabel else inputs.resolve_scoring(scoring, early_stopping_metric))
@@ -606,6 +663,7 @@ def tune_focal(
     weights = v.check_sample_weight(sample_weight, target.y.shape[0])
     val_fraction = None if early_stopping_rounds is None else float(validation_fraction)
     target.check_counts(None, cv, val_fraction, "")
+    _warn_if_majority_scored(target, pos_label)
 
     focal_alpha = space.alpha_space(alpha, binary=target.binary)
     focal_gamma = space.gamma_space(gamma)
@@ -657,9 +715,11 @@ def tune_focal(
             arms = {name: _Arm(objective.with_space(*spaces[name]), studies_of_part[name])
                     for name in spaces}
             _run_search(arms, n_trials=n_trials, timeout=timeout, n_parallel=n_parallel,
-                        show_progress_bar=show_progress_bar, optuna=optuna)
+                        show_progress_bar=show_progress_bar, optuna=optuna, progress=notify)
         part = None
         if held is not None and rows is not None:
+            notify(f"refitting each arm's best parameters on the {rows.size} search rows, "
+                   f"to score them on the {held.size} rows neither search saw")
             part = _evaluation_part(arms, target, rows, held, val_fraction, seed)
         return arms, part
 
@@ -668,16 +728,21 @@ def tune_focal(
         for i, (outer_rows, held) in enumerate(pairs):
             target.check_counts(outer_rows, cv, val_fraction, f"in the search rows of outer "
                                 f"fold {i} of outer_cv={size}")
+            notify(f"nested comparison, outer fold {i + 1} of {size}: both arms searched on "
+                   f"{outer_rows.size} rows")
             part_studies = {arm: studies.open(arm, f"outer{i}", definition(arm, f"outer{i}"))
                             for arm in spaces}
             _, part = search(outer_rows, part_studies, held)
             assert part is not None
             parts.append(part)
+        notify(f"the final search on all {target.y.shape[0]} rows")
         final_arms, _ = search(None, final_studies, None)
     elif method == "holdout":
         search_rows, held = pairs[0]
         target.check_counts(search_rows, cv, val_fraction,
                             f"after setting aside holdout_size={size}")
+        notify(f"searching on {search_rows.size} rows; {held.size} rows held out for the "
+               "comparison")
         final_arms, part = search(search_rows, final_studies, held)
         assert part is not None
         parts.append(part)
@@ -686,6 +751,9 @@ def tune_focal(
     for arm in final_arms.values():
         studies.check_unchanged(arm.study)
 
+    if parts:
+        notify("the comparison: both arms scored on the unseen rows, a bootstrap interval "
+               "of the difference")
     comparison = None if not parts else compare_arms(
         parts, scorer=scorer, scoring=scoring_name, method=str(method),
         multilabel=target.multilabel, seed=seed, known=target.known,
@@ -697,6 +765,8 @@ def tune_focal(
     chosen = arm_results[selected]
     best_estimator = None
     if refit:
+        notify(f"refitting the selected {_ARM_TITLES[selected]} on all {target.y.shape[0]} "
+               "rows")
         estimator = final_arms[selected].objective.make_estimator(
             chosen.best_params, early_stopping=False)
         fit_kwargs = {} if weights is None else {"sample_weight": weights}
