@@ -273,7 +273,8 @@ def _markdown(rows: list[dict[str, Any]], repeats: int) -> str:
         "peak resident memory (VmHWM) minus the resident memory before the fit, median of "
         f"{repeats} runs. *floor*: the library under a custom objective that does no work, "
         "started from a constant initial score (what any custom objective costs). Method "
-        "in the script's docstring; the README's \"Performance\" section quotes this table.",
+        "in the script's docstring; the documentation's performance page "
+        "(docs/performance/index.md) shows this table.",
         "",
         HEADER,
         *(_table_row(row) for row in rows),

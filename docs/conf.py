@@ -45,7 +45,7 @@ smartquotes = False
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = [
-    "_build", "_generated", "_gallery_src", "README_front.md", "Thumbs.db", ".DS_Store",
+    "_build", "_generated", "_gallery_src", "Thumbs.db", ".DS_Store",
     "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
 ]
 templates_path: list[str] = []

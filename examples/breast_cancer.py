@@ -6,7 +6,7 @@
 The demo lives in the package, :mod:`gbfocal.demo`, so that it also runs after a plain
 ``pip install gbfocal[examples]`` as ``gbfocal demo`` (or ``python -m gbfocal demo``), with
 the same options; this script runs it from a checkout. What it does is in that module's
-docstring and in the README ("The demo").
+docstring and in the documentation (``docs/getting_started.md``, "The demo").
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ from typing import Any
 
 import numpy as np
 
-from ._math import MARGIN_CLIP, TINY, _log_sigmoid_pair, _row_weight, _weighted
+from ._math import MARGIN_CLIP, TINY, log_sigmoid_pair, row_weight, weighted
 
 __all__ = ["asymmetric_grad_hess", "asymmetric_loss"]
 
@@ -153,13 +153,13 @@ def asymmetric_loss(
         ``alpha[y] * weight * L``.
     """
     with np.errstate(under="ignore", over="ignore"):  # q**g -> 0, and a loss beyond 1e308
-        log_p, log_q = _log_sigmoid_pair(xp, z)
+        log_p, log_q = log_sigmoid_pair(xp, z)
         p, q = xp.exp(log_p), xp.exp(log_q)
         loss_pos = -xp.exp(gamma_pos * log_q) * log_p
         active, log_m, log_w, _ = _shifted(xp, p, log_p, q, log_q, clip)
         loss_neg = xp.where(active, -xp.exp(gamma_neg * log_m) * log_w, 0.0)
         loss = xp.where(y == 1, loss_pos, loss_neg)
-        row = _row_weight(y, alpha, weight)
+        row = row_weight(y, alpha, weight)
         return loss if row is None else loss * row
 
 
@@ -211,7 +211,7 @@ def asymmetric_grad_hess(
     """
     with np.errstate(under="ignore"):  # affects NumPy only; CuPy never warns
         z = xp.clip(z, -MARGIN_CLIP, MARGIN_CLIP)  # no 0 * inf near the float64 maximum
-        log_p, log_q = _log_sigmoid_pair(xp, z)
+        log_p, log_q = log_sigmoid_pair(xp, z)
         p, q = xp.exp(log_p), xp.exp(log_q)
 
         g = gamma_pos
@@ -237,4 +237,4 @@ def asymmetric_grad_hess(
         if positive:
             curvature = xp.where(y == 1, q_g, xp.where(active, m_g, 0.0)) * (p * q)
             hess = xp.maximum(xp.maximum(hess, curvature), TINY)
-    return _weighted(xp, y, alpha, weight, grad, hess, positive)
+    return weighted(xp, y, alpha, weight, grad, hess, positive)

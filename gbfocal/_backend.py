@@ -90,6 +90,21 @@ def grad_hess(
     return grad, hess
 
 
+def round_writer(kind: str) -> Any:
+    """The compiled kernel that writes one round's gradient pair into given arrays.
+
+    ``kind``: "binary", "multiclass" or "asymmetric"; None on the NumPy path. The loss
+    objects look it up once per training set (not every round, where this module would
+    be one more call on the path), so ``GBFOCAL_DISABLE_NUMBA`` switched during a training
+    takes effect with the next training set.
+    """
+    kernels = compiled()
+    if kernels is None:
+        return None
+    return {"binary": kernels.binary_grad_hess, "multiclass": kernels.multiclass_grad_hess,
+            "asymmetric": kernels.asymmetric_grad_hess}[kind]
+
+
 def asymmetric_loss(
     y: np.ndarray, z: np.ndarray, alpha: np.ndarray | None, weight: np.ndarray | None,
     gamma_pos: float, gamma_neg: float, clip: float,

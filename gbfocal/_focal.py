@@ -396,16 +396,16 @@ def multioutput_focal_loss(
         return float(loss.sum())
     weight = np.ones_like(loss) if pairs.w is None else pairs.w
     if reduction == "mean":
-        return _pair_mean(loss.sum(), weight.sum())
+        return pair_mean(loss.sum(), weight.sum())
     per_output = np.zeros((2, pairs.n_outputs))
     output = np.nonzero(pairs.mask.reshape(pairs.n_samples, pairs.n_outputs))[1]
     np.add.at(per_output[0], output, loss)  # rows of per_output, added to in place
     np.add.at(per_output[1], output, weight)
     present = per_output[1] > 0
-    return _pair_mean((per_output[0, present] / per_output[1, present]).sum(), present.sum())
+    return pair_mean((per_output[0, present] / per_output[1, present]).sum(), present.sum())
 
 
-def _pair_mean(total: float, weight: float) -> float:
+def pair_mean(total: float, weight: float) -> float:
     if weight <= 0:
         raise ValueError("sample_weight of the labelled pairs sums to zero: the mean is undefined")
     return float(total / weight)

@@ -224,7 +224,7 @@ def _binary_rows(lo, hi, y, z, a0, a1, sw, has_sw, gamma, gamma_code, positive, 
         else:
             g_u, h = _target_grad_hess(p, q, log_p, q_g, gamma, positive)
             grad[i] = (g_u if label else -g_u) * w
-            # floored again after the weight (see gbfocal._math._weighted)
+            # floored again after the weight (see gbfocal._math.weighted)
             hess[i] = max(h * w, _TINY) if positive and w > 0.0 else h * w
 
 
@@ -417,7 +417,7 @@ def _multiclass_rows(lo, hi, block, y, z, alpha, sw, gamma, gamma_code, positive
                 target = k == y[start + j]
                 gt[k, j] = (row[7, j] if target else g_k) * w
                 h_w = (row[8, j] if target else h_k) * w
-                ht[k, j] = max(h_w, floor) if w > 0.0 else h_w  # see gbfocal._math._weighted
+                ht[k, j] = max(h_w, floor) if w > 0.0 else h_w  # see gbfocal._math.weighted
         if grad.strides[0] == grad.itemsize:  # column-major outputs (see _block_margin)
             for k in range(n_classes):
                 for j in range(b):
@@ -644,7 +644,7 @@ def _asymmetric_rows(
             curvature = (q_g if label else (m_g if active else 0.0)) * (p * q)
             h_row = max(max(h_row, curvature), _TINY)
         grad[i] = g_row * w
-        # floored again after the weight (see gbfocal._math._weighted)
+        # floored again after the weight (see gbfocal._math.weighted)
         hess[i] = max(h_row * w, _TINY) if positive and w > 0.0 else h_row * w
 
 

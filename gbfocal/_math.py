@@ -57,7 +57,7 @@ TINY = float(np.finfo(np.float64).tiny)
 MARGIN_CLIP = 1e300
 
 
-def _log_sigmoid_pair(xp: Any, u: Any) -> tuple[Any, Any]:
+def log_sigmoid_pair(xp: Any, u: Any) -> tuple[Any, Any]:
     """``(log sigmoid(u), log sigmoid(-u))`` with one exp and one log1p."""
     log1p_term = xp.log1p(xp.exp(-xp.abs(u)))
     return -(xp.maximum(-u, 0.0) + log1p_term), -(xp.maximum(u, 0.0) + log1p_term)
@@ -82,7 +82,7 @@ def _target_margin(xp: Any, y: Any, z: Any) -> tuple[Any, Any, Any]:
     return rows, u, z_other - lse_other[:, None]
 
 
-def _row_weight(y: Any, alpha: Any, weight: Any) -> Any:
+def row_weight(y: Any, alpha: Any, weight: Any) -> Any:
     """``alpha[y] * weight`` (None when both are None)."""
     row = None if alpha is None else alpha[y]
     if weight is not None:
@@ -91,7 +91,7 @@ def _row_weight(y: Any, alpha: Any, weight: Any) -> Any:
 
 
 def _loss_u(xp: Any, u: Any, gamma: float, row: Any) -> Any:
-    log_p, log_q = _log_sigmoid_pair(xp, u)
+    log_p, log_q = log_sigmoid_pair(xp, u)
     with np.errstate(under="ignore", over="ignore"):  # q**g -> 0 and a loss beyond 1e308
         loss = -xp.exp(gamma * log_q) * log_p
     return loss if row is None else loss * row
@@ -99,19 +99,19 @@ def _loss_u(xp: Any, u: Any, gamma: float, row: Any) -> Any:
 
 def binary_loss(xp: Any, y: Any, z: Any, alpha: Any, weight: Any, gamma: float) -> Any:
     """Per-row binary focal loss ``(n,)``, float64 (the loss is not clipped)."""
-    return _loss_u(xp, xp.where(y == 1, z, -z), gamma, _row_weight(y, alpha, weight))
+    return _loss_u(xp, xp.where(y == 1, z, -z), gamma, row_weight(y, alpha, weight))
 
 
 def multiclass_loss(xp: Any, y: Any, z: Any, alpha: Any, weight: Any, gamma: float) -> Any:
     """Per-row softmax focal loss ``(n,)``, float64."""
     _, u, _ = _target_margin(xp, y, z)
-    return _loss_u(xp, u, gamma, _row_weight(y, alpha, weight))
+    return _loss_u(xp, u, gamma, row_weight(y, alpha, weight))
 
 
 def _target(xp: Any, u: Any, gamma: float) -> tuple[Any, Any, Any, Any, Any, Any]:
     """``p, q, log p, log q, q**g`` of the true class and ``dFL/du`` (unweighted)."""
     # clipped (MARGIN_CLIP): no 0 * inf near the float64 maximum
-    log_p, log_q = _log_sigmoid_pair(xp, xp.clip(u, -MARGIN_CLIP, MARGIN_CLIP))
+    log_p, log_q = log_sigmoid_pair(xp, xp.clip(u, -MARGIN_CLIP, MARGIN_CLIP))
     p, q, q_g = xp.exp(log_p), xp.exp(log_q), xp.exp(gamma * log_q)
     grad_u = q_g * (gamma * p * log_p - q)
     return p, q, log_p, log_q, q_g, grad_u
@@ -122,10 +122,10 @@ def _hess_u(p: Any, q: Any, log_p: Any, q_g: Any, gamma: float) -> Any:
     return p * q_g * ((2.0 * gamma + 1.0) * q + gamma * log_p * (q - gamma * p))
 
 
-def _weighted(
+def weighted(
     xp: Any, y: Any, alpha: Any, weight: Any, grad: Any, hess: Any, positive: bool
 ) -> tuple[Any, Any]:
-    row = _row_weight(y, alpha, weight)
+    row = row_weight(y, alpha, weight)
     if row is None:
         return grad, hess
     if grad.ndim == 2:
@@ -147,7 +147,7 @@ def binary_grad_hess(
         hess = _hess_u(p, q, log_p, q_g, gamma)
         if positive:
             hess = xp.maximum(xp.maximum(hess, q_g * p * q), TINY)
-    return _weighted(xp, y, alpha, weight, grad, hess, positive)
+    return weighted(xp, y, alpha, weight, grad, hess, positive)
 
 
 def multiclass_grad_hess(
@@ -172,7 +172,7 @@ def multiclass_grad_hess(
             p_j[rows, y] = p1
             one_minus_pj[rows, y] = q1
             hess = xp.maximum(xp.maximum(hess, q_g * p_j * one_minus_pj), TINY)
-    return _weighted(xp, y, alpha, weight, grad, hess, positive)
+    return weighted(xp, y, alpha, weight, grad, hess, positive)
 
 
 def _one_minus_r(xp: Any, z: Any, y: Any, rows: Any, log_r: Any) -> Any:

@@ -35,9 +35,10 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, ClassVar
 
 _ENV = "GBFOCAL_NUM_THREADS"
 # Below this many values (rows x columns) per thread, starting a thread costs more
@@ -262,6 +263,64 @@ def _warn_on_bad_environment() -> None:
 
 
 _warn_on_bad_environment()
+
+
+# --------------------------------------------------------------------------- fit-time bound
+class _KernelThreadBound:
+    """Process-wide bound on gbfocal's gradient threads while fits with an ``n_jobs`` run.
+
+    :func:`gbfocal.set_num_threads` is process-wide, so concurrent fits share one value:
+    the smallest ``n_jobs`` of the fits running (never more than the value before the
+    first of them started), and the value before is restored when the last one ends.
+    A bound never raises the thread count, so no fit uses more than its ``n_jobs``.
+    """
+
+    lock = threading.Lock()
+    bounds: ClassVar[list[int]] = []
+    restore: ClassVar[int | None] = None  # what set_num_threads held (None: its default)
+    ceiling: ClassVar[int | None] = None  # get_num_threads() then
+
+    @classmethod
+    def _apply(cls) -> None:
+        bound = min(cls.bounds)
+        set_num_threads(bound if cls.ceiling is None else min(bound, cls.ceiling))
+
+    @classmethod
+    def enter(cls, bound: int) -> None:
+        with cls.lock:
+            if not cls.bounds:
+                # The value set_num_threads stored, not get_num_threads(): restoring the
+                # resolved count would pin it and hide GBFOCAL_NUM_THREADS from then on.
+                cls.restore = _num_threads
+                try:
+                    cls.ceiling = get_num_threads()
+                except ValueError:  # a bad GBFOCAL_NUM_THREADS: n_jobs decides alone
+                    cls.ceiling = None
+            cls.bounds.append(bound)
+            cls._apply()
+
+    @classmethod
+    def leave(cls, bound: int) -> None:
+        with cls.lock:
+            cls.bounds.remove(bound)
+            if cls.bounds:
+                cls._apply()
+            else:
+                set_num_threads(cls.restore)
+
+
+@contextmanager
+def kernel_threads(n_threads: int | None) -> Iterator[None]:
+    """Bound gbfocal's gradient threads by ``n_threads`` while the block runs (None: no
+    bound), restoring the previous setting afterwards (see :class:`_KernelThreadBound`)."""
+    if n_threads is None:
+        yield
+        return
+    _KernelThreadBound.enter(n_threads)
+    try:
+        yield
+    finally:
+        _KernelThreadBound.leave(n_threads)
 
 
 def row_chunks(n_rows: int, values_per_row: int, max_chunks: int) -> list[tuple[int, int]]:

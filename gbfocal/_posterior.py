@@ -187,7 +187,7 @@ def focal_posterior(raw_score: Any, *, alpha: Any = None, gamma: float = 2.0) ->
     array([[0.5714, 0.2857, 0.1429]])
     """
     g = FocalSpec.create(gamma=gamma).gamma
-    z = v._as_float_array(raw_score, "raw_score")
+    z = v.as_float_array(raw_score, "raw_score")
     if z.ndim == 1:
         z = v.check_raw_score_binary(z)
         return special.expit(posterior_log_odds(z, check_posterior_alpha(alpha, 2), g))

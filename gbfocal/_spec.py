@@ -81,7 +81,7 @@ def balanced_alpha(
     >>> balanced_alpha(y).round(4)
     array([0.5833, 1.1667, 2.3333])
     """
-    y = v._as_float_array(y_true, "y_true")
+    y = v.as_float_array(y_true, "y_true")
     if y.ndim != 1 or y.size == 0:
         raise ValueError(f"y_true must be a non-empty 1-D array, got shape {y.shape}")
     if n_classes is None:
@@ -139,13 +139,13 @@ def effective_number_alpha(counts: np.ndarray, beta: float) -> np.ndarray:
 def _check_effective_number(alpha: Sequence[Any]) -> tuple[str, float]:
     if len(alpha) != 2:
         raise ValueError(
-            f"alpha=('effective_number', beta) takes exactly one beta, got {v._describe(alpha)}"
+            f"alpha=('effective_number', beta) takes exactly one beta, got {v.describe(alpha)}"
         )
     beta = alpha[1]
     if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
         raise TypeError(
             f"alpha=('effective_number', beta): beta must be a real number in [0, 1), got "
-            f"{v._describe(beta)}"
+            f"{v.describe(beta)}"
         )
     if not 0.0 <= float(beta) < 1.0:
         raise ValueError(
@@ -183,14 +183,14 @@ def _check_alpha(
         if alpha[0] != EFFECTIVE_NUMBER:
             raise ValueError(
                 f"alpha as a (mode, parameter) pair must be ('effective_number', beta), got "
-                f"{v._describe(alpha)}"
+                f"{v.describe(alpha)}"
             )
         return _check_effective_number(alpha)
     if isinstance(alpha, (Sequence, np.ndarray)):
         return tuple(float(a) for a in v.check_alpha_vector(alpha, n_classes))
     raise TypeError(
         "alpha must be None, 'balanced', a float or a sequence of weights, got "
-        f"{v._describe(alpha)}"
+        f"{v.describe(alpha)}"
     )
 
 
@@ -203,7 +203,7 @@ def _check_named_gamma(value: Any, name: str) -> float:
 
 def _check_clip(clip: Any) -> float:
     if isinstance(clip, (bool, np.bool_)) or not isinstance(clip, numbers.Real):
-        raise TypeError(f"clip must be a real number in [0, 1), got {v._describe(clip)}")
+        raise TypeError(f"clip must be a real number in [0, 1), got {v.describe(clip)}")
     if not 0.0 <= float(clip) < 1.0:
         raise ValueError(f"clip must lie in [0, 1), got {float(clip)!r}")
     return float(clip)

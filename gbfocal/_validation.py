@@ -15,7 +15,7 @@ import numpy as np
 HESSIAN_MODES = ("positive", "exact")
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -23,7 +23,7 @@ def _describe(value: Any) -> str:
 def check_gamma(gamma: Any) -> float:
     """Return ``gamma`` as a float, or raise if it is not a finite number >= 0."""
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
-        raise TypeError(f"gamma must be a real number >= 0, got {_describe(gamma)}")
+        raise TypeError(f"gamma must be a real number >= 0, got {describe(gamma)}")
     value = float(gamma)
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"gamma must be a finite number >= 0, got {value!r}")
@@ -34,20 +34,20 @@ def check_hessian(hessian: Any) -> str:
     """Return the Hessian mode, or raise for anything but 'positive' / 'exact'."""
     if not isinstance(hessian, str) or hessian not in HESSIAN_MODES:
         raise ValueError(
-            f"hessian must be one of {HESSIAN_MODES}, got {_describe(hessian)}"
+            f"hessian must be one of {HESSIAN_MODES}, got {describe(hessian)}"
         )
     return hessian
 
 
 def check_n_classes(n_classes: Any) -> int:
     if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral):
-        raise TypeError(f"n_classes must be an integer >= 2, got {_describe(n_classes)}")
+        raise TypeError(f"n_classes must be an integer >= 2, got {describe(n_classes)}")
     if n_classes < 2:
         raise ValueError(f"n_classes must be >= 2, got {n_classes}")
     return int(n_classes)
 
 
-def _as_float_array(values: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
+def as_float_array(values: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
     """A float64 array (float32 kept as it is with ``keep_float32``: the kernels read it)."""
     try:
         array = np.asarray(values)
@@ -66,7 +66,7 @@ def _as_float_array(values: Any, name: str, *, keep_float32: bool = False) -> np
 
 def check_raw_score_binary(raw_score: Any, *, keep_float32: bool = False) -> np.ndarray:
     """Raw margins for the binary loss: a finite 1-D float64 (or kept float32) array."""
-    z = _as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
+    z = as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
     if z.ndim == 2 and z.shape[1] == 2:
         raise ValueError(
             "raw_score must be a 1-D array of raw margins (logits) for the binary loss, got "
@@ -77,7 +77,7 @@ def check_raw_score_binary(raw_score: Any, *, keep_float32: bool = False) -> np.
         raise ValueError(
             f"raw_score must be 1-D (n_samples,) for the binary loss, got shape {z.shape}"
         )
-    _check_finite(z, "raw_score")
+    check_finite(z, "raw_score")
     return z
 
 
@@ -85,7 +85,7 @@ def check_raw_score_multiclass(
     raw_score: Any, n_samples: int, *, keep_float32: bool = False
 ) -> np.ndarray:
     """Raw margins for the softmax loss: a finite (n_samples, K) float array, K >= 2."""
-    z = _as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
+    z = as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
     if z.ndim == 1:
         hint = ""
         if n_samples and z.size % n_samples == 0 and z.size // n_samples >= 2:
@@ -110,11 +110,11 @@ def check_raw_score_multiclass(
         )
     if z.shape[1] < 2:
         raise ValueError(f"raw_score must have at least 2 columns (classes), got shape {z.shape}")
-    _check_finite(z, "raw_score")
+    check_finite(z, "raw_score")
     return z
 
 
-def _check_finite(array: np.ndarray, name: str) -> None:
+def check_finite(array: np.ndarray, name: str) -> None:
     if array.size == 0:
         raise ValueError(f"{name} is empty: at least one sample is required")
     # A finite sum proves every value finite (NaN and infinities propagate) without a
@@ -129,7 +129,7 @@ def _check_finite(array: np.ndarray, name: str) -> None:
 
 def check_binary_labels(y_true: Any, n_samples: int) -> np.ndarray:
     """Binary labels as an int8 0/1 array; accepts bool, int or float 0.0/1.0."""
-    y = _as_float_array(y_true, "y_true")
+    y = as_float_array(y_true, "y_true")
     if y.ndim != 1:
         raise ValueError(f"y_true must be 1-D (n_samples,), got shape {y.shape}")
     if y.shape[0] != n_samples:
@@ -149,7 +149,7 @@ def check_binary_labels(y_true: Any, n_samples: int) -> np.ndarray:
 
 def check_multiclass_labels(y_true: Any, n_samples: int, n_classes: int) -> np.ndarray:
     """Class indices 0..n_classes-1 as an intp array (integral floats are accepted)."""
-    y = _as_float_array(y_true, "y_true")
+    y = as_float_array(y_true, "y_true")
     if y.ndim != 1:
         raise ValueError(f"y_true must be 1-D (n_samples,), got shape {y.shape}")
     if y.shape[0] != n_samples:
@@ -171,12 +171,12 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     """None, or a finite non-negative float64 array of length n_samples."""
     if sample_weight is None:
         return None
-    w = _as_float_array(sample_weight, "sample_weight")
+    w = as_float_array(sample_weight, "sample_weight")
     if w.ndim != 1 or w.shape[0] != n_samples:
         raise ValueError(
             f"sample_weight must have shape ({n_samples},), got shape {w.shape}"
         )
-    _check_finite(w, "sample_weight")
+    check_finite(w, "sample_weight")
     if (w < 0).any():
         raise ValueError(f"sample_weight must be non-negative, found {w[w < 0][0]!r}")
     return w
@@ -184,21 +184,21 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
 
 def check_alpha_vector(alpha: Any, n_classes: int) -> np.ndarray:
     """A sequence of per-class weights: finite, non-negative, one per class."""
-    a = _as_float_array(alpha, "alpha")
+    a = as_float_array(alpha, "alpha")
     if a.ndim != 1 or a.shape[0] != n_classes:
         raise ValueError(
             f"alpha as a sequence must have one non-negative weight per class ({n_classes}), "
-            f"got shape {a.shape}: {_describe(alpha)}"
+            f"got shape {a.shape}: {describe(alpha)}"
         )
     if not np.isfinite(a).all() or (a < 0).any():
-        raise ValueError(f"alpha weights must be finite and non-negative, got {_describe(alpha)}")
+        raise ValueError(f"alpha weights must be finite and non-negative, got {describe(alpha)}")
     return a.copy()
 
 
 # --------------------------------------------------------------------------- multi-output
 def check_multioutput_label_array(y_true: Any) -> np.ndarray:
     """Multi-output labels as a non-empty 2-D float64 array (n_samples, n_outputs)."""
-    y = _as_float_array(y_true, "y_true")
+    y = as_float_array(y_true, "y_true")
     if y.ndim != 2:
         raise ValueError(
             f"y_true must be 2-D (n_samples, n_outputs) for the multi-output loss, got shape "
@@ -211,7 +211,7 @@ def check_multioutput_label_array(y_true: Any) -> np.ndarray:
 
 def check_raw_score_multioutput(raw_score: Any, n_samples: int, n_outputs: int) -> np.ndarray:
     """Raw margins (n, A, K) or flat output-major (n, A*K) as a finite (n, A, K) array."""
-    z = _as_float_array(raw_score, "raw_score")
+    z = as_float_array(raw_score, "raw_score")
     expected = f"({n_samples}, {n_outputs}, n_classes) or ({n_samples}, {n_outputs} * n_classes)"
     if z.ndim not in (2, 3):
         raise ValueError(f"raw_score must have shape {expected}, got shape {z.shape}")
@@ -235,7 +235,7 @@ def check_raw_score_multioutput(raw_score: Any, n_samples: int, n_outputs: int) 
         raise ValueError(
             f"raw_score must have at least 2 classes per output, got shape {np.shape(raw_score)}"
         )
-    _check_finite(z, "raw_score")
+    check_finite(z, "raw_score")
     return z
 
 
@@ -244,7 +244,7 @@ def check_ignore_label(ignore_label: Any, n_classes: int | None = None) -> int |
     if ignore_label is None:
         return None
     if isinstance(ignore_label, bool) or not isinstance(ignore_label, numbers.Integral):
-        raise TypeError(f"ignore_label must be an integer or None, got {_describe(ignore_label)}")
+        raise TypeError(f"ignore_label must be an integer or None, got {describe(ignore_label)}")
     if n_classes is not None and 0 <= int(ignore_label) < n_classes:
         raise ValueError(
             f"ignore_label={ignore_label} is a class index (0..{n_classes - 1}): use a value "
@@ -285,7 +285,7 @@ def check_multioutput_sample_weight(
     """None, or finite non-negative weights broadcast to (n_samples, n_outputs)."""
     if sample_weight is None:
         return None
-    w = _as_float_array(sample_weight, "sample_weight")
+    w = as_float_array(sample_weight, "sample_weight")
     if w.ndim == 1:
         row_weight = check_sample_weight(w, n_samples)
         assert row_weight is not None  # None only for sample_weight=None
@@ -295,7 +295,7 @@ def check_multioutput_sample_weight(
             f"sample_weight must have shape ({n_samples},) or ({n_samples}, {n_outputs}), "
             f"got shape {w.shape}"
         )
-    _check_finite(w, "sample_weight")
+    check_finite(w, "sample_weight")
     if (w < 0).any():
         raise ValueError(f"sample_weight must be non-negative, found {w[w < 0][0]!r}")
     return w

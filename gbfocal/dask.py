@@ -37,9 +37,9 @@ from typing import Any, cast
 
 import numpy as np
 
+from ._engines.adapters import XGBoostMetric
 from ._optional import import_optional
 from ._spec import METRICS
-from .adapters import XGBoostMetric
 from .losses import FocalLoss
 
 __all__ = ["XGBoostDaskMetric", "base_margin", "init_score", "lightgbm_metric_history"]

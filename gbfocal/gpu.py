@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 
 from . import _math
+from ._engines.adapters import dataset_label
 from ._optional import import_optional
 from ._spec import ARRAY_BACKENDS
-from .adapters import dataset_label
 from .losses import FocalLoss, MultiOutputFocalLoss
 
 __all__ = ["XGBoostCudaObjective", "xgb_cuda_objective"]
 
 
-def _array_module(backend: str) -> Any:
+def array_module(backend: str) -> Any:
     if backend == "numpy":
         return np
     # gbfocal[gpu] installs cupy-cuda12x: pick the CuPy package matching your CUDA version
@@ -88,7 +88,7 @@ class XGBoostCudaObjective:
         return y, w, a
 
     def __call__(self, predt: Any, dtrain: Any) -> tuple[Any, Any]:
-        xp = _array_module(self.backend)
+        xp = array_module(self.backend)
         n = int(dtrain.num_row())
         raw = self.loss.margins(np.asarray(predt), n, layout="C")
         return self.device_grad_hess(xp.asarray(raw), dtrain)
@@ -99,7 +99,7 @@ class XGBoostCudaObjective:
         ``margins``: ``(n,)`` or ``(n, K)`` array of the array module of ``backend``
         (CuPy, or NumPy); checked for shape and finiteness like the host path.
         """
-        xp = _array_module(self.backend)
+        xp = array_module(self.backend)
         y, w, alpha = self._device_inputs(xp, dtrain)
         n = int(y.shape[0])
         z = xp.asarray(margins, dtype=xp.float64)

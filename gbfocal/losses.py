@@ -7,9 +7,10 @@ probabilities. That is what makes the classic mistakes impossible (tuning alpha/
 training with the built-in log loss, a metric that weights classes differently from the
 objective, a sigmoid applied to probabilities).
 
-The library calling conventions live in :mod:`gbfocal.adapters`; the loss objects' adapter
-methods (``lgb_objective``, ``xgb_metric``, ...) are thin entry points to them. Neither
-LightGBM nor XGBoost is imported here.
+The library calling conventions live in :mod:`gbfocal.adapters`; the loss objects'
+``lgb_objective``, ``xgb_objective`` and ``sklearn_objective`` are such adapters, built
+once per loss object, and ``lgb_eval(m)``, ``xgb_metric`` ... build the metric ones.
+Neither LightGBM nor XGBoost is imported here.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from typing import Any, Literal, TypeVar, cast
 import numpy as np
 from scipy import special
 
-from . import _backend, _ranking, adapters
+from . import _backend, _ranking
 from . import _validation as v
-from ._focal import _pair_mean, labelled_pairs
+from ._engines import adapters
+from ._focal import labelled_pairs, pair_mean
 from ._init_score import minimise_binary, minimise_multiclass
 from ._posterior import log_posterior, positive_weights, posterior_log_odds
 from ._spec import METRICS, FocalSpec, check_metric
@@ -93,7 +95,8 @@ class TrainingSet:
     """
 
     __slots__ = ("buffers", "class_weights", "dataset", "label", "labels", "mask", "n_rows",
-                 "pair_combined", "pair_labels", "pair_weight", "raw_weight", "weight")
+                 "pair_combined", "pair_labels", "pair_weight", "raw_weight", "weight", "writer",
+                 "writer_args")
 
     def __init__(self, dataset: Any, label: Any, raw_weight: Any, labels: np.ndarray,
                  weight: np.ndarray | None, class_weights: np.ndarray) -> None:
@@ -109,6 +112,10 @@ class TrainingSet:
         self.pair_weight: np.ndarray | None = None
         self.pair_combined: np.ndarray | None = None  # multi-label: class x row weight per pair
         self.buffers: tuple[np.ndarray, np.ndarray] | None = None
+        # the compiled kernel of this loss's rounds, looked up once (None: the general path),
+        # and the loss's constants it takes (read from the spec once, not every round)
+        self.writer: Any = None
+        self.writer_args: tuple[Any, ...] = ()
 
     def take_buffers(
         self, shape: tuple[int, ...], order: Literal["C", "F"] = "C"
@@ -148,6 +155,15 @@ _MAX_TRAINING_SETS = 8
 _TRAINING_SETS_LOCK = threading.Lock()
 
 
+def _ready_margins(z: Any, shape: tuple[int, ...], keep_float32: bool) -> bool:
+    """Whether ``z`` is already what the margin checks would return: a finite float64
+    (or, kept, float32) array of ``shape``. Then nothing is converted or re-checked in
+    depth; anything else goes through the full checks and their messages."""
+    return (isinstance(z, np.ndarray) and z.shape == shape
+            and (z.dtype == np.float64 or keep_float32 and z.dtype == np.float32)
+            and bool(np.isfinite(z).all()))
+
+
 def _weighted_mean(values: np.ndarray, sample_weight: np.ndarray | None) -> float:
     """``sum(values) / sum(w)`` for values already multiplied by the weights ``w``."""
     total = values.shape[0] if sample_weight is None else float(np.sum(sample_weight))
@@ -174,6 +190,35 @@ _Loss = TypeVar("_Loss", bound="FocalLoss")
 
 
 # --------------------------------------------------------------------------- the base
+class _Adapter:
+    """A loss object's adapter for one library, built on first use and kept.
+
+    ``loss.lgb_objective`` is the same :mod:`gbfocal.adapters` object every time (the
+    instance keeps it under the attribute's own name, so later lookups do not come here):
+    a boosting round calls it, not a new object per call.
+    """
+
+    def __init__(self, factory: str, doc: str) -> None:
+        self._factory = factory
+        self.__doc__ = doc
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+        _ADAPTERS.append(name)
+
+    def __get__(self, loss: Any, owner: type | None = None) -> Any:
+        if loss is None:
+            return self
+        adapter = getattr(adapters, self._factory)(loss)
+        loss.__dict__[self._name] = adapter
+        return adapter
+
+
+# the attribute names of the adapters (a pickled or copied loss leaves them out)
+_ADAPTERS: list[str] = []
+
+
 class FocalLoss:
     """Base of every focal-loss object: state, NumPy level, per-round interface, adapters.
 
@@ -220,6 +265,28 @@ class FocalLoss:
     def _init_extra(self) -> None:
         """Attributes a subclass keeps besides the spec (none here)."""
 
+    def restore_alpha(self: _Loss, alpha_: Any) -> _Loss:
+        """Fix the fitted class weights ``alpha_`` as :meth:`fit` leaves them (a saved
+        model's loss, :mod:`gbfocal.persist`): the objectives keep them instead of
+        resolving them from the data they are handed.
+
+        ``alpha_`` must be finite and non-negative, of the shape :meth:`fit` gives
+        (``(n_classes,)``; ``(n_labels, 2)`` for the multi-label loss).
+        """
+        values = np.asarray(alpha_, dtype=np.float64)
+        if values.shape != self._alpha_shape() or not np.all(np.isfinite(values)) \
+                or np.any(values < 0):
+            raise ValueError(
+                f"alpha_ must be {self._alpha_shape()} finite non-negative class weights, got "
+                f"{alpha_!r}")
+        self.alpha_ = values
+        self._fitted_explicitly = True
+        return self
+
+    def _alpha_shape(self) -> tuple[int, ...]:
+        """The shape of ``alpha_`` after :meth:`fit`."""
+        return (self.n_classes,)
+
     # ------------------------------------------------------------------ parameters
     @property
     def alpha(self) -> Any:
@@ -243,9 +310,12 @@ class FocalLoss:
 
     def __getstate__(self) -> dict[str, Any]:
         # The per-training-set caches hold weak references and large arrays: never copy
-        # them (lgb.train deep-copies params; boosters pickle their objective).
+        # them (lgb.train deep-copies params; boosters pickle their objective). The
+        # adapters are rebuilt on first use.
         state = dict(self.__dict__)
         state.pop("_train_caches", None)
+        for name in _ADAPTERS:
+            state.pop(name, None)
         return state
 
     def _repr_args(self) -> list[str]:
@@ -399,6 +469,9 @@ class FocalLoss:
             self.alpha_ = alpha
         cache = TrainingSet(dataset, label, raw_weight, labels, checked, alpha)
         self._prepare(cache)
+        if self._kernel_kind is not None:
+            cache.writer = _backend.round_writer(self._kernel_kind)
+            cache.writer_args = self._writer_args()
         with _TRAINING_SETS_LOCK:
             caches = self.__dict__.setdefault("_train_caches", [])
             caches.append(cache)
@@ -466,9 +539,26 @@ class FocalLoss:
                 f"raw_score has {margins.shape[0]} samples but the labels have {training.n_rows}"
             )
         out = training.take_buffers(margins.shape, self._buffer_order(margins))
-        grad, hess = self._derivatives(training, margins, dtype=np.float32, out=out)
+        if training.writer is not None:  # the compiled kernel, straight into the buffers
+            self._write_round(training, margins, out)
+            grad, hess = out
+        else:
+            grad, hess = self._derivatives(training, margins, dtype=np.float32, out=out)
         training.keep_buffers(grad, hess)
         return grad, hess
+
+    # which compiled kernel writes this loss's rounds (None: always the general path)
+    _kernel_kind: str | None = None
+
+    def _writer_args(self) -> tuple[Any, ...]:
+        """The constants after the weights that ``training.writer`` takes (see _kernels)."""
+        return (self.spec.gamma, self.spec.positive)
+
+    def _write_round(self, training: TrainingSet, z: np.ndarray,
+                     out: tuple[np.ndarray, np.ndarray]) -> None:
+        """One round's gradient pair into ``out`` with ``training.writer``."""
+        training.writer(training.labels, z, self._alpha_arg(training), training.weight,
+                        *training.writer_args, *out)
 
     def _buffer_order(self, margins: np.ndarray) -> Literal["C", "F"]:
         """Memory layout of :meth:`round_grad_hess`'s result (C here; see the multiclass
@@ -573,33 +663,32 @@ class FocalLoss:
             )
 
     # ------------------------------------------------------------------ library adapters
-    def lgb_objective(self, preds: Any, train_data: Any) -> tuple[np.ndarray, np.ndarray]:
+    lgb_objective = _Adapter(
+        "LightGBMObjective",
         """LightGBM >= 4 custom objective: ``params["objective"] = loss.lgb_objective``.
 
-        Receives raw margins (``(n,)`` binary, ``(n, K)`` multiclass) and the training
+        Called with raw margins (``(n,)`` binary, ``(n, K)`` multiclass) and the training
         ``lgb.Dataset``; returns float32 gradient and Hessian of the same shape,
         multiplied by the Dataset's weights (LightGBM does not apply them itself).
-        """
-        return adapters.LightGBMObjective(self)(preds, train_data)
-
-    def xgb_objective(self, predt: Any, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
+        (A :class:`gbfocal.adapters.LightGBMObjective`, built once per loss object.)
+        """)
+    xgb_objective = _Adapter(
+        "XGBoostObjective",
         """XGBoost custom objective: ``xgb.train(params, dtrain, obj=loss.xgb_objective)``.
 
-        ``predt`` is float32 raw margins, ``(n,)`` or ``(n, K)``; returns float32
-        gradient and Hessian of the same shape, multiplied by the DMatrix weights.
-        """
-        return adapters.XGBoostObjective(self)(predt, dtrain)
-
-    def sklearn_objective(
-        self, y_true: Any, y_pred: Any, sample_weight: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+        Called with float32 raw margins, ``(n,)`` or ``(n, K)``, and the DMatrix; returns
+        float32 gradient and Hessian of the same shape, multiplied by the DMatrix weights.
+        (A :class:`gbfocal.adapters.XGBoostObjective`, built once per loss object.)
+        """)
+    sklearn_objective = _Adapter(
+        "SklearnObjective",
         """Objective for ``LGBMClassifier(objective=...)`` and ``XGBClassifier(objective=...)``.
 
-        Both scikit-learn APIs call it with the encoded labels, the raw margins and
-        the sample weights (LightGBM positionally, XGBoost as ``sample_weight=``).
-        Returns float32 arrays of the shape of ``y_pred``.
-        """
-        return adapters.SklearnObjective(self)(y_true, y_pred, sample_weight)
+        Both scikit-learn APIs call it with the encoded labels, the raw margins and the
+        sample weights (LightGBM positionally, XGBoost as ``sample_weight=``). Returns
+        float32 arrays of the shape of ``y_pred``. (A
+        :class:`gbfocal.adapters.SklearnObjective`, built once per loss object.)
+        """)
 
     def lgb_metric(self, preds: Any, eval_data: Any) -> tuple[str, float, bool]:
         """LightGBM ``feval``: ``("focal_loss", weighted mean focal loss, False)``."""
@@ -801,6 +890,16 @@ class BinaryFocalLoss(FocalLoss):
 
     binary = True
 
+    @property
+    def _kernel_kind(self) -> str:  # type: ignore[override]
+        return "asymmetric" if self.spec.asymmetric else "binary"
+
+    def _writer_args(self) -> tuple[Any, ...]:
+        spec = self.spec
+        if not spec.asymmetric:
+            return super()._writer_args()
+        return (spec.gamma, _gamma_neg(spec), spec.clip, spec.positive)
+
     def __init__(
         self, alpha: Any = None, gamma: float = 2.0, hessian: str = "positive", *,
         gamma_neg: float | None = None, clip: float = 0.0,
@@ -823,7 +922,9 @@ class BinaryFocalLoss(FocalLoss):
     def _check_margins(
         self, raw_score: Any, n_samples: int, *, keep_float32: bool = False
     ) -> np.ndarray:
-        z = v._as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
+        if _ready_margins(raw_score, (n_samples,), keep_float32):
+            return raw_score  # every boosting round: nothing to convert, nothing wrong
+        z = v.as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
         if z.ndim == 2 and z.shape[1] == 1:
             z = z[:, 0]
         z = v.check_raw_score_binary(z, keep_float32=keep_float32)
@@ -969,6 +1070,7 @@ class MulticlassFocalLoss(FocalLoss):
     """
 
     binary = False
+    _kernel_kind = "multiclass"
 
     def __init__(
         self,
@@ -987,7 +1089,9 @@ class MulticlassFocalLoss(FocalLoss):
     def _check_margins(
         self, raw_score: Any, n_samples: int, *, keep_float32: bool = False
     ) -> np.ndarray:
-        z = v._as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
+        if _ready_margins(raw_score, (n_samples, self.n_classes), keep_float32):
+            return raw_score  # every boosting round: nothing to convert, nothing wrong
+        z = v.as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
         if z.ndim == 2 and z.shape[1] != self.n_classes:
             raise ValueError(
                 f"raw_score has {z.shape[1]} columns but the loss was built for "
@@ -1203,7 +1307,7 @@ class MultiOutputFocalLoss(FocalLoss):
 
     def _check_raw(self, raw_score: Any, n_samples: int) -> np.ndarray:
         """Margins of the right shape; returned as given (the math keeps that shape)."""
-        z = v._as_float_array(raw_score, "raw_score")
+        z = v.as_float_array(raw_score, "raw_score")
         z3 = v.check_raw_score_multioutput(z, n_samples, self.n_outputs)
         if z3.shape[2] != self.n_classes:
             raise ValueError(
@@ -1215,7 +1319,7 @@ class MultiOutputFocalLoss(FocalLoss):
     def _check_margins(
         self, raw_score: Any, n_samples: int, *, keep_float32: bool = False
     ) -> np.ndarray:
-        z = v._as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
+        z = v.as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
         expected = self.n_outputs * self.n_classes
         if z.ndim == 2 and z.shape[1] != expected:
             raise ValueError(
@@ -1273,14 +1377,14 @@ class MultiOutputFocalLoss(FocalLoss):
             return float(loss.sum())
         weight = np.ones_like(loss) if training.pair_weight is None else training.pair_weight
         if reduction == "mean":
-            return _pair_mean(loss.sum(), weight.sum())
+            return pair_mean(loss.sum(), weight.sum())
         mask, _ = self._labelled(training)
         per_output = np.zeros((2, a))
         output = np.nonzero(mask.reshape(n, a))[1]
         np.add.at(per_output[0], output, loss)  # rows of per_output, added to in place
         np.add.at(per_output[1], output, weight)
         present = per_output[1] > 0
-        return _pair_mean((per_output[0, present] / per_output[1, present]).sum(), present.sum())
+        return pair_mean((per_output[0, present] / per_output[1, present]).sum(), present.sum())
 
     def _derivatives(
         self, training: TrainingSet, z: np.ndarray, *, dtype: Any = np.float64,
@@ -1361,7 +1465,7 @@ class MultiOutputFocalLoss(FocalLoss):
 
     def posterior_margin(self, raw_score: Any) -> np.ndarray:
         """Raw margins mapped to log posterior probabilities ``(n, A, K)``."""
-        z = v._as_float_array(raw_score, "raw_score")
+        z = v.as_float_array(raw_score, "raw_score")
         n = z.shape[0] if z.ndim >= 1 else -1
         z3 = v.check_raw_score_multioutput(self._check_raw(z, n), n, self.n_outputs)
         flat = z3.reshape(-1, self.n_classes)
@@ -1377,7 +1481,7 @@ class MultiOutputFocalLoss(FocalLoss):
         (:func:`gbfocal.focal_posterior` with ``alpha_`` and ``gamma``);
         ``corrected=False`` the plain softmax, biased towards uniform for ``gamma > 0``.
         """
-        z = v._as_float_array(raw_score, "raw_score")
+        z = v.as_float_array(raw_score, "raw_score")
         n = z.shape[0] if z.ndim >= 1 else -1
         z3 = v.check_raw_score_multioutput(self._check_raw(z, n), n, self.n_outputs)
         if check_input and ((z3 >= 0) & (z3 <= 1)).all() and np.allclose(
@@ -1519,6 +1623,9 @@ class MultiLabelFocalLoss(FocalLoss):
     """
 
     binary = False
+
+    def _alpha_shape(self) -> tuple[int, ...]:
+        return (self.n_labels, 2)
     n_labels: int
     ignore_label: int | None
     _label_alpha: tuple[float, ...] | None
@@ -1544,7 +1651,7 @@ class MultiLabelFocalLoss(FocalLoss):
             and not (isinstance(alpha, (tuple, list)) and alpha and isinstance(alpha[0], str))
         )
         if per_label:
-            values = v._as_float_array(alpha, "alpha")
+            values = v.as_float_array(alpha, "alpha")
             if values.shape != (int(n_labels),):
                 raise ValueError(
                     f"alpha as a sequence must hold one positive-class weight per label "
@@ -1596,7 +1703,7 @@ class MultiLabelFocalLoss(FocalLoss):
     def _check_margins(
         self, raw_score: Any, n_samples: int, *, keep_float32: bool = False
     ) -> np.ndarray:
-        z = v._as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
+        z = v.as_float_array(raw_score, "raw_score", keep_float32=keep_float32)
         if z.ndim == 1 and self.n_labels == 1:
             z = z[:, None]
         if z.ndim != 2 or z.shape[1] != self.n_labels:
@@ -1608,7 +1715,7 @@ class MultiLabelFocalLoss(FocalLoss):
             raise ValueError(f"raw_score has {z.shape[0]} rows, expected {n_samples}")
         if z.size == 0:
             raise ValueError("raw_score is empty: at least one sample is required")
-        v._check_finite(z, "raw_score")
+        v.check_finite(z, "raw_score")
         return z
 
     def _columns(self) -> int:
@@ -1688,7 +1795,7 @@ class MultiLabelFocalLoss(FocalLoss):
             return float(loss.sum())
         if reduction != "mean":
             raise ValueError(f"reduction must be one of ('mean', 'sum', 'none'), got {reduction!r}")
-        return _pair_mean(float(loss.sum()), self._total_weight(training))
+        return pair_mean(float(loss.sum()), self._total_weight(training))
 
     def _derivatives(
         self, training: TrainingSet, z: np.ndarray, *, dtype: Any = np.float64,

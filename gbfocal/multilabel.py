@@ -36,13 +36,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (
-    _X_CHECKS,
     BACKEND_OPTIONS,
     RESERVED_BOOSTER_PARAMS,
     FocalEstimator,
-    _check_weight,
+    check_weight,
     eval_triples,
 )
+from ._categories import X_CHECKS
+from ._engines import lightgbm as engine_lightgbm
+from ._engines import xgboost as engine_xgboost
 from ._optional import import_optional
 from ._spec import METRICS
 from .losses import BinaryFocalLoss, FocalLoss, MultiLabelFocalLoss
@@ -69,9 +71,9 @@ _IMPORTANCE_TYPE = {"lightgbm": "split", "xgboost": "gain"}
 
 # The marker of an unknown label inside the training labels handed to the loss and to
 # XGBoost (the user's missing_label is translated to it).
-_UNKNOWN = -1
+UNKNOWN = -1
 
-# A checked validation set: features, labels (n, L) with _UNKNOWN, row weights or None.
+# A checked validation set: features, labels (n, L) with UNKNOWN, row weights or None.
 _EvalSet = tuple[Any, np.ndarray, np.ndarray | None]
 
 
@@ -79,7 +81,7 @@ def _import(module: str) -> Any:
     return import_optional(module, needed_by=f"FocalMultiLabelClassifier(backend={module!r})")
 
 
-def _as_float_labels(Y: Any) -> np.ndarray:
+def as_float_labels(Y: Any) -> np.ndarray:
     """``Y`` (dense, sparse, bool, DataFrame, None-holding object) as a float64 array.
 
     None becomes NaN, so that ``missing_label=None`` finds it; text is refused, because
@@ -333,7 +335,7 @@ default="auto"
         return unknown_entries(values, self.missing_label)
 
     def _encode_labels(self, values: np.ndarray, name: str) -> np.ndarray:
-        """``values`` as 0.0 / 1.0, and ``_UNKNOWN`` where unknown.
+        """``values`` as 0.0 / 1.0, and ``UNKNOWN`` where unknown.
 
         Every message names the offending columns: with dozens of labels, "a value is
         wrong" would leave the user searching.
@@ -348,13 +350,13 @@ default="auto"
                 f"{float(values[other][0])!r}). For several classes per output use "
                 "FocalMultiOutputClassifier"
             )
-        return np.where(unknown, float(_UNKNOWN), values)
+        return np.where(unknown, float(UNKNOWN), values)
 
     def _check_labels(self, values: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
         """Validated training labels (:meth:`_encode_labels`), both classes in every column."""
         labels = self._encode_labels(values, "Y")
         # Rows of weight 0 teach nothing: a label whose positives all weigh 0 has one class.
-        known = labels != _UNKNOWN
+        known = labels != UNKNOWN
         counted = known if sample_weight is None else known & (sample_weight > 0)[:, None]
         positives = (counted & (labels == 1.0)).sum(axis=0).tolist()
         negatives = (counted & (labels == 0.0)).sum(axis=0).tolist()
@@ -374,7 +376,7 @@ default="auto"
     def _eval_labels(self, Y: Any, n_rows: int, name: str) -> np.ndarray:
         """The labels of a validation set, ``(n_rows, n_labels)`` as in :meth:`_encode_labels`."""
         try:
-            values = _as_float_labels(Y)
+            values = as_float_labels(Y)
         except TypeError as exc:
             raise TypeError(f"{name}: {exc}") from exc
         if values.ndim != 2 or values.shape[1] != self.n_outputs_:
@@ -390,9 +392,9 @@ default="auto"
         """Checked ``(X, labels, weight)`` of every ``eval_set`` pair, the metric defined."""
         checked = []
         for i, (X_val, Y_val, w_val) in enumerate(eval_triples(eval_set, eval_sample_weight)):
-            X_val = validate_data(self, X_val, reset=False, **_X_CHECKS)
+            X_val = validate_data(self, X_val, reset=False, **X_CHECKS)
             labels = self._eval_labels(Y_val, X_val.shape[0], f"eval_set[{i}]")
-            weight = _check_weight(w_val, X_val.shape[0], f"eval_sample_weight[{i}]")
+            weight = check_weight(w_val, X_val.shape[0], f"eval_sample_weight[{i}]")
             self._check_metric_defined(labels, weight, f"eval_set[{i}]")
             checked.append((X_val, labels, weight))
         return checked
@@ -401,7 +403,7 @@ default="auto"
         self, labels: np.ndarray, weight: np.ndarray | None, name: str
     ) -> None:
         """ValueError before training where the metric would fail (or be NaN) every round."""
-        known = labels != _UNKNOWN
+        known = labels != UNKNOWN
         counted = known if weight is None else known & (weight > 0)[:, None]
         if not counted.any():
             raise ValueError(
@@ -456,8 +458,8 @@ default="auto"
         """
         _import(self.backend)
         self._check_native_params(self.backend, _RESERVED_PARAMS[self.backend])
-        X = validate_data(self, X, reset=True, **_X_CHECKS)
-        values = _as_float_labels(Y)
+        X = validate_data(self, X, reset=True, **X_CHECKS)
+        values = as_float_labels(Y)
         if values.ndim != 2 or min(values.shape) < 1:
             raise ValueError(
                 f"Y must be 2-D (n_samples, n_labels), a 0/1 indicator matrix, got shape "
@@ -465,11 +467,11 @@ default="auto"
             )
         if values.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {values.shape[0]}")
-        weight = _check_weight(sample_weight, X.shape[0], "sample_weight")
+        weight = check_weight(sample_weight, X.shape[0], "sample_weight")
         # The loss validates alpha, gamma and hessian (FocalSpec.create): the same exceptions
         # and messages as every other entry point.
         self.loss_ = MultiLabelFocalLoss(values.shape[1], alpha=self.alpha, gamma=self.gamma,
-                                         hessian=self.hessian, ignore_label=_UNKNOWN,
+                                         hessian=self.hessian, ignore_label=UNKNOWN,
                                          gamma_neg=self.gamma_neg, clip=self.clip)
         labels = self._check_labels(values, weight)
         self.n_outputs_ = labels.shape[1]
@@ -507,73 +509,53 @@ default="auto"
         lgb = _import("lightgbm")
         # feature_pre_filter as FocalLGBMClassifier sets it: a label known on few rows
         # leaves no feature that can split, and LightGBM aborts under a custom objective
-        params = {**self._common_params(), "verbose": -1, "metric": "None",
-                  "feature_pre_filter": False}
+        params = {**self._common_params(), "verbose": -1, "feature_pre_filter": False}
         if self.subsample < 1:
             params["subsample_freq"] = 1
         params.update(self.params or {})
         boosters, rounds, histories = [], [], []
         for label in range(self.n_outputs_):
-            rows = np.flatnonzero(labels[:, label] != _UNKNOWN)
+            rows = np.flatnonzero(labels[:, label] != UNKNOWN)
+            valid, names = self._label_valid_sets(evals, label)
+            if self.early_stopping_rounds is not None and not valid:
+                warnings.warn(
+                    f"label {label} is unknown in every eval_set: its booster trains all "
+                    f"n_estimators={self.n_estimators} rounds without early stopping",
+                    UserWarning, stacklevel=4,
+                )
+            train_set, valid_sets = engine_lightgbm.datasets(
+                lgb, X[rows], labels[rows, label], None if weight is None else weight[rows],
+                valid, self.init_score_[label])
             # The label's weights come from the multi-label loss (resolved once, from all
             # labels), so the boosters together minimise exactly the multi-label loss.
-            loss = self._label_loss(label)
-            data = lgb.Dataset(
-                X[rows], label=labels[rows, label],
-                weight=None if weight is None else weight[rows],
-                init_score=np.full(rows.size, self.init_score_[label]),
+            trained = engine_lightgbm.train(
+                lgb, params, self._label_loss(label), train_set, valid_sets,
+                rounds=self.n_estimators, valid_names=names, metrics=[self._metric()],
+                early_stopping_rounds=self.early_stopping_rounds if valid else None,
             )
-            valid, names = self._lightgbm_valid_sets(lgb, data, evals, label)
-            history: dict[str, Any] = {}
-            booster = lgb.train(
-                {**params, "objective": loss.lgb_objective}, data,
-                num_boost_round=self.n_estimators, valid_sets=valid, valid_names=names,
-                feval=loss.lgb_eval(self._metric()) if valid else None,
-                callbacks=self._lightgbm_callbacks(lgb, history, label, bool(valid)),
-            )
+            booster = trained.booster
             boosters.append(booster)
             # best_iteration is 0 without early stopping; lgb.train has cut the model to it
             rounds.append(booster.best_iteration if booster.best_iteration > 0
                           else booster.current_iteration())
-            histories.append(history)
+            histories.append(trained.history)
         return boosters, rounds, histories
 
-    def _lightgbm_valid_sets(
-        self, lgb: Any, train: Any, evals: list[_EvalSet], label: int
-    ) -> tuple[list[Any], list[str]]:
-        """The validation Datasets of one label: the rows of each set where it is known."""
+    @staticmethod
+    def _label_valid_sets(evals: list[_EvalSet], label: int
+                          ) -> tuple[list[_EvalSet], list[str]]:
+        """The validation rows of one label: of each set, where the label is known."""
         valid, names = [], []
         for i, (X_val, labels_val, w_val) in enumerate(evals):
-            rows = np.flatnonzero(labels_val[:, label] != _UNKNOWN)
+            rows = np.flatnonzero(labels_val[:, label] != UNKNOWN)
             if w_val is not None and not w_val[rows].sum() > 0:
                 rows = rows[:0]
             if not rows.size:  # (the losses only: the ranking metrics were checked in fit)
                 continue
-            valid.append(lgb.Dataset(
-                X_val[rows], label=labels_val[rows, label],
-                weight=None if w_val is None else w_val[rows],
-                init_score=np.full(rows.size, self.init_score_[label]), reference=train,
-            ))
+            valid.append((X_val[rows], labels_val[rows, label],
+                          None if w_val is None else w_val[rows]))
             names.append(f"valid_{i}")
         return valid, names
-
-    def _lightgbm_callbacks(
-        self, lgb: Any, history: dict[str, Any], label: int, validated: bool
-    ) -> list[Any]:
-        """Record the history; early stopping on the label's metric where it has one."""
-        callbacks = [lgb.record_evaluation(history)]
-        if self.early_stopping_rounds is None:
-            return callbacks
-        if not validated:
-            warnings.warn(
-                f"label {label} is unknown in every eval_set: its booster trains all "
-                f"n_estimators={self.n_estimators} rounds without early stopping",
-                UserWarning, stacklevel=5,
-            )
-            return callbacks
-        callbacks.append(lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True,
-                                            verbose=False))
-        return callbacks
 
     def _fit_xgboost(
         self, X: Any, labels: np.ndarray, weight: np.ndarray | None, evals: list[_EvalSet]
@@ -582,28 +564,18 @@ default="auto"
         xgb = _import("xgboost")
         params = {
             **self._common_params(), "tree_method": "hist", "multi_strategy": self.multi_strategy,
-            "base_score": 0.0, "disable_default_eval_metric": True,
+            "base_score": 0.0,
         }
         params.update(self.params or {})
         # One label: the binary focal loss with that label's weights (see _dmatrix).
         loss: FocalLoss = self._label_loss(0) if self.n_outputs_ == 1 else self.loss_
-        watch = [(self._dmatrix(xgb, *triple), f"valid_{i}") for i, triple in enumerate(evals)]
-        metric = self._metric()
-        history: dict[str, Any] = {}
-        booster = xgb.train(
-            params, self._dmatrix(xgb, X, labels, weight), num_boost_round=self.n_estimators,
-            evals=watch, obj=loss.xgb_objective,
-            custom_metric=loss.xgb_eval(metric) if watch else None,
-            # XGBoost never asks a custom metric which way is better
-            maximize=METRICS[metric], early_stopping_rounds=self.early_stopping_rounds,
-            evals_result=history, verbose_eval=False,
+        trained = engine_xgboost.train(
+            xgb, params, loss, self._dmatrix(xgb, X, labels, weight),
+            [(self._dmatrix(xgb, *triple), f"valid_{i}") for i, triple in enumerate(evals)],
+            rounds=self.n_estimators, metrics=[self._metric()],
+            early_stopping_rounds=self.early_stopping_rounds, save_best=False,
         )
-        rounds = booster.num_boosted_rounds()
-        try:  # set only when early stopping ran; XGBoost counts it from 0
-            best = min(booster.best_iteration + 1, rounds)
-        except AttributeError:
-            best = rounds
-        return booster, int(best), history
+        return trained.booster, engine_xgboost.best_rounds(trained.booster), trained.history
 
     def _dmatrix(self, xgb: Any, X: Any, labels: np.ndarray, weight: np.ndarray | None) -> Any:
         """A DMatrix of ``(n, L)`` labels starting from the initial scores (base_margin)."""
@@ -613,11 +585,11 @@ default="auto"
             # XGBoost hands an (n, 1) label back flat, which the multi-label loss refuses;
             # one label is the binary focal loss with that label's weights, 1-D throughout,
             # on the rows where the label is known (as the LightGBM backend trains).
-            rows = np.flatnonzero(labels[:, 0] != _UNKNOWN)
+            rows = np.flatnonzero(labels[:, 0] != UNKNOWN)
             X, labels, margin = X[rows], labels[rows, 0], margin[rows, 0]
             weight = None if weight is None else weight[rows]
-        return xgb.DMatrix(X, label=labels, weight=weight, base_margin=margin,
-                           nthread=self._threads())
+        return engine_xgboost.dmatrix(xgb, X, labels, weight, base_margin=margin,
+                                      nthread=self._threads())
 
     # ------------------------------------------------------------------ predict
     def _rounds(self) -> list[int | None]:
@@ -630,7 +602,7 @@ default="auto"
         Uses the first ``best_iteration_`` rounds (of each label's booster for LightGBM).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, **_X_CHECKS)
+        X = validate_data(self, X, reset=False, **X_CHECKS)
         rounds = self._rounds()
         if self.backend == "lightgbm":
             # the thread count goes with every call (see FocalLGBMClassifier._predict_trees)
@@ -689,7 +661,7 @@ default="auto"
         With no unknown entries this is ``sklearn.metrics.accuracy_score(Y, predict(X))``;
         rows without any known label are left out.
         """
-        values = _as_float_labels(Y)
+        values = as_float_labels(Y)
         known = ~self._unknown(values)
         right = ((self.predict(X) == values) | ~known).all(axis=1)
         rows = known.any(axis=1)

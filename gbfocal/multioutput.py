@@ -34,13 +34,15 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (
-    _X_CHECKS,
     BACKEND_OPTIONS,
     RESERVED_BOOSTER_PARAMS,
     FocalEstimator,
-    _check_weight,
+    check_weight,
     eval_triples,
 )
+from ._categories import X_CHECKS
+from ._engines import lightgbm as engine_lightgbm
+from ._engines import xgboost as engine_xgboost
 from ._optional import import_optional
 from .losses import MulticlassFocalLoss, MultiOutputFocalLoss
 
@@ -413,13 +415,13 @@ class FocalMultiOutputClassifier(FocalEstimator):
         """Validated (X, class indices (n, A), weight) triples, labels mapped via classes_."""
         checked = []
         for i, (X_val, y_val, w_val) in enumerate(eval_triples(eval_set, eval_sample_weight)):
-            X_val = validate_data(self, X_val, reset=False, **_X_CHECKS)
+            X_val = validate_data(self, X_val, reset=False, **X_CHECKS)
             codes = self._codes(y_val, f"eval_set[{i}]")
             if codes.shape[0] != X_val.shape[0]:
                 raise ValueError(
                     f"eval_set[{i}]: X has {X_val.shape[0]} rows but y has {codes.shape[0]}"
                 )
-            w = _check_weight(w_val, X_val.shape[0], f"eval_sample_weight[{i}]")
+            w = check_weight(w_val, X_val.shape[0], f"eval_sample_weight[{i}]")
             labelled = codes >= 0
             if not (labelled if w is None else labelled & (w[:, None] > 0)).any():
                 raise ValueError(
@@ -467,11 +469,11 @@ class FocalMultiOutputClassifier(FocalEstimator):
         _import(self.backend)
         self._check_native_params(self.backend, _RESERVED[self.backend])
         importance = self._importance_type()
-        X = validate_data(self, X, reset=True, **_X_CHECKS)
+        X = validate_data(self, X, reset=True, **X_CHECKS)
         codes = self._encode(y)
         if codes.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but y has {codes.shape[0]}")
-        weight = _check_weight(sample_weight, X.shape[0], "sample_weight")
+        weight = check_weight(sample_weight, X.shape[0], "sample_weight")
         self._check_trainable(codes, weight, getattr(y, "columns", None))
         self.n_outputs_ = codes.shape[1]
         evals = self._validation_sets(eval_set, eval_sample_weight)
@@ -533,7 +535,7 @@ class FocalMultiOutputClassifier(FocalEstimator):
     ) -> tuple[list[Any], list[int], list[dict[str, Any]]]:
         lgb = _import("lightgbm")
         params = {
-            **self._common_params(), "verbose": -1, "metric": "None",
+            **self._common_params(), "verbose": -1,
             # Pre-filtering drops features that cannot split under min_data_in_leaf; left
             # with none (an output with few labelled rows), LightGBM aborts under a custom
             # objective. Unfiltered, the booster keeps the constant initial score instead.
@@ -550,10 +552,6 @@ class FocalMultiOutputClassifier(FocalEstimator):
             rows = np.flatnonzero(codes[:, a] >= 0)
             w = None if weight is None else weight[rows]
             loss = self._output_loss(codes[rows, a], w)
-            train = lgb.Dataset(
-                X[rows], label=codes[rows, a], weight=w,
-                init_score=np.tile(self.init_score_[a], (rows.size, 1)),
-            )
             valid, names = [], []
             for i, (X_val, c_val, w_val) in enumerate(evals):
                 val_rows = np.flatnonzero(c_val[:, a] >= 0)
@@ -561,34 +559,27 @@ class FocalMultiOutputClassifier(FocalEstimator):
                     val_rows = val_rows if w_val[val_rows].sum() > 0 else val_rows[:0]
                 if not val_rows.size:
                     continue  # this output is not labelled in eval set i: no metric there
-                valid.append(lgb.Dataset(
-                    X_val[val_rows], label=c_val[val_rows, a],
-                    weight=None if w_val is None else w_val[val_rows],
-                    init_score=np.tile(self.init_score_[a], (val_rows.size, 1)),
-                    reference=train,
-                ))
+                valid.append((X_val[val_rows], c_val[val_rows, a],
+                              None if w_val is None else w_val[val_rows]))
                 names.append(f"valid_{i}")
-            result: dict[str, Any] = {}
-            callbacks = [lgb.record_evaluation(result)]
-            if self.early_stopping_rounds is not None:
-                if valid:
-                    callbacks.append(lgb.early_stopping(
-                        self.early_stopping_rounds, first_metric_only=True, verbose=False))
-                else:
-                    warnings.warn(
-                        f"output {a} has no labelled rows in any eval_set: its booster trains "
-                        f"all n_estimators={self.n_estimators} rounds without early stopping",
-                        UserWarning, stacklevel=4,
-                    )
-            booster = lgb.train(
-                {**params, "objective": loss.lgb_objective, "num_class": loss.n_classes},
-                train, num_boost_round=self.n_estimators, valid_sets=valid, valid_names=names,
-                feval=loss.lgb_eval(self.eval_metric) if valid else None, callbacks=callbacks,
+            if self.early_stopping_rounds is not None and not valid:
+                warnings.warn(
+                    f"output {a} has no labelled rows in any eval_set: its booster trains "
+                    f"all n_estimators={self.n_estimators} rounds without early stopping",
+                    UserWarning, stacklevel=4,
+                )
+            train_set, valid_sets = engine_lightgbm.datasets(
+                lgb, X[rows], codes[rows, a], w, valid, self.init_score_[a])
+            trained = engine_lightgbm.train(
+                lgb, params, loss, train_set, valid_sets, rounds=self.n_estimators,
+                valid_names=names, metrics=[self.eval_metric],
+                early_stopping_rounds=self.early_stopping_rounds if valid else None,
             )
+            booster = trained.booster
             boosters.append(booster)
             best.append(booster.best_iteration if booster.best_iteration > 0
                         else booster.current_iteration())
-            results.append(result)
+            results.append(trained.history)
         return boosters, best, results
 
     def _fit_xgboost(
@@ -598,32 +589,24 @@ class FocalMultiOutputClassifier(FocalEstimator):
         xgb = _import("xgboost")
         params = {
             **self._common_params(), "tree_method": "hist", "multi_strategy": self.multi_strategy,
-            "base_score": 0.0, "disable_default_eval_metric": True,
+            "base_score": 0.0,
         }
         params.update(self.params or {})
 
         def matrix(X_: Any, codes_: np.ndarray, weight_: np.ndarray | None) -> Any:
-            return xgb.DMatrix(
-                X_, label=self.loss_.xgb_label(codes_), weight=weight_,
+            return engine_xgboost.dmatrix(
+                xgb, X_, self.loss_.xgb_label(codes_), weight_,
                 base_margin=np.tile(self.init_score_.ravel(), (X_.shape[0], 1)),
                 nthread=self._threads(),
             )
 
-        watch = [(matrix(*triple), f"valid_{i}") for i, triple in enumerate(evals)]
-        result: dict[str, Any] = {}
-        booster = xgb.train(
-            params, matrix(X, codes, weight), num_boost_round=self.n_estimators,
-            evals=watch, obj=self.loss_.xgb_objective,
-            custom_metric=self.loss_.xgb_eval(self.eval_metric) if watch else None,
-            maximize=False, early_stopping_rounds=self.early_stopping_rounds,
-            evals_result=result, verbose_eval=False,
+        trained = engine_xgboost.train(
+            xgb, params, self.loss_, matrix(X, codes, weight),
+            [(matrix(*triple), f"valid_{i}") for i, triple in enumerate(evals)],
+            rounds=self.n_estimators, metrics=[self.eval_metric],
+            early_stopping_rounds=self.early_stopping_rounds, save_best=False,
         )
-        rounds = booster.num_boosted_rounds()
-        try:  # set only when early stopping ran; XGBoost counts it from 0
-            best = min(booster.best_iteration + 1, rounds)
-        except AttributeError:
-            best = rounds
-        return booster, int(best), result
+        return trained.booster, engine_xgboost.best_rounds(trained.booster), trained.history
 
     # ------------------------------------------------------------------ predict
     def _rounds(self) -> list[int | None]:
@@ -636,7 +619,7 @@ class FocalMultiOutputClassifier(FocalEstimator):
         Uses the first ``best_iteration_`` rounds of each booster.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, **_X_CHECKS)
+        X = validate_data(self, X, reset=False, **X_CHECKS)
         # The thread count goes with every call (see FocalLGBMClassifier._predict_trees).
         threads = self._threads()
         rounds = self._rounds()
@@ -684,7 +667,7 @@ class FocalMultiOutputClassifier(FocalEstimator):
         if y.shape != pred.shape:
             raise ValueError(f"y must have shape {pred.shape} like the predictions, got {y.shape}")
         labelled = ~_missing_mask(y, self.missing_label)
-        w = _check_weight(sample_weight, y.shape[0], "sample_weight")
+        w = check_weight(sample_weight, y.shape[0], "sample_weight")
         w = np.ones(y.shape[0]) if w is None else w
         scores = []
         for a in range(y.shape[1]):

@@ -212,8 +212,7 @@ def _load_loss(document: dict[str, Any]) -> FocalLoss:
             hessian=document["hessian"], ignore_label=document["ignore_label"],
             gamma_neg=document.get("gamma_neg"), clip=document.get("clip", 0.0))
         if document.get("alpha_") is not None:
-            multilabel.alpha_ = np.asarray(document["alpha_"], dtype=np.float64)
-            multilabel._fitted_explicitly = True
+            multilabel.restore_alpha(document["alpha_"])
         return multilabel
     spec = FocalSpec.create(alpha=document["alpha"], gamma=document["gamma"],
                             hessian=document["hessian"], n_classes=document["n_classes"],
@@ -226,8 +225,7 @@ def _load_loss(document: dict[str, Any]) -> FocalLoss:
     else:
         loss = (BinaryFocalLoss if kind == "binary" else MulticlassFocalLoss).from_spec(spec)
     if document.get("alpha_") is not None:
-        loss.alpha_ = np.asarray(document["alpha_"], dtype=np.float64)
-        loss._fitted_explicitly = True
+        loss.restore_alpha(document["alpha_"])
     return loss
 
 
@@ -732,8 +730,7 @@ def _build(document: dict[str, Any], version: int) -> Any:
     estimator.n_features_in_ = n_features
     if names is not None:
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
-    loss.alpha_ = alpha
-    loss._fitted_explicitly = True  # the objectives keep alpha_ (as after fit)
+    loss.restore_alpha(alpha)  # the objectives keep alpha_ (as after fit)
     estimator.loss_ = loss
     estimator.init_score_ = init
     boosters = [_load_booster(b, i) for i, b in enumerate(boosters_doc)]

@@ -19,14 +19,9 @@ needs scikit-learn but neither booster library.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
-import threading
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -40,7 +35,6 @@ try:  # the install hint, not a bare ModuleNotFoundError, without scikit-learn
     from sklearn.utils._param_validation import Interval, StrOptions
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import (
-        check_array,
         check_consistent_length,
         check_is_fitted,
         column_or_1d,
@@ -53,18 +47,23 @@ except ImportError as exc:
 
     raise ImportError(install_hint("sklearn", "gbfocal.sklearn"), name="sklearn") from exc
 
-from . import _parallel
-from ._base import (
-    _X_CHECKS,
-    FocalEstimator,
-    _check_weight,
-    _constant_margin,
-    _n_threads,
-    _seed,
-    aliases,
-    eval_triples,
+from ._base import FocalEstimator, booster_seed, check_weight, eval_triples, n_threads
+from ._categories import (
+    UNSEEN_CATEGORY_OPTIONS,
+    X_CHECKS,
+    UnseenCategoryWarning,
+    category_columns,
+    pandas_categories,
+    refuse_text_columns,
+    with_known_categories,
+    with_numeric_columns,
+    xgboost_categories,
 )
+from ._engines import lightgbm as engine_lightgbm
+from ._engines import xgboost as engine_xgboost
+from ._engines.params import aliases
 from ._optional import import_optional
+from ._parallel import kernel_threads
 from ._spec import METRICS
 from .losses import BinaryFocalLoss, MulticlassFocalLoss
 
@@ -73,8 +72,6 @@ __all__ = ["FocalLGBMClassifier", "FocalXGBClassifier", "UnseenCategoryWarning"]
 # eval_metric="auto": what early stopping watches by default (measured in the README,
 # "Defaults"): the focal loss itself stops at the best probabilities, before the ranking peaks.
 _AUTO_METRIC = {"binary": "average_precision", "multiclass": "log_loss"}
-# gbfocal metric -> LightGBM's built-in metric of the same value on binary raw margins
-_LIGHTGBM_BUILTIN_METRICS = {"average_precision": "average_precision", "roc_auc": "auc"}
 
 # Native parameters that only configure the libraries' *built-in* objectives and metrics:
 # under the focal objective (and metric="None" / disable_default_eval_metric) they are
@@ -109,477 +106,9 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", text)[:2])
 
 
-# --------------------------------------------------------------------------- input
-def _category_columns(X: Any) -> list[int]:
-    """Positions of the pandas ``category`` columns of a DataFrame (none for other input)."""
-    if not hasattr(X, "columns") or not hasattr(X, "dtypes"):
-        return []
-    return [j for j, dtype in enumerate(X.dtypes) if getattr(dtype, "name", None) == "category"]
-
-
-# what pandas.api.types.infer_dtype calls a column that holds text
-_TEXT_KINDS = ("string", "unicode", "bytes", "mixed", "mixed-integer")
-
-
-def _refuse_text_columns(X: Any) -> None:
-    """ValueError naming a DataFrame's text (object / string) columns.
-
-    Without this, scikit-learn's conversion to floats fails on the first string it meets
-    ("could not convert string to float: 'Paris'"), naming neither the column nor the fix.
-    Object columns that hold only numbers pass, as before.
-    """
-    if not hasattr(X, "columns") or not hasattr(X, "dtypes") or not hasattr(X, "iloc"):
-        return
-    from pandas.api.types import infer_dtype
-
-    text = [f"{name!r} ({dtype})"
-            for j, (name, dtype) in enumerate(zip(X.columns, X.dtypes, strict=True))
-            if getattr(dtype, "kind", None) in ("O", "S", "U")
-            and infer_dtype(X.iloc[:, j], skipna=True) in _TEXT_KINDS]
-    if text:
-        shown = ", ".join(text[:10]) + (f" and {len(text) - 10} more" if len(text) > 10 else "")
-        raise ValueError(
-            f"X has text columns {shown}: the estimators take numbers, booleans and pandas "
-            "'category' columns. Use the category dtype for categorical features "
-            "(X[col] = X[col].astype('category'); LightGBM and XGBoost split on them "
-            "natively), or convert the columns to numbers"
-        )
-
-
-class UnseenCategoryWarning(UserWarning):
-    """A pandas ``category`` column holds values that were not categories in ``fit``.
-
-    :class:`FocalLGBMClassifier` and :class:`FocalXGBClassifier` predict such cells as
-    missing values (NaN), the same for both libraries, and warn once per column and call
-    with the column's name and (the first few of) its unseen values; with
-    ``unseen_category="error"`` they raise ValueError instead.
-
-    Parameters
-    ----------
-    message : str
-        The text shown.
-    column : object
-        The column's name (its position for a DataFrame without names).
-    unseen_values : list
-        Every unseen value of the column, sorted (by their text when of mixed types).
-    n_rows : int
-        The rows that hold one.
-    """
-
-    def __init__(self, message: str, column: Any = None, unseen_values: Any = (),
-                 n_rows: int = 0) -> None:
-        super().__init__(message)
-        self.column = column
-        self.unseen_values = list(unseen_values)
-        self.n_rows = n_rows
-
-
-# the values the unseen_category parameter takes
-_UNSEEN_CATEGORY_OPTIONS = ("missing", "error")
-# unseen values named in a warning or error (then how many more there are)
-_UNSEEN_SHOWN = 5
-# XGBoost booster attribute (saved with the model) holding the training categories as JSON:
-# the booster keeps them too, but reads them back only through pyarrow
-_XGB_CATEGORIES_ATTR = "gbfocal_pandas_categorical"
-
-
-def _pandas_categories(X: Any) -> list[list[Any]]:
-    """The categories of each pandas ``category`` column of ``X``, in column order.
-
-    The layout of LightGBM's ``Booster.pandas_categorical``, which LightGBM saves with the
-    model; :class:`FocalXGBClassifier` saves the same list as a booster attribute.
-    """
-    return [X.iloc[:, j].cat.categories.tolist() for j in _category_columns(X)]
-
-
-def _sorted(values: Any) -> list[Any]:
-    """Sorted values; sorted by their text where they do not compare (mixed types)."""
-    try:
-        return sorted(values)
-    except TypeError:
-        return sorted(values, key=str)
-
-
-def _unseen_text(name: Any, values: list[Any], n_rows: int, where: str) -> str:
-    """``column 'city' of X: 3 rows have values not among its categories in fit: [...]``."""
-    shown = values[:_UNSEEN_SHOWN]
-    more = f" and {len(values) - len(shown)} more" if len(values) > len(shown) else ""
-    return (f"column {name!r} of {where}: {n_rows} row{'s' if n_rows != 1 else ''} "
-            f"{'have' if n_rows != 1 else 'has'} values that were not among its categories "
-            f"in fit: {shown}{more}")
-
-
-def _with_known_categories(X: Any, known: list[list[Any]] | None, *, unseen: Any,
-                           where: str = "X") -> Any:
-    """``X`` whose category columns have exactly the training categories, matched by value.
-
-    Both libraries then read the codes of ``fit``: a column whose categories are ordered
-    differently (or are a subset, or a superset) keeps the meaning of its values, and a
-    value that was not a training category becomes NaN, a missing value, for both
-    libraries (left alone, XGBoost maps it to a neighbouring category or fails in C++,
-    LightGBM treats it as missing). ``unseen="error"`` raises ValueError instead.
-
-    Parameters
-    ----------
-    X : DataFrame or array-like
-        Prediction (or validation) data, its category columns in the positions of ``fit``
-        (checked before); anything without category columns is returned as is.
-    known : list of list or None
-        The training categories of each category column, in column order
-        (:func:`_pandas_categories`); None when the model does not say: ``X`` as is.
-    unseen : {"missing", "error"}
-        The estimator's ``unseen_category``.
-    where : str, default="X"
-        What ``X`` is, for the messages (``"eval_set[0]"`` ...).
-
-    Returns
-    -------
-    X : DataFrame or array-like
-        ``X`` itself when nothing changes, else a shallow copy with new category columns.
-
-    Raises
-    ------
-    ValueError
-        With ``unseen="error"``, for the first column with unseen values; for an
-        ``unseen`` other than "missing" and "error".
-    """
-    if unseen not in _UNSEEN_CATEGORY_OPTIONS:
-        raise ValueError(
-            f"unseen_category must be one of {list(_UNSEEN_CATEGORY_OPTIONS)}, got {unseen!r}"
-        )
-    positions = _category_columns(X)
-    if known is None or not positions or len(known) != len(positions):
-        return X  # a count mismatch is reported by _check_predict_categories
-    frame = None
-    for j, categories in zip(positions, known, strict=True):
-        column = X.iloc[:, j]
-        if column.cat.categories.tolist() == list(categories):
-            continue  # the training dtype itself: nothing to map (the common case)
-        recoded = column.cat.set_categories(categories)  # by value; unknown values -> NaN
-        lost = recoded.isna().to_numpy() & column.notna().to_numpy()
-        if lost.any():
-            values = _sorted(set(column[lost].tolist()))
-            text = _unseen_text(X.columns[j], values, int(lost.sum()), where)
-            if unseen == "error":
-                raise ValueError(
-                    f"{text} (unseen_category='error'; unseen_category='missing' predicts "
-                    "them as missing values)"
-                )
-            warnings.warn(UnseenCategoryWarning(
-                f"{text}: predicted as missing values (NaN); unseen_category='error' "
-                "refuses them", X.columns[j], values, int(lost.sum())), stacklevel=3)
-        if frame is None:
-            frame = X.copy(deep=False)  # the caller's frame keeps its columns
-        frame.isetitem(j, recoded)
-    return X if frame is None else frame
-
-
-def _xgboost_categories(booster: Any) -> list[list[Any]] | None:
-    """The training categories of an XGBoost booster, as :func:`_pandas_categories`.
-
-    From the attribute :class:`FocalXGBClassifier` stores; for another booster (a model
-    saved before, or trained elsewhere) from XGBoost itself, which needs pyarrow to say;
-    None when neither is available.
-    """
-    stored = booster.attr(_XGB_CATEGORIES_ATTR)
-    if stored is not None:
-        return list(json.loads(stored))
-    try:
-        columns = booster.get_categories(export_to_arrow=True).to_arrow()
-    except Exception:  # no pyarrow, or no categories to export
-        return None
-    return [array.to_pylist() for _, array in columns if array is not None]
-
-
-def _with_numeric_columns(X: Any, categories: list[int]) -> Any:
-    """A shallow copy of the DataFrame ``X`` whose non-category columns are checked floats.
-
-    The category columns stay as they are: both libraries read them natively (and LightGBM
-    stores their categories in the model, to map them the same way at predict time).
-    """
-    if X.shape[0] < 1:
-        raise ValueError(
-            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
-        )
-    categorical = set(categories)
-    numeric = [j for j in range(X.shape[1]) if j not in categorical]
-    frame = X.copy(deep=False)
-    if numeric:
-        values = check_array(X.iloc[:, numeric], input_name="X", **_X_CHECKS)
-        for position, j in enumerate(numeric):
-            frame.isetitem(j, values[:, position])  # a new column; X itself is untouched
-    return frame
-
-
-# --------------------------------------------------------------------------- threads
-class _KernelThreadBound:
-    """Process-wide bound on gbfocal's gradient threads while fits with an ``n_jobs`` run.
-
-    :func:`gbfocal.set_num_threads` is process-wide, so concurrent fits share one value:
-    the smallest ``n_jobs`` of the fits running (never more than the value before the
-    first of them started), and the value before is restored when the last one ends.
-    A bound never raises the thread count, so no fit uses more than its ``n_jobs``.
-    """
-
-    lock = threading.Lock()
-    bounds: ClassVar[list[int]] = []
-    restore: ClassVar[int | None] = None  # what set_num_threads held (None: its default)
-    ceiling: ClassVar[int | None] = None  # get_num_threads() then
-
-    @classmethod
-    def _apply(cls) -> None:
-        bound = min(cls.bounds)
-        _parallel.set_num_threads(bound if cls.ceiling is None else min(bound, cls.ceiling))
-
-    @classmethod
-    def enter(cls, bound: int) -> None:
-        with cls.lock:
-            if not cls.bounds:
-                # The value set_num_threads stored, not get_num_threads(): restoring the
-                # resolved count would pin it and hide GBFOCAL_NUM_THREADS from then on.
-                cls.restore = _parallel._num_threads
-                try:
-                    cls.ceiling = _parallel.get_num_threads()
-                except ValueError:  # a bad GBFOCAL_NUM_THREADS: n_jobs decides alone
-                    cls.ceiling = None
-            cls.bounds.append(bound)
-            cls._apply()
-
-    @classmethod
-    def leave(cls, bound: int) -> None:
-        with cls.lock:
-            cls.bounds.remove(bound)
-            if cls.bounds:
-                cls._apply()
-            else:
-                _parallel.set_num_threads(cls.restore)
-
-
-@contextmanager
-def _kernel_threads(n_threads: int | None) -> Iterator[None]:
-    """Bound gbfocal's gradient threads by ``n_threads`` while the block runs (None: no
-    bound), restoring the previous setting afterwards (see :class:`_KernelThreadBound`)."""
-    if n_threads is None:
-        yield
-        return
-    _KernelThreadBound.enter(n_threads)
-    try:
-        yield
-    finally:
-        _KernelThreadBound.leave(n_threads)
-
-
-# --------------------------------------------------------------------------- metrics
-class _CallableMetric:
-    """A user's ``eval_metric`` callable, called with what the estimator's metrics see.
-
-    ``func(y_true, raw_margin, sample_weight) -> (name, value, higher_is_better)`` with
-    class indices ``0..K-1``, float64 margins (initial score included; ``(n,)`` binary,
-    ``(n, K)`` multiclass) and the eval set's weights (None when unweighted).
-    """
-
-    def __init__(self, func: Callable[..., Any], loss: Any, layout: str | None) -> None:
-        self.func = func
-        self.loss = loss
-        self.layout = layout
-
-    def evaluate(self, preds: Any, dataset: Any) -> tuple[str, float, bool]:
-        # the libraries store the class indices as float labels
-        y = np.asarray(dataset.get_label()).astype(np.intp)
-        weight = dataset.get_weight()
-        weight = None if weight is None or np.size(weight) == 0 else np.asarray(
-            weight, dtype=np.float64)
-        raw = self.loss.margins(preds, y.shape[0], layout=self.layout)
-        result = self.func(y, raw, weight)
-        if (not isinstance(result, tuple) or len(result) != 3 or not isinstance(result[0], str)
-                or not isinstance(result[1], (Real, np.floating))):
-            raise TypeError(
-                f"eval_metric callable {getattr(self.func, '__name__', self.func)!r} must return "
-                f"(name: str, value: float, higher_is_better: bool), got {result!r}"
-            )
-        return result[0], float(result[1]), bool(result[2])
-
-
-class _LightGBMCallableMetric(_CallableMetric):
-    """LightGBM ``feval`` form of :class:`_CallableMetric`."""
-
-    def __init__(self, func: Callable[..., Any], loss: Any) -> None:
-        super().__init__(func, loss, None)
-
-    def __call__(self, preds: Any, eval_data: Any) -> tuple[str, float, bool]:
-        return self.evaluate(preds, eval_data)
-
-
-class _ForgetInitScoreCopies:
-    """``lgb.train`` callback: before the first round, drop the Datasets' Python copies of
-    the initial score.
-
-    LightGBM keeps the initial score twice once a Dataset is built: in C++ (which the
-    boosting reads) and as a NumPy copy read back from it (``Dataset.init_score``), 8
-    bytes per row and class, which nothing reads during training. Dropped, it is read back
-    again on demand (``Dataset.get_init_score``). With many classes that copy of the
-    training set's was a quarter of the memory a fit needed beyond LightGBM's own.
-    """
-
-    before_iteration = True
-
-    def __init__(self) -> None:
-        self.order = -(2**31)  # before the other callbacks (lgb.train keeps a set order)
-
-    def __call__(self, env: Any) -> None:
-        if env.iteration == env.begin_iteration:
-            for dataset in (env.model.train_set, *getattr(env.model, "valid_sets", ())):
-                if dataset is not None:  # built by now: the Booster holds them
-                    dataset.init_score = None
-
-
-class _ReadOnce:
-    """A DMatrix as the estimator's own objective and metrics see it during one fit.
-
-    Its labels, weights and row count are read once: XGBoost copies them out on every
-    call (two copies per matrix per round, about a fifth of a small model's round), and
-    nothing changes a matrix the estimator built while it trains. Everything else is the
-    DMatrix's own.
-    """
-
-    def __init__(self, dmatrix: Any) -> None:
-        self._dmatrix = dmatrix
-        self._label = dmatrix.get_label()
-        self._weight = dmatrix.get_weight()
-        self._rows = dmatrix.num_row()
-
-    def get_label(self) -> Any:
-        return self._label
-
-    def get_weight(self) -> Any:
-        return self._weight
-
-    def num_row(self) -> int:
-        return int(self._rows)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._dmatrix, name)
-
-
-class _ReadOnceViews:
-    """One :class:`_ReadOnce` per DMatrix of a fit (the same view every round, so that the
-    loss's training-set cache recognises it), and the objective that reads through them."""
-
-    def __init__(self, objective: Callable[..., Any]) -> None:
-        self.objective = objective
-        self._views: dict[int, _ReadOnce] = {}
-
-    def of(self, dmatrix: Any) -> _ReadOnce:
-        view = self._views.get(id(dmatrix))
-        if view is None or view._dmatrix is not dmatrix:
-            view = self._views[id(dmatrix)] = _ReadOnce(dmatrix)
-        return view
-
-    def __call__(self, predt: Any, dtrain: Any) -> Any:
-        return self.objective(predt, self.of(dtrain))
-
-
-class _XGBoostMetrics:
-    """All of the estimator's metrics as one XGBoost ``custom_metric`` (a list of pairs).
-
-    XGBoost takes one custom metric and never asks it whether higher is better: the
-    direction of the first metric, the one early stopping watches, is kept in ``first``.
-    """
-
-    def __init__(self, entries: list[Any], views: _ReadOnceViews | None = None) -> None:
-        self.entries = entries
-        self.views = views
-        self.first: tuple[str, bool] | None = None
-
-    def __call__(self, predt: Any, dmatrix: Any) -> list[tuple[str, float]]:
-        if self.views is not None:
-            dmatrix = self.views.of(dmatrix)
-        results = []
-        directions = []
-        for entry in self.entries:
-            if isinstance(entry, _CallableMetric):
-                name, value, higher = entry.evaluate(predt, dmatrix)
-            else:
-                name, value = entry(predt, dmatrix)
-                higher = entry.higher_is_better
-            # XGBoost parses "data-metric:value" tokens separated by white space
-            if not name or ":" in name or any(c.isspace() for c in name):
-                raise ValueError(f"eval_metric name {name!r} must be non-empty, without ':' "
-                                 "or white space (XGBoost parses its evaluation log by them)")
-            results.append((name, value))
-            directions.append(higher)
-        names = [name for name, _ in results]
-        if len(set(names)) != len(names):
-            raise ValueError(f"eval_metric names must be distinct, got {names}")
-        self.first = (names[0], directions[0])
-        return results
-
-
-@functools.cache
-def _xgb_first_metric_stopping(xgb: Any) -> type:
-    """XGBoost's EarlyStopping on the first metric, its direction learnt from it."""
-
-    class FirstMetricEarlyStopping(xgb.callback.EarlyStopping):
-        def __init__(self, *, metrics: _XGBoostMetrics, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.metrics = metrics
-
-        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            # The metrics of this round ran before the callbacks: the first one's name and
-            # direction (from a user's callable only then) are known.
-            if getattr(self, "metric_name", None) is None and self.metrics.first is not None:
-                self.metric_name, self.maximize = self.metrics.first
-            return bool(super().after_iteration(model, epoch, evals_log))
-
-    return FirstMetricEarlyStopping
-
-
-# --------------------------------------------------------------------------- LightGBM model
-_FOLDED_LINES = ("leaf_value", "internal_value", "leaf_const")
-
-
-def _fold_lightgbm_init_score(model_str: str, init_score: Any) -> str:
-    """A LightGBM model string with ``init_score`` added to the first round's trees.
-
-    What LightGBM does itself with ``boost_from_average`` (``Tree::AddBias``): the value
-    of class ``k`` is added to every leaf value, internal value and (linear trees) leaf
-    constant of tree ``k``; ``tree_sizes`` in the header follows the edited lengths.
-    Numbers are written with ``repr`` (shortest round trip), which LightGBM parses exactly.
-    """
-    init = np.atleast_1d(np.asarray(init_score, dtype=np.float64))
-    head, marker, rest = model_str.partition("\nTree=0\n")
-    end = rest.find("\nend of trees")
-    if not marker or end < 0:
-        raise RuntimeError("unexpected LightGBM model string: no 'Tree=0' ... 'end of trees'")
-    trees_text, tail = "Tree=0\n" + rest[: end + 1], rest[end + 1:]
-    blocks = re.split(r"(?m)^(?=Tree=\d+$)", trees_text)[1:]
-    if len(blocks) < init.size:
-        raise RuntimeError(f"the LightGBM model has {len(blocks)} trees, fewer than one "
-                           f"round of {init.size}")
-    old_sizes = [len(block.encode()) for block in blocks]
-    for k, value in enumerate(init):
-        if not blocks[k].startswith(f"Tree={k}\n"):
-            raise RuntimeError(f"unexpected LightGBM model string: tree {k} is out of order")
-        lines = blocks[k].split("\n")
-        for i, line in enumerate(lines):
-            key, equals, numbers = line.partition("=")
-            if equals and key in _FOLDED_LINES and numbers.strip():
-                lines[i] = key + "=" + " ".join(
-                    repr(float(number) + float(value)) for number in numbers.split()
-                )
-        blocks[k] = "\n".join(lines)
-    head_lines = head.split("\n")
-    for i, line in enumerate(head_lines):
-        if line.startswith("tree_sizes="):
-            if [int(size) for size in line[len("tree_sizes="):].split()] != old_sizes:
-                raise RuntimeError("unexpected LightGBM model string: tree_sizes do not match")
-            head_lines[i] = "tree_sizes=" + " ".join(str(len(b.encode())) for b in blocks)
-    return "\n".join(head_lines) + "\n" + "".join(blocks) + tail
-
-
 # --------------------------------------------------------------------------- the estimators
 @dataclass
-class _FitInput:
+class FitInput:
     """What one fit hands to the library-specific training."""
 
     X: Any
@@ -610,7 +139,7 @@ class _FocalBoostingClassifier(FocalEstimator):
         "reg_lambda": [Interval(Real, 0, None, closed="left")],
         "early_stopping_rounds": [None, Interval(Integral, 1, None, closed="left")],
         "eval_metric": [StrOptions({"auto", *METRICS}), list, tuple, callable],
-        "unseen_category": [StrOptions(set(_UNSEEN_CATEGORY_OPTIONS))],
+        "unseen_category": [StrOptions(set(UNSEEN_CATEGORY_OPTIONS))],
         # -1 too: LightGBM's "silent", which LGBMClassifier users write
         "verbose": [Interval(Integral, -1, None, closed="left"), "boolean"],
     }
@@ -651,14 +180,14 @@ class _FocalBoostingClassifier(FocalEstimator):
                 "2 classes"
             )
         y_index = encoder.transform(y)
-        weight = _check_weight(sample_weight, X.shape[0], "sample_weight")
+        weight = check_weight(sample_weight, X.shape[0], "sample_weight")
         if weight is not None and np.count_nonzero(np.bincount(y_index, weights=weight)) < 2:
             raise ValueError(
                 "sample_weight leaves only one class with positive weight: a classifier needs "
                 "at least 2 classes"
             )
         evals = self._validation_sets(eval_set, eval_sample_weight, encoder,
-                                      _category_columns(X), _pandas_categories(X))
+                                      category_columns(X), pandas_categories(X))
         names = self._eval_names(eval_names, len(evals))
         n_classes = len(encoder.classes_)
         self._check_booster_feature_names()
@@ -693,10 +222,10 @@ class _FocalBoostingClassifier(FocalEstimator):
             None if init_score is None
             else float(init_score) if n_classes == 2 else np.asarray(init_score, dtype=np.float64)
         )
-        data = _FitInput(X, y_index, weight, evals, names, metrics, list(callbacks or []),
+        data = FitInput(X, y_index, weight, evals, names, metrics, list(callbacks or []),
                          init_booster, extra)
         # n_jobs bounds gbfocal's gradient threads too, for this fit only
-        with _kernel_threads(self._threads()):
+        with kernel_threads(self._threads()):
             try:
                 booster, rounds_run, evals_result = self._train(library, data)
             finally:
@@ -730,18 +259,18 @@ class _FocalBoostingClassifier(FocalEstimator):
         columns with string categories; with category columns it only does the feature
         name and count bookkeeping, and only the other columns are converted.
         """
-        _refuse_text_columns(X)
-        categories = _category_columns(X)
+        refuse_text_columns(X)
+        categories = category_columns(X)
         if not categories:
-            return validate_data(self, X, reset=reset, **_X_CHECKS)
+            return validate_data(self, X, reset=reset, **X_CHECKS)
         validate_data(self, X, reset=reset, skip_check_array=True)
-        return _with_numeric_columns(X, categories)
+        return with_numeric_columns(X, categories)
 
     def _checked_Xy(self, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]:
         """:meth:`_checked_X` with the labels ``y`` (as ``validate_data(X, y)``)."""
-        _refuse_text_columns(X)
-        if not _category_columns(X):
-            return validate_data(self, X, y, reset=reset, **_X_CHECKS)
+        refuse_text_columns(X)
+        if not category_columns(X):
+            return validate_data(self, X, y, reset=reset, **X_CHECKS)
         if y is None:  # the message scikit-learn's checks expect
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
                              "y is None")
@@ -762,13 +291,13 @@ class _FocalBoostingClassifier(FocalEstimator):
         """
         checked = []
         for i, (X_val, y_val, w_val) in enumerate(eval_triples(eval_set, eval_sample_weight)):
-            if _category_columns(X_val) != categories:
+            if category_columns(X_val) != categories:
                 raise ValueError(
                     f"eval_set[{i}] must have pandas category columns where X has them "
-                    f"(column positions {categories}), got {_category_columns(X_val)}"
+                    f"(column positions {categories}), got {category_columns(X_val)}"
                 )
             X_val, y_val = self._checked_Xy(X_val, y_val, reset=False)
-            X_val = _with_known_categories(X_val, known, unseen=self.unseen_category,
+            X_val = with_known_categories(X_val, known, unseen=self.unseen_category,
                                            where=f"eval_set[{i}]")
             try:
                 y_val_index = encoder.transform(y_val)
@@ -777,7 +306,7 @@ class _FocalBoostingClassifier(FocalEstimator):
                     f"eval_set[{i}] has labels that are not among the training classes "
                     f"{encoder.classes_.tolist()}: {exc}"
                 ) from exc
-            w_val = _check_weight(w_val, X_val.shape[0], f"eval_sample_weight[{i}]")
+            w_val = check_weight(w_val, X_val.shape[0], f"eval_sample_weight[{i}]")
             checked.append((X_val, y_val_index, w_val))
         return checked
 
@@ -1027,14 +556,14 @@ class _FocalBoostingClassifier(FocalEstimator):
     def _predict_categories(self, X: Any) -> Any:
         """``X`` checked to have the category columns of ``fit``, mapped to its categories.
 
-        One rule for both libraries (:func:`_with_known_categories`): categories match by
+        One rule for both libraries (:func:`with_known_categories`): categories match by
         value, a value that was not a training category is a missing value (with an
         :class:`UnseenCategoryWarning`) or, with ``unseen_category="error"``, a ValueError.
         """
         self._check_predict_categories(X)
-        if not _category_columns(X):
+        if not category_columns(X):
             return X
-        return _with_known_categories(X, self._training_categories(),
+        return with_known_categories(X, self._training_categories(),
                                       unseen=self.unseen_category)
 
     # ---------------------------------------------- library-specific hooks
@@ -1070,7 +599,7 @@ class _FocalBoostingClassifier(FocalEstimator):
         raise NotImplementedError
 
     def _train(
-        self, library: Any, data: _FitInput
+        self, library: Any, data: FitInput
     ) -> tuple[Any, int, dict[str, Any]]:  # pragma: no cover - overridden
         """(booster, boosting rounds run in all, evaluation history)."""
         raise NotImplementedError
@@ -1082,7 +611,7 @@ class _FocalBoostingClassifier(FocalEstimator):
         raise NotImplementedError
 
     def _training_categories(self) -> list[list[Any]] | None:  # pragma: no cover - overridden
-        """The categories of the category columns in ``fit`` (:func:`_pandas_categories`)."""
+        """The categories of the category columns in ``fit`` (:func:`pandas_categories`)."""
         raise NotImplementedError
 
     def _check_contrib_supported(self) -> None:  # pragma: no cover - overridden
@@ -1497,10 +1026,10 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
             # fit a constant). Unfiltered, it fits the constant init score instead.
             "feature_pre_filter": False,
         }
-        seed = _seed(self.random_state)
+        seed = booster_seed(self.random_state)
         if seed is not None:
             params["seed"] = seed
-        threads = _n_threads(self.n_jobs)
+        threads = n_threads(self.n_jobs)
         if threads is not None:
             params["num_threads"] = threads
         return params
@@ -1549,117 +1078,45 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
                              booster.num_feature(), len(classes), n_features)
         return booster, None
 
-    def _train(self, library: Any, data: _FitInput) -> tuple[Any, int, dict[str, Any]]:
+    def _train(self, library: Any, data: FitInput) -> tuple[Any, int, dict[str, Any]]:
         lgb = library
-        params = self._booster_params()
-        # Under a callable objective LightGBM returns raw margins and its built-in
-        # probability metrics would be wrong: only our metrics are evaluated, or
-        # LightGBM's own rank metrics, which raw margins leave right (_builtin_metric).
-        params["objective"] = self.loss_.lgb_objective
-        builtin = self._builtin_metric(data.metrics)
-        params["metric"] = "None" if builtin is None else _LIGHTGBM_BUILTIN_METRICS[builtin]
-        if self.n_classes_ > 2:
-            params["num_class"] = self.n_classes_
         # LightGBM skips boost_from_average under a custom objective: start from the
         # focal optimum ourselves, on the training and the validation sets. A warm start
         # starts from the init model's margins instead (LightGBM predicts them itself).
         start = None if data.init_booster is not None else self.init_score_
         train_set, valid_sets = self._datasets(lgb, data, start)
-        evals_result: dict[str, Any] = {}
-        own_callbacks: list[Any] = [lgb.record_evaluation(evals_result)]
-        if start is not None:
-            own_callbacks.append(_ForgetInitScoreCopies())
-        if self.early_stopping_rounds is not None:
-            own_callbacks.append(
-                lgb.early_stopping(
-                    self.early_stopping_rounds, first_metric_only=True,
-                    verbose=bool(self._verbose_period())
-                )
-            )
-        if self._verbose_period() and valid_sets:
-            own_callbacks.append(lgb.log_evaluation(period=self._verbose_period()))
-        feval = [
-            self.loss_.lgb_eval(metric) if isinstance(metric, str)
-            else _LightGBMCallableMetric(metric, self.loss_)
-            for metric in data.metrics[builtin is not None:]
-        ]
-        booster = lgb.train(
-            params,
-            train_set,
-            num_boost_round=self.n_estimators,
-            valid_sets=valid_sets,
-            valid_names=data.names,
-            feval=feval if valid_sets else None,
-            callbacks=own_callbacks + data.callbacks,
-            init_model=data.init_booster,
-            keep_training_booster=self._keep_training_booster(),
+        trained = engine_lightgbm.train(
+            lgb, self._booster_params(), self.loss_, train_set, valid_sets,
+            rounds=self.n_estimators, valid_names=data.names, metrics=data.metrics,
+            early_stopping_rounds=self.early_stopping_rounds,
+            verbose_period=self._verbose_period(), callbacks=data.callbacks,
+            init_model=data.init_booster, keep_training_booster=self._keep_training_booster(),
+            builtin_metrics=True,
         )
-        if builtin is not None:  # LightGBM's name of the built-in metric -> gbfocal's
-            evals_result = {
-                name: {(builtin if key == _LIGHTGBM_BUILTIN_METRICS[builtin] else key): history
-                       for key, history in per_metric.items()}
-                for name, per_metric in evals_result.items()
-            }
-        # lgb.train has already cut the model to the best round under early stopping
-        # (unless it keeps the training booster).
-        first_round = 0 if data.init_booster is None else data.init_booster.current_iteration()
-        rounds_run = (first_round + self._rounds_of(evals_result) if evals_result
-                      else booster.current_iteration())
+        booster = trained.booster
         if start is not None:
             booster = self._with_init_score(lgb, booster, start)
-        return booster, rounds_run, evals_result
+        return booster, trained.rounds_run, trained.history
 
-    def _datasets(self, lgb: Any, data: _FitInput, start: Any) -> tuple[Any, list[Any]]:
+    def _datasets(self, lgb: Any, data: FitInput, start: Any) -> tuple[Any, list[Any]]:
         """The training Dataset and the validation Datasets, starting from ``start``."""
-
-        def margin(n_rows: int) -> np.ndarray | None:
-            if start is None or np.ndim(start) == 0:
-                return None if start is None else _constant_margin(start, n_rows)
-            # Multiclass: LightGBM's own flat layout (all rows of class 0, then class 1,
-            # ...), which it takes as it is; an (n, K) array would be copied into it.
-            return np.repeat(np.asarray(start, dtype=np.float64), n_rows)
-
         names = getattr(self, "feature_names_in_", None)
-        train_set = lgb.Dataset(
-            data.X, label=data.y, weight=data.weight, init_score=margin(len(data.y)),
+        return engine_lightgbm.datasets(
+            lgb, data.X, data.y, data.weight, data.evals, start,
             # a DataFrame with category columns names its features itself
             feature_name="auto" if names is None or hasattr(data.X, "columns") else list(names),
             categorical_feature=self._categorical_feature(
                 data.extra.get("categorical_feature", "auto"), data.X.shape[1]),
         )
-        valid_sets = [
-            lgb.Dataset(X_val, label=y_val, weight=w_val, init_score=margin(len(y_val)),
-                        reference=train_set)
-            for X_val, y_val, w_val in data.evals
-        ]
-        return train_set, valid_sets
 
     def _keep_training_booster(self) -> bool:
-        """lgb.train's keep_training_booster (the tuner's fold models keep it, gbfocal._folds)."""
+        """lgb.train's keep_training_booster (the tuner's fold models keep it,
+        gbfocal.tuning._folds)."""
         return False
 
     def _with_init_score(self, lgb: Any, booster: Any, start: Any) -> Any:
         """``booster`` with the initial score folded into its first round's trees."""
-        folded = lgb.Booster(
-            model_str=_fold_lightgbm_init_score(booster.model_to_string(num_iteration=-1), start)
-        )
-        folded.best_iteration, folded.best_score = booster.best_iteration, booster.best_score
-        return folded
-
-    def _builtin_metric(self, metrics: list[Any]) -> str | None:
-        """The first eval metric when LightGBM computes it itself, else None.
-
-        Binary ROC AUC and average precision depend only on the order of the margins, so
-        LightGBM's own C++ metrics on the raw scores (what it evaluates under a callable
-        objective) give the values of :meth:`FocalLoss.metric` (to float32 weight rounding,
-        tested) without a Python call per round: the bulk of a tuning trial's time
-        otherwise. Only the first metric, which LightGBM evaluates before any ``feval``
-        (and early stopping follows), so the order of ``evals_result_`` stays as asked.
-        """
-        first = metrics[0] if metrics else None
-        if self.n_classes_ == 2 and first in _LIGHTGBM_BUILTIN_METRICS:
-            return str(first)
-        return None
+        return engine_lightgbm.with_init_score(lgb, booster, start)
 
     def _booster_rounds(self) -> int:
         return int(self.booster_.current_iteration())
@@ -1670,7 +1127,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
 
     def _check_predict_categories(self, X: Any) -> None:
         expected = len(self.booster_.pandas_categorical or [])
-        got = len(_category_columns(X))
+        got = len(category_columns(X))
         if got != expected:
             raise ValueError(
                 f"X has {got} pandas category columns, the model was fitted with {expected}: "
@@ -1687,7 +1144,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
             X = csr_matrix(X)
         # The thread count goes with every call: LightGBM's predict otherwise starts all
         # OpenMP threads, and a fork after that (joblib, multiprocessing) can hang.
-        threads = _n_threads(self.n_jobs)
+        threads = n_threads(self.n_jobs)
         extra = {} if threads is None else {"num_threads": threads}
         out = self.booster_.predict(
             X, raw_score=True, start_iteration=start, num_iteration=end - start,
@@ -1911,7 +1368,7 @@ default="gain"
                              "space (XGBoost parses its evaluation log by them)")
 
     def _check_categorical_input(self, X: Any, n_classes: int) -> None:
-        if _category_columns(X) and self.tree_method == "exact":
+        if category_columns(X) and self.tree_method == "exact":
             raise ValueError("tree_method='exact' does not support categorical features (pandas "
                              "category columns): use 'hist' or 'approx'")
 
@@ -1927,10 +1384,10 @@ default="gain"
             "tree_method": self.tree_method,
             "verbosity": 1 if self._verbose_period() else 0,
         }
-        seed = _seed(self.random_state)
+        seed = booster_seed(self.random_state)
         if seed is not None:
             params["seed"] = seed
-        threads = _n_threads(self.n_jobs)
+        threads = n_threads(self.n_jobs)
         if threads is not None:
             params["nthread"] = threads
         return params
@@ -1939,24 +1396,18 @@ default="gain"
         """The objective name the model is saved with; it fixes what base_score means."""
         return "binary:logistic" if len(self.classes_) == 2 else "multi:softprob"
 
-    def _matrices(self, xgb: Any, data: _FitInput) -> tuple[Any, list[Any]]:
+    def _matrices(self, xgb: Any, data: FitInput) -> tuple[Any, list[Any]]:
         """The training DMatrix and the validation DMatrix objects."""
         return (self._dmatrix(xgb, data.X, data.y, data.weight),
                 [self._dmatrix(xgb, X_val, y_val, w_val) for X_val, y_val, w_val in data.evals])
 
     def _dmatrix(self, xgb: Any, X: Any, y: Any = None, weight: Any = None) -> Any:
-        names = getattr(self, "feature_names_in_", None)
-        categorical = bool(_category_columns(X))  # a DataFrame then, which names its columns
-        return xgb.DMatrix(
-            X, label=y, weight=weight, nthread=_n_threads(self.n_jobs),
-            feature_names=None if names is None or categorical else list(names),
-            enable_categorical=categorical,
-        )
+        return engine_xgboost.dmatrix(xgb, X, y, weight, nthread=n_threads(self.n_jobs),
+                                      feature_names=getattr(self, "feature_names_in_", None))
 
     def _warm_start(
         self, library: Any, init_model: Any, classes: np.ndarray, n_features: int
     ) -> tuple[Any, Any]:
-        import json
 
         if init_model is None:
             return None, None
@@ -1980,67 +1431,25 @@ default="gain"
                              n_features)
         return booster, None
 
-    def _train(self, library: Any, data: _FitInput) -> tuple[Any, int, dict[str, Any]]:
+    def _train(self, library: Any, data: FitInput) -> tuple[Any, int, dict[str, Any]]:
         xgb = library
         params = self._booster_params()
         params["objective"] = self._objective()
-        params["disable_default_eval_metric"] = 1
         if self.n_classes_ > 2:
             params["num_class"] = self.n_classes_
         if data.init_booster is None:
             params["base_score"] = self._base_score(xgb)
         # else: the init model's base_score stays (a given one would replace it)
         train_matrix, valid_matrices = self._matrices(xgb, data)
-        watch = list(zip(valid_matrices, data.names, strict=True))
-        views = _ReadOnceViews(self.loss_.xgb_objective)
-        metrics = _XGBoostMetrics([
-            self.loss_.xgb_eval(metric) if isinstance(metric, str)
-            else _CallableMetric(metric, self.loss_, "C")
-            for metric in data.metrics
-        ], views)
-        callbacks = list(data.callbacks)
-        if self.early_stopping_rounds is not None:
-            first = data.metrics[0]
-            stopping = _xgb_first_metric_stopping(xgb)
-            callbacks.append(stopping(
-                metrics=metrics, rounds=self.early_stopping_rounds,
-                metric_name=first if isinstance(first, str) else None,
-                maximize=METRICS[first] if isinstance(first, str) else None,
-                # keep the rounds up to the best one, like lgb.train: the booster (and a
-                # saved model) then predicts what the estimator predicts
-                save_best=True,
-            ))
-        evals_result: dict[str, Any] = {}
-        booster = xgb.train(
-            params,
-            train_matrix,
-            num_boost_round=self.n_estimators,
-            evals=watch,
-            obj=views,
-            custom_metric=metrics if watch else None,
-            evals_result=evals_result,
-            verbose_eval=self._verbose_period() or False,
-            callbacks=callbacks or None,
-            xgb_model=data.init_booster,
+        trained = engine_xgboost.train(
+            xgb, params, self.loss_, train_matrix,
+            list(zip(valid_matrices, data.names, strict=True)), rounds=self.n_estimators,
+            metrics=data.metrics, early_stopping_rounds=self.early_stopping_rounds,
+            verbose_period=self._verbose_period(), callbacks=data.callbacks,
+            init_model=data.init_booster,
         )
-        first_round = 0 if data.init_booster is None else data.init_booster.num_boosted_rounds()
-        rounds_run = (first_round + self._rounds_of(evals_result) if evals_result
-                      else booster.num_boosted_rounds())
-        self._store_categories(booster, data.X)
-        return booster, rounds_run, evals_result
-
-    @staticmethod
-    def _store_categories(booster: Any, X: Any) -> None:
-        """Save the training categories in the booster (and so in its model file): XGBoost
-        keeps them too, but gives them back only through pyarrow. Categories without a
-        JSON form (XGBoost takes strings and integers) are left to XGBoost."""
-        if not _category_columns(X):
-            return
-        try:
-            text = json.dumps(_pandas_categories(X))
-        except TypeError:
-            return
-        booster.set_attr(**{_XGB_CATEGORIES_ATTR: text})
+        engine_xgboost.store_categories(trained.booster, data.X)
+        return trained.booster, trained.rounds_run, trained.history
 
     def _base_score(self, xgb: Any) -> Any:
         """``base_score`` storing the initial score (checked by tests/test_parity.py).
@@ -2070,12 +1479,12 @@ default="gain"
         return int(self.booster_.num_boosted_rounds())
 
     def _training_categories(self) -> list[list[Any]] | None:
-        return _xgboost_categories(self.booster_)
+        return xgboost_categories(self.booster_)
 
     def _check_predict_categories(self, X: Any) -> None:
         types = self.booster_.feature_types or []
         expected = [j for j, kind in enumerate(types) if kind == "c"]
-        got = _category_columns(X)
+        got = category_columns(X)
         if got != expected:
             raise ValueError(
                 f"X has pandas category columns at positions {got}, the model was fitted with "

@@ -180,10 +180,10 @@ class _GradHess:
         self.loss = loss
         self.device: XGBoostCudaObjective | None
         if gpu:
-            from .gpu import XGBoostCudaObjective, _array_module
+            from .gpu import XGBoostCudaObjective, array_module
 
             self.device = XGBoostCudaObjective(loss)
-            self.xp = _array_module("cupy")
+            self.xp = array_module("cupy")
         else:
             self.device, self.xp = None, np
 

@@ -1,6 +1,6 @@
-"""The package's structure as the README's design section draws it: imports between the
-modules, validation in one place, and ``import gbfocal`` with only its required
-dependencies."""
+"""The package's structure as the layout page of the docs (``docs/design/layout.md``) draws
+it: imports between the modules, validation in one place, and ``import gbfocal`` with only its
+required dependencies."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from gbfocal import _spec
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "gbfocal"
+#: the one place of the layout table (the docs' design pages show it)
+LAYOUT = ROOT / "docs" / "design" / "layout.md"
 
 
 def _module_name(path: Path) -> str:
@@ -32,10 +34,12 @@ def _module_name(path: Path) -> str:
 MODULES = sorted(_module_name(path) for path in PACKAGE.rglob("*.py"))
 
 
-def _readme_layout() -> dict[str, set[str]]:
-    """module -> the gbfocal modules it may import, from the README's layout table."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("### Layout"):text.index("### Thread safety and fork safety")]
+def _layout() -> dict[str, set[str]]:
+    """module -> the gbfocal modules it may import, from the layout table of
+    ``docs/design/layout.md`` (the rows between its headings "The modules" and "Rules behind
+    it")."""
+    text = LAYOUT.read_text(encoding="utf-8")
+    section = text[text.index("\n## The modules\n"):text.index("\n## Rules behind it\n")]
     allowed: dict[str, set[str]] = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -87,19 +91,19 @@ def _imports(module: str) -> set[str]:
     return {"__init__" if name == "__version__" else name for name in found}
 
 
-def test_every_module_is_in_the_readme_layout():
-    assert set(MODULES) == set(_readme_layout())
+def test_every_module_is_in_the_layout_table():
+    assert set(MODULES) == set(_layout())
 
 
 @pytest.mark.parametrize("module", MODULES)
-def test_imports_follow_the_readme_layout(module):
-    allowed = _readme_layout()[module]
+def test_imports_follow_the_layout(module):
+    allowed = _layout()[module]
     used = _imports(module) - {module}
-    assert used <= allowed, f"{module} imports {sorted(used - allowed)}, not in the README"
+    assert used <= allowed, f"{module} imports {sorted(used - allowed)}, not in {LAYOUT.name}"
 
 
 def test_the_layout_has_no_import_cycle():
-    graph = {module: _imports(module) - {module} for module in _readme_layout()}
+    graph = {module: _imports(module) - {module} for module in _layout()}
     graph["__init__"] = set()  # the package's lazy exports are not a layer below
     state: dict[str, int] = {}
 

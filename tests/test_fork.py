@@ -101,8 +101,8 @@ DRIVER = textwrap.dedent(r'''
     def thread_counts():
         import lightgbm, xgboost
         # every thread count gbfocal hands out is 1; the libraries are capped at 1
-        assert _parallel.in_forked_child() and _base._n_threads(8) == 1
-        assert _base._n_threads(None) == 1 and _base._n_threads(-1) == 1
+        assert _parallel.in_forked_child() and _base.n_threads(8) == 1
+        assert _base.n_threads(None) == 1 and _base.n_threads(-1) == 1
         assert xgboost.get_config()["nthread"] == 1
         import ctypes
         n = ctypes.c_int(0)
@@ -220,5 +220,5 @@ def test_the_parent_keeps_its_thread_count():
     from gbfocal import _base, _parallel
 
     assert not _parallel.in_forked_child()
-    assert _base._n_threads(2) == 2 and _base._n_threads(None) is None
-    assert _base._n_threads(-1) == _parallel.available_cpus()
+    assert _base.n_threads(2) == 2 and _base.n_threads(None) is None
+    assert _base.n_threads(-1) == _parallel.available_cpus()

@@ -26,8 +26,8 @@ from gbfocal import (
     FocalMultiLabelClassifier,
     FocalMultiOutputClassifier,
     FocalXGBClassifier,
-    _base,
 )
+from gbfocal._engines import params
 from gbfocal._param_tables import LIGHTGBM_PARAMETERS, LIGHTGBM_VERSION
 
 RNG = np.random.default_rng(0)
@@ -96,7 +96,7 @@ def test_unknown_names_and_none_values_are_refused(make, labels, params, message
 
 
 def _gpu_usable() -> bool:
-    return _base._xgboost_device("cuda").startswith("cuda")
+    return params._xgboost_device("cuda").startswith("cuda")
 
 
 @pytest.mark.parametrize("device", ["cuda", "gpu", "cuda:0", "gpu:0"])
@@ -160,7 +160,7 @@ def test_documented_native_parameters_still_pass(make, labels, params):
 @pytest.mark.parametrize("backend", ["lightgbm", "xgboost"])
 def test_every_parameter_the_estimators_send_is_in_the_table(backend):
     """The table must know at least what gbfocal itself hands to the library."""
-    table = _base.aliases(backend)
+    table = params.aliases(backend)
     booster = FocalLGBMClassifier() if backend == "lightgbm" else FocalXGBClassifier()
     multi = FocalMultiOutputClassifier(backend=backend, random_state=0, n_jobs=1)
     sent = {*booster._library_params(), *multi._common_params(), "objective", "num_class",
@@ -209,14 +209,14 @@ def test_names_refused_as_unknown_are_unknown_to_the_libraries_too(capfd):
     assert "are not used" in said
     for name in ("max_bins", "foo_bar", "early_stopping_round", "base_margin"):
         assert f'"{name}"' in said or f" {name} " in said
-    table = _base.aliases("xgboost")
+    table = params.aliases("xgboost")
     for name in ("max_bins", "foo_bar", "early_stopping_round", "base_margin"):
         assert name not in table
     assert "max_bin" in table
 
 
 def test_xgboost_table_has_the_aliases_and_the_groups():
-    table = _base.aliases("xgboost")
+    table = params.aliases("xgboost")
     assert table["learning_rate"] == "eta"
     assert table["reg_lambda"] == "lambda" and table["reg_alpha"] == "alpha"
     assert table["min_split_loss"] == "gamma" and table["random_state"] == "seed"
@@ -229,10 +229,10 @@ def test_xgboost_table_has_the_aliases_and_the_groups():
 
 def test_reading_the_xgboost_table_leaves_no_global_trace():
     before = xgb.get_config()
-    _base._xgboost_aliases.cache_clear()
-    _base._xgboost_device.cache_clear()
-    _base._xgboost_aliases()
-    _base._xgboost_device("cuda")
+    params.xgboost_aliases.cache_clear()
+    params._xgboost_device.cache_clear()
+    params.xgboost_aliases()
+    params._xgboost_device("cuda")
     assert xgb.get_config() == before
 
 

@@ -23,8 +23,9 @@ from sklearn.metrics import roc_auc_score
 
 import gbfocal
 from gbfocal import _parallel
+from gbfocal._engines.lightgbm import fold_init_score_text  # noqa: E402
 from gbfocal.losses import BinaryFocalLoss, MulticlassFocalLoss
-from gbfocal.sklearn import FocalLGBMClassifier, FocalXGBClassifier, _fold_lightgbm_init_score
+from gbfocal.sklearn import FocalLGBMClassifier, FocalXGBClassifier
 
 lgb = pytest.importorskip("lightgbm")
 xgb = pytest.importorskip("xgboost")
@@ -661,7 +662,7 @@ def test_lgbm_folding_adds_the_init_score_to_the_first_trees(task: str,
     plain = lgb.train(train_params, lgb.Dataset(X, y, init_score=np.tile(init, (len(y), 1))
                                                 if task == "multiclass"
                                                 else np.full(len(y), init)), 5)
-    folded = lgb.Booster(model_str=_fold_lightgbm_init_score(
+    folded = lgb.Booster(model_str=fold_init_score_text(
         plain.model_to_string(num_iteration=-1), init))
     for tree in range(n_trees):
         value = np.atleast_1d(init)[tree]

@@ -1,15 +1,20 @@
-"""Every ```python block of the README runs as written.
+"""Every ```python block of the README and of the documentation pages runs as written.
 
-The blocks of one ``## `` section run in order in one fresh interpreter (``python -c``, in a
-temporary folder, one OpenMP and one gbfocal thread: the package's thread rule, and no
-spin-waiting on a busy machine), after a few lines that make the small data the text
-speaks of (``X_train``, ``y_train``, ``Y``, ...). A section of the README with a python
-block but no entry in :data:`SETUPS` fails the test, so a new block is run too. The GPU
-section runs only where CuPy sees a CUDA device.
+The blocks of one unit run in order in one fresh interpreter (``python -c``, in a temporary
+folder, one OpenMP and one gbfocal thread: the package's thread rule, and no spin-waiting on a
+busy machine), after a few lines that make the small data the text speaks of (``X_train``,
+``y_train``, ``Y``, ...), with checks after them. A unit is a ``## `` section of ``README.md``
+(the front page) or a page of ``docs/`` (``docs/**/*.md`` but the build's output: one page holds
+what was one section of the README before the documentation site). A unit with a python block
+but no entry in :data:`SETUPS` fails the test, so a new block is run too. The GPU page runs only
+where CuPy sees a CUDA device, the Dask page only where Dask is installed.
 
 Two things are made smaller than written, without changing a character of the blocks:
-``tune_focal`` is wrapped to run 2 trials of at most 3 folds on 40 rounds, and the data
-has a few hundred rows.
+``tune_focal`` is wrapped to run 2 trials of at most 3 folds on 40 rounds, and the data has a
+few hundred rows.
+
+The pages' ``>>>`` examples (```pycon blocks) are doctests with their own small data: they run
+in the documentation build (``bash docs/build.sh``, step 2).
 """
 
 from __future__ import annotations
@@ -19,12 +24,20 @@ import re
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+#: folders of docs/ that the build writes (and whose Markdown is not a page)
+NOT_PAGES = {"_build", "_generated", "_gallery_src", "auto_examples"}
+#: the command CI runs (.ci/run), as the README's "The two commands" says it
+TEST_INSTALL = 'pip install -e ".[test]"'
+TEST_COMMAND = "python -m pytest"
+REPOSITORY = "https://github.com/gbfocal/gbfocal"
 
 _BINARY = """
 import numpy as np
@@ -79,6 +92,14 @@ y[rng.random(y.shape) < 0.3] = -1                   # aspects not mentioned
 X_new = rng.normal(size=(5, 6))
 """
 
+# the estimator the saving page saves: in the README it was the scikit-learn section's last
+_FITTED = _BINARY + """
+from gbfocal import FocalXGBClassifier
+
+clf = FocalXGBClassifier(alpha="balanced", n_estimators=50, n_jobs=1).fit(X_train, y_train)
+_proba_before = clf.predict_proba(X_test)
+"""
+
 _GPU = _BINARY + """
 import xgboost as xgb
 from gbfocal.losses import BinaryFocalLoss
@@ -88,62 +109,130 @@ X, y = X_train, y_train
 dtrain = xgb.DMatrix(X, y, base_margin=np.full(len(y), loss.init_score(y)))
 """
 
-#: ``## `` section title -> (the data its blocks use, checks after them)
-SETUPS: dict[str, tuple[str, str]] = {
-    "API overview": ("", "assert grad.shape == (4,) and hess.shape == (4,)"),
-    "Quick start": ("", """
+
+@dataclass(frozen=True)
+class Setup:
+    """How one unit runs: ``data`` before its first block, ``checks`` after its last one, and
+    ``after``: a line of one block -> checks that run right after that block (a later block
+    may reuse the names)."""
+
+    data: str = ""
+    checks: str = ""
+    after: dict[str, str] = field(default_factory=dict)
+    #: modules the unit needs beyond the test extra (skipped without them)
+    needs: tuple[str, ...] = ()
+    gpu: bool = False
+
+
+#: a ``## `` section of the README ("README.md: <title>") or a page ("docs/<path>.md")
+SETUPS: dict[str, Setup] = {
+    "README.md: API overview": Setup(checks="assert grad.shape == (4,) and hess.shape == (4,)"),
+    "README.md: Quick start": Setup(checks="""
 from sklearn.metrics import average_precision_score
 for proba_name in ("proba", "proba_lgb", "proba_xgb"):
     value = globals()[proba_name]
     assert value.shape == y_te.shape and ((value >= 0) & (value <= 1)).all(), proba_name
     assert average_precision_score(y_te, value) > 0.9, proba_name
 """),
-    "LightGBM and XGBoost: objectives and metrics": (_BINARY, """
+    "docs/user_guide/native.md": Setup(
+        _BINARY,
+        checks="assert np.isfinite(value) and weight > 0",
+        after={
+            "callbacks=[lgb.early_stopping(": """
+assert proba.shape == (200, 2)
+assert booster.current_iteration() < 1000  # stopped early on average precision
+""",
+            "evals=[(dvalid, \"valid\")], early_stopping_rounds=50": """
 assert proba.shape == (200, 2)
 assert booster.best_iteration < 999  # stopped early on average precision
+""",
+        },
+    ),
+    "docs/user_guide/sklearn.md": Setup(
+        _BINARY,
+        checks="assert clf.predict(X_test).shape == (200,)",
+        after={"tuned.best_threshold_": "assert 0.0 < tuned.best_threshold_ < 1.0"},
+    ),
+    "docs/user_guide/saving.md": Setup(_FITTED, checks="""
+assert type(clf).__name__ == "FocalXGBClassifier"
+np.testing.assert_array_equal(clf.predict_proba(X_test), _proba_before)
 """),
-    "Probabilities you can trust: the focal posterior": (_BINARY, """
-assert np.isfinite(value) and weight > 0
-"""),
-    "scikit-learn estimators": (_BINARY, """
-assert 0.0 < tuned.best_threshold_ < 1.0
-assert clf.predict(X_test).shape == (200,)
-"""),
-    "Tuning alpha and gamma": ("import numpy as np\n" + _BINARY + _SMALL_TUNING, """
-assert result.verdict in ("focal", "log_loss", "no_difference")
-"""),
-    "Multi-label focal loss: many independent yes/no labels per row": (_MULTILABEL, """
+    "docs/user_guide/tuning.md": Setup(
+        "import numpy as np\n" + _BINARY + _SMALL_TUNING,
+        checks='assert result.verdict in ("focal", "log_loss", "no_difference")',
+    ),
+    "docs/user_guide/multilabel.md": Setup(_MULTILABEL, checks="""
 assert proba.shape == (5, L)
 assert stopped.best_iteration_.shape == (L,)
 """),
-    "Multi-output focal loss: several aspects x several sentiments per row": (_MULTIOUTPUT, """
+    "docs/user_guide/multioutput.md": Setup(_MULTIOUTPUT, checks="""
 assert proba.shape == (5, A, K)
 np.testing.assert_allclose(proba.sum(axis=2), 1.0, rtol=1e-9)
 """),
-    "Distributed training with Dask": ("", """
-assert np.isfinite(history).all() and 1 <= best_rounds <= 100
-"""),
-    "GPU (XGBoost CUDA)": (_GPU, ""),
+    "docs/user_guide/dask.md": Setup(
+        checks="assert np.isfinite(history).all() and 1 <= best_rounds <= 100",
+        needs=("distributed", "dask"),
+    ),
+    "docs/user_guide/gpu.md": Setup(_GPU, needs=("cupy",), gpu=True),
 }
-#: the sections that need more than the test suite installs, and when they run
-NEEDS = {"Distributed training with Dask": ("distributed", "dask"),
-         "GPU (XGBoost CUDA)": ("cupy",)}
 
 
-def _sections() -> dict[str, list[str]]:
-    """``## `` section title -> its python blocks, in order (subsections included)."""
-    text = README.read_text(encoding="utf-8")
-    sections: dict[str, list[str]] = {}
-    for part in re.split(r"^## ", text, flags=re.M)[1:]:
+def _python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def _pages() -> list[Path]:
+    """The documentation's Markdown pages (not what the build writes)."""
+    return sorted(path for path in DOCS.rglob("*.md")
+                  if not NOT_PAGES & set(path.relative_to(DOCS).parts))
+
+
+def _units() -> dict[str, list[str]]:
+    """unit -> its python blocks, in order: each ``## `` section of the README (subsections
+    included) and each page of docs/ that has any."""
+    units: dict[str, list[str]] = {}
+    readme = README.read_text(encoding="utf-8")
+    for part in re.split(r"^## ", readme, flags=re.M)[1:]:
         title, _, body = part.partition("\n")
-        blocks = re.findall(r"^```python\n(.*?)^```", body, flags=re.S | re.M)
-        if blocks:
-            sections[title.strip()] = blocks
-    return sections
+        if blocks := _python_blocks(body):
+            units[f"README.md: {title.strip()}"] = blocks
+    for page in _pages():
+        if blocks := _python_blocks(page.read_text(encoding="utf-8")):
+            units[page.relative_to(ROOT).as_posix()] = blocks
+    return units
 
 
-def test_every_section_with_python_is_run():
-    assert set(_sections()) == set(SETUPS)
+def test_every_unit_with_python_is_run():
+    assert set(_units()) == set(SETUPS)
+
+
+def test_the_pages_are_found():
+    pages = {page.relative_to(DOCS).as_posix() for page in _pages()}
+    assert {"index.md", "getting_started.md", "user_guide/native.md",
+            "design/layout.md"} <= pages
+    assert not any(page.startswith(tuple(NOT_PAGES)) for page in pages)
+
+
+def test_the_readme_keeps_the_test_command_ci_runs():
+    readme = README.read_text(encoding="utf-8")
+    section = readme.partition("\n## The two commands\n")[2].partition("\n## ")[0]
+    assert f'{TEST_INSTALL} && {TEST_COMMAND}\n' in section
+    assert f"\n{TEST_COMMAND}\n" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "bash docs/build.sh" in readme
+
+
+def test_the_readme_links_work_on_pypi_too():
+    """The README is the package's long description: on PyPI a relative link or image breaks,
+    so every one is an absolute URL (the docs' pages by their GitHub address)."""
+    readme = README.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", readme)
+    assert targets, "no links found"
+    relative = [target for target in targets if not target.startswith("https://")]
+    assert not relative, f"relative links in README.md: {relative}"
+    for target in targets:
+        if target.startswith(f"{REPOSITORY}/blob/main/"):
+            path = target.removeprefix(f"{REPOSITORY}/blob/main/").partition("#")[0]
+            assert (ROOT / path).is_file(), f"README.md links to a missing file: {target}"
 
 
 def _gpu_available() -> bool:
@@ -154,14 +243,30 @@ def _gpu_available() -> bool:
         return False
 
 
-@pytest.mark.parametrize("title", sorted(SETUPS))
-def test_readme_section_runs(title, tmp_path):
-    for module in NEEDS.get(title, ()):
-        pytest.importorskip(module)
-    if title.startswith("GPU") and not _gpu_available():
+def _program(unit: str, blocks: list[str]) -> str:
+    setup = SETUPS[unit]
+    parts = [textwrap.dedent(setup.data)]
+    placed = dict.fromkeys(setup.after, 0)
+    for block in blocks:
+        parts.append(block)
+        for line, checks in setup.after.items():
+            if line in block:
+                placed[line] += 1
+                parts.append(textwrap.dedent(checks))
+    unplaced = [line for line, count in placed.items() if count != 1]
+    assert not unplaced, f"{unit}: no single block contains {unplaced} (SETUPS[...].after)"
+    parts.append(textwrap.dedent(setup.checks))
+    return "\n\n".join(parts)
+
+
+@pytest.mark.parametrize("unit", sorted(SETUPS))
+def test_python_blocks_run(unit, tmp_path):
+    setup = SETUPS[unit]
+    if setup.gpu and not _gpu_available():
         pytest.skip("needs CuPy and a CUDA device")
-    setup, checks = SETUPS[title]
-    code = "\n\n".join([textwrap.dedent(setup), *_sections()[title], textwrap.dedent(checks)])
+    for module in setup.needs:
+        pytest.importorskip(module)
+    code = _program(unit, _units()[unit])
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1",
            "GBFOCAL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
@@ -169,7 +274,7 @@ def test_readme_section_runs(title, tmp_path):
     done = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", code],
                           capture_output=True, text=True, timeout=600, check=False,
                           cwd=tmp_path, env=env)
-    assert done.returncode == 0, f"README section {title!r} failed:\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, f"{unit} failed:\n{done.stderr[-4000:]}"
     warned = [line for line in (done.stdout + done.stderr).splitlines()
               # lightgbm.dask's network set-up logs its retries whatever verbose says
               if "[Warning]" in line and "Connecting to rank" not in line]

@@ -295,7 +295,7 @@ def test_every_optional_import_says_what_to_install(monkeypatch):
             X, np.column_stack([y, y]).astype(int))),
         ("xgboost", lambda: gb_xgboost._xgboost()),
         ("optuna", lambda: tuning._search._import_optuna()),
-        ("cupy", lambda: gpu._array_module("cupy")),
+        ("cupy", lambda: gpu.array_module("cupy")),
     ):
         with monkeypatch.context() as patch:
             patch.setitem(sys.modules, module, None)

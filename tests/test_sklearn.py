@@ -504,7 +504,7 @@ def test_lgbm_multiclass_model_is_what_lightgbm_trains_from_float64_gradients(
     copy of it (benchmarks/many_classes.py). Reference: LightGBM converting everything
     itself, from an objective returning row-major float64 arrays and an (n, K) float64
     initial score. The trees are the same bit for bit."""
-    from gbfocal.sklearn import _fold_lightgbm_init_score
+    from gbfocal._engines.lightgbm import fold_init_score_text
 
     X, y = _multiclass()
     w = np.random.default_rng(3).uniform(0.2, 3.0, len(y)) if weighted else None
@@ -524,7 +524,7 @@ def test_lgbm_multiclass_model_is_what_lightgbm_trains_from_float64_gradients(
               "num_class": 3}
     data = lgb.Dataset(X, y, weight=w, init_score=np.tile(init, (len(y), 1)))
     reference = lgb.train(params, data, num_boost_round=12)
-    folded = lgb.Booster(model_str=_fold_lightgbm_init_score(
+    folded = lgb.Booster(model_str=fold_init_score_text(
         reference.model_to_string(num_iteration=-1), init))
     assert _trees(clf.booster_.model_to_string()) == _trees(folded.model_to_string())
     np.testing.assert_array_equal(clf.decision_function(X), folded.predict(X, raw_score=True))

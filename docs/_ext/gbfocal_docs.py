@@ -394,7 +394,8 @@ INTERNAL_MEMBERS: dict[str, list[str]] = {
 
 def private_modules() -> list[str]:
     """Every module of the package whose name has a private part, and the command line, in
-    the order of the README's layout table (bottom to top); any the table lacks at the end."""
+    the order of the layout table (``docs/design/layout.md``, bottom to top); any the table
+    lacks at the end."""
     import pkgutil
 
     import gbfocal
@@ -403,10 +404,7 @@ def private_modules() -> list[str]:
              if info.name != "gbfocal.__main__"
              and (info.name == "gbfocal.cli"
                   or any(part.startswith("_") for part in info.name.split(".")))]
-    # the table is in the README for now; docs/design/layout.md once it moves there
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme.partition("### Layout")[2].partition("\n### ")[0]
-    table += (DOCS / "design" / "layout.md").read_text(encoding="utf-8")
+    table = (DOCS / "design" / "layout.md").read_text(encoding="utf-8")
     order = [path.removesuffix(".py").replace("/", ".")
              for path in re.findall(r"^\| `(gbfocal/[\w/]+\.py)`", table, re.MULTILINE)]
     rank = {name: i for i, name in enumerate(order)}
@@ -419,7 +417,6 @@ class Internals(SphinxDirective):
     whoever changes the module) under a ``py:module`` target for cross-references."""
 
     def run(self) -> list[nodes.Node]:
-        self.env.note_dependency(str(ROOT / "README.md"))
         self.env.note_dependency(str(DOCS / "design" / "layout.md"))
         lines: list[str] = []
         for name in private_modules():

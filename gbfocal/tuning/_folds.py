@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from .._base import _constant_margin, _lightgbm_aliases
-from ..sklearn import FocalLGBMClassifier, FocalXGBClassifier, _FitInput
+from .._engines.lightgbm import start_margin
+from .._engines.params import lightgbm_aliases
+from ..sklearn import FitInput, FocalLGBMClassifier, FocalXGBClassifier
 
 __all__ = ["FoldData", "fold_estimator_class"]
 
@@ -76,7 +77,7 @@ class FoldData:
 
 
 def _lightgbm_dataset_key(params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    aliases = _lightgbm_aliases()
+    aliases = lightgbm_aliases()
     shaping = {}
     for name, value in params.items():
         main = aliases.get(name, name)
@@ -100,7 +101,7 @@ class _FoldLGBMClassifier(FocalLGBMClassifier):
     def _keep_training_booster(self) -> bool:
         return self.init_score_apart
 
-    def _datasets(self, lgb: Any, data: _FitInput, start: Any) -> tuple[Any, list[Any]]:
+    def _datasets(self, lgb: Any, data: FitInput, start: Any) -> tuple[Any, list[Any]]:
         if self.fold_data is None or data.extra:
             return super()._datasets(lgb, data, start)
         key = _lightgbm_dataset_key(self._booster_params())
@@ -108,7 +109,7 @@ class _FoldLGBMClassifier(FocalLGBMClassifier):
             self.fold, key, lambda: super(_FoldLGBMClassifier, self)._datasets(lgb, data, start))
         for dataset in (train_set, *valid_sets):
             rows = dataset.num_data()
-            dataset.set_init_score(None if start is None else _constant_margin(start, rows))
+            dataset.set_init_score(start_margin(start, rows))
         return train_set, valid_sets
 
     def _with_init_score(self, lgb: Any, booster: Any, start: Any) -> Any:
@@ -136,7 +137,7 @@ class _FoldXGBClassifier(FocalXGBClassifier):
     fold_data: FoldData | None = None
     fold: Hashable = None
 
-    def _matrices(self, xgb: Any, data: _FitInput) -> tuple[Any, list[Any]]:
+    def _matrices(self, xgb: Any, data: FitInput) -> tuple[Any, list[Any]]:
         if self.fold_data is None or data.extra:
             return super()._matrices(xgb, data)
         # the initial score lives in base_score (a parameter), so the matrices hold only

@@ -41,9 +41,9 @@ def targets(y: Any) -> np.ndarray:
         y = y.toarray()
     y_array = np.asarray(y)
     if y_array.ndim == 2:
-        from ..multilabel import _as_float_labels
+        from ..multilabel import as_float_labels
 
-        return _as_float_labels(y_array)
+        return as_float_labels(y_array)
     if y_array.ndim != 1:
         raise ValueError(
             f"y must be 1-D (n_samples,) class labels or a 2-D (n_samples, n_labels) 0/1 "
@@ -201,7 +201,7 @@ def thread_budget(n_parallel: int, fixed: Mapping[str, Any],
     fitted 1.84-2.03x the folds per second of one (README, benchmarks/tuning_speed.md).
     ``None``: ``params`` fixes ``n_jobs``, used as it is.
     """
-    from .._base import _n_threads
+    from .._base import n_threads
     from .._parallel import available_cpus
 
     if "n_jobs" in searched:
@@ -210,7 +210,7 @@ def thread_budget(n_parallel: int, fixed: Mapping[str, Any],
     if "n_jobs" not in fixed:
         return 1
     cores = available_cpus()
-    booster = _n_threads(fixed["n_jobs"])
+    booster = n_threads(fixed["n_jobs"])
     if booster is not None and booster * n_parallel > cores:
         raise ValueError(
             f"params['n_jobs']={fixed['n_jobs']!r} booster threads times n_jobs={n_parallel} "

@@ -41,10 +41,10 @@ class MultiLabelScorer:
         return f"MultiLabelScorer({self.name!r})"
 
     def __call__(self, estimator: Any, X: Any, Y: Any, sample_weight: Any = None) -> float:
-        from ..multilabel import _UNKNOWN, _as_float_labels
+        from ..multilabel import UNKNOWN, as_float_labels
 
-        values = _as_float_labels(Y)
-        labels = np.where(estimator._unknown(values), float(_UNKNOWN), values)
+        values = as_float_labels(Y)
+        labels = np.where(estimator._unknown(values), float(UNKNOWN), values)
         raw = estimator.decision_function(X)
         return self.sign * estimator.loss_.metric(self.metric, labels, raw, sample_weight)
 

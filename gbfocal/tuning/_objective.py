@@ -197,10 +197,10 @@ def fold_runner(objective: Objective, n_parallel: int, fit_threads: int | None,
     if n_parallel == 1:
         yield
         return
-    from .._base import _n_threads
+    from .._base import n_threads
     from ._workers import FoldRunner
 
-    threads = fit_threads if fit_threads is not None else _n_threads(fixed.get("n_jobs"))
+    threads = fit_threads if fit_threads is not None else n_threads(fixed.get("n_jobs"))
     with FoldRunner(objective, n_parallel - 1, threads) as runner:
         objective.run_fold = runner
         try:

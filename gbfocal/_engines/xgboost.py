@@ -1,0 +1,244 @@
+"""XGBoost training: one ``train`` for every gbfocal estimator and the tuner's fold models.
+
+What training with a focal loss needs from ``xgb.train``: the loss as ``obj`` (reading a
+DMatrix's labels and weights once per fit, :class:`ReadOnceViews`: XGBoost copies them out
+on every call), gbfocal's metrics on raw margins as one ``custom_metric``
+(:class:`XGBoostMetrics`; XGBoost never asks a custom metric which way is better, so early
+stopping learns the first metric's direction from it, :func:`first_metric_stopping`),
+the evaluation history and the rounds run. The starting margin is the caller's: a
+``base_score`` in ``params`` (stored in the model) or a DMatrix's ``base_margin``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .._categories import XGB_CATEGORIES_ATTR, category_columns, pandas_categories
+from .._spec import METRICS
+from .adapters import CallableMetric, Trained, history_length
+
+__all__ = ["ReadOnce", "ReadOnceViews", "Trained", "XGBoostMetrics", "best_rounds", "dmatrix",
+           "first_metric_stopping", "store_categories", "train"]
+
+
+def dmatrix(xgb: Any, X: Any, label: Any = None, weight: Any = None, *,
+            base_margin: Any = None, nthread: int | None = None,
+            feature_names: Any = None) -> Any:
+    """A DMatrix of ``X``; pandas ``category`` columns as XGBoost's categorical features.
+
+    A DataFrame with category columns names its features itself (``feature_names`` is
+    then not passed).
+    """
+    categorical = bool(category_columns(X))
+    return xgb.DMatrix(
+        X, label=label, weight=weight, base_margin=base_margin, nthread=nthread,
+        feature_names=None if feature_names is None or categorical else list(feature_names),
+        enable_categorical=categorical,
+    )
+
+
+def store_categories(booster: Any, X: Any) -> None:
+    """Save the training categories in the booster (and so in its model file): XGBoost
+    keeps them too, but gives them back only through pyarrow. Categories without a
+    JSON form (XGBoost takes strings and integers) are left to XGBoost."""
+    if not category_columns(X):
+        return
+    try:
+        text = json.dumps(pandas_categories(X))
+    except TypeError:
+        return
+    booster.set_attr(**{XGB_CATEGORIES_ATTR: text})
+
+
+class ReadOnce:
+    """A DMatrix as the estimator's own objective and metrics see it during one fit.
+
+    Its labels, weights and row count are read once: XGBoost copies them out on every
+    call (two copies per matrix per round, about a fifth of a small model's round), and
+    nothing changes a matrix the estimator built while it trains. Everything else is the
+    DMatrix's own.
+    """
+
+    def __init__(self, dmatrix: Any) -> None:
+        self._dmatrix = dmatrix
+        self._label = dmatrix.get_label()
+        self._weight = dmatrix.get_weight()
+        self._rows = dmatrix.num_row()
+
+    def get_label(self) -> Any:
+        return self._label
+
+    def get_weight(self) -> Any:
+        return self._weight
+
+    def num_row(self) -> int:
+        return int(self._rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dmatrix, name)
+
+
+class ReadOnceViews:
+    """One :class:`ReadOnce` per DMatrix of a fit (the same view every round, so that the
+    loss's training-set cache recognises it), and the objective that reads through them."""
+
+    def __init__(self, objective: Callable[..., Any]) -> None:
+        self.objective = objective
+        self._views: dict[int, ReadOnce] = {}
+
+    def of(self, dmatrix: Any) -> ReadOnce:
+        view = self._views.get(id(dmatrix))
+        if view is None or view._dmatrix is not dmatrix:
+            view = self._views[id(dmatrix)] = ReadOnce(dmatrix)
+        return view
+
+    def __call__(self, predt: Any, dtrain: Any) -> Any:
+        return self.objective(predt, self.of(dtrain))
+
+
+class XGBoostMetrics:
+    """All of the estimator's metrics as one XGBoost ``custom_metric`` (a list of pairs).
+
+    XGBoost takes one custom metric and never asks it whether higher is better: the
+    direction of the first metric, the one early stopping watches, is kept in ``first``.
+    """
+
+    def __init__(self, entries: list[Any], views: ReadOnceViews | None = None) -> None:
+        self.entries = entries
+        self.views = views
+        self.first: tuple[str, bool] | None = None
+
+    def __call__(self, predt: Any, dmatrix: Any) -> list[tuple[str, float]]:
+        if self.views is not None:
+            dmatrix = self.views.of(dmatrix)
+        results = []
+        directions = []
+        for entry in self.entries:
+            if isinstance(entry, CallableMetric):
+                name, value, higher = entry.evaluate(predt, dmatrix)
+            else:
+                name, value = entry(predt, dmatrix)
+                higher = entry.higher_is_better
+            # XGBoost parses "data-metric:value" tokens separated by white space
+            if not name or ":" in name or any(c.isspace() for c in name):
+                raise ValueError(f"eval_metric name {name!r} must be non-empty, without ':' "
+                                 "or white space (XGBoost parses its evaluation log by them)")
+            results.append((name, value))
+            directions.append(higher)
+        names = [name for name, _ in results]
+        if len(set(names)) != len(names):
+            raise ValueError(f"eval_metric names must be distinct, got {names}")
+        self.first = (names[0], directions[0])
+        return results
+
+
+@functools.cache
+def first_metric_stopping(xgb: Any) -> type:
+    """XGBoost's EarlyStopping on the first metric, its direction learnt from it."""
+
+    class FirstMetricEarlyStopping(xgb.callback.EarlyStopping):
+        def __init__(self, *, metrics: XGBoostMetrics, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.metrics = metrics
+
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            # The metrics of this round ran before the callbacks: the first one's name and
+            # direction (from a user's callable only then) are known.
+            if getattr(self, "metric_name", None) is None and self.metrics.first is not None:
+                self.metric_name, self.maximize = self.metrics.first
+            return bool(super().after_iteration(model, epoch, evals_log))
+
+    return FirstMetricEarlyStopping
+
+
+def train(
+    xgb: Any,
+    params: dict[str, Any],
+    loss: Any,
+    dtrain: Any,
+    evals: Sequence[tuple[Any, str]] = (),
+    *,
+    rounds: int,
+    metrics: Sequence[str | Callable[..., Any]] = (),
+    early_stopping_rounds: int | None = None,
+    save_best: bool = True,
+    verbose_period: int = 0,
+    callbacks: Sequence[Any] = (),
+    init_model: Any = None,
+) -> Trained:
+    """``xgb.train`` with the focal loss ``loss``: objective, metrics, early stopping, history.
+
+    Parameters
+    ----------
+    xgb : module
+        ``xgboost``.
+    params : dict
+        Booster parameters, with the starting margin's ``base_score`` (or the DMatrix
+        objects carry a ``base_margin``); ``disable_default_eval_metric`` is set here.
+    loss : FocalLoss
+        The loss: its objective and metrics (its per-round interface).
+    dtrain : xgboost.DMatrix
+        The training data.
+    evals : sequence of (DMatrix, name)
+        Validation data.
+    rounds : int
+        Most boosting rounds.
+    metrics : sequence of str or callable
+        gbfocal metric names or ``func(y, raw, weight) -> (name, value,
+        higher_is_better)``; early stopping watches the first.
+    early_stopping_rounds : int or None
+        Patience of early stopping on the first metric of the last validation set.
+    save_best : bool, default=True
+        Under early stopping, keep the rounds up to the best one only (as ``lgb.train``
+        does: the booster, and a saved model, then predict what the estimator does).
+    verbose_period : int
+        Print the validation metrics every so many rounds (0: silent).
+    callbacks : sequence
+        The caller's own ``xgb.train`` callbacks.
+    init_model : xgboost.Booster or None
+        Continue this booster (warm start; its ``base_score`` stays).
+
+    Returns
+    -------
+    Trained
+        The booster, the rounds run (a warm start's included) and the history.
+    """
+    params = {**params, "disable_default_eval_metric": 1}
+    views = ReadOnceViews(loss.xgb_objective)
+    custom = XGBoostMetrics([
+        loss.xgb_eval(metric) if isinstance(metric, str) else CallableMetric(metric, loss, "C")
+        for metric in metrics
+    ], views)
+    callbacks = list(callbacks)
+    if early_stopping_rounds is not None:
+        first = metrics[0]
+        callbacks.append(first_metric_stopping(xgb)(
+            metrics=custom, rounds=early_stopping_rounds,
+            metric_name=first if isinstance(first, str) else None,
+            maximize=METRICS[first] if isinstance(first, str) else None,
+            save_best=save_best,
+        ))
+    history: dict[str, Any] = {}
+    booster = xgb.train(
+        params, dtrain, num_boost_round=rounds, evals=list(evals), obj=views,
+        custom_metric=custom if evals else None, evals_result=history,
+        verbose_eval=verbose_period or False, callbacks=callbacks or None,
+        xgb_model=init_model,
+    )
+    first_round = 0 if init_model is None else init_model.num_boosted_rounds()
+    rounds_run = (first_round + history_length(history) if history
+                  else booster.num_boosted_rounds())
+    return Trained(booster, int(rounds_run), history)
+
+
+def best_rounds(booster: Any) -> int:
+    """Rounds a booster trained by :func:`train` predicts with: its early-stopping best
+    (XGBoost counts it from 0 and sets it only when early stopping ran), else all."""
+    rounds = booster.num_boosted_rounds()
+    try:
+        return int(min(booster.best_iteration + 1, rounds))
+    except AttributeError:
+        return int(rounds)
