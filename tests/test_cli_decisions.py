@@ -315,15 +315,16 @@ def test_every_option_has_its_own_help_text():
 
 def test_a_missing_backend_is_the_install_hint(data, tmp_path, capsys, monkeypatch):
     from gbfocal._optional import install_hint
+    from gbfocal.cli import _models  # where --backend is checked
 
-    real = cli.import_optional
+    real = _models.import_optional
 
     def without_xgboost(module, *, needed_by, extra=None):
         if module == "xgboost":
             raise ImportError(install_hint(module, needed_by, extra=extra))
         return real(module, needed_by=needed_by, extra=extra)
 
-    monkeypatch.setattr(cli, "import_optional", without_xgboost)
+    monkeypatch.setattr(_models, "import_optional", without_xgboost)
     for command in (["tune", str(data), "--target", "risk", *TUNE_FAST],
                     ["train", str(data), "--target", "risk", "-o", str(tmp_path / "m.json")]):
         assert cli.main([*command, "--backend", "xgboost"]) == 1

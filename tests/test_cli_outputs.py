@@ -5,9 +5,9 @@ temporary file beside the target and rename it into place, so that whatever mome
 signal arrives the target is the old file or the complete new one, and no temporary file
 (``.NAME.XXXXXXXX.tmp``) stays. The signal tests run ``gbfocal predict`` in a subprocess
 through a small wrapper whose only change is the test hook: the CSV is written in chunks of
-2,000 rows with a pause after each (``cli._CSV_CHUNK_ROWS`` and ``cli._csv_chunks``), so
-that the signal lands while the file is being written. Also here: ``gbfocal train --params``
-checks a tuned ``pos_label`` as ``--pos-label`` is checked.
+2,000 rows with a pause after each (``_CSV_CHUNK_ROWS`` and ``_csv_chunks`` of
+``gbfocal.cli._predict``), so that the signal lands while the file is being written. Also
+here: ``gbfocal train --params`` checks a tuned ``pos_label`` as ``--pos-label`` is checked.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ pytest.importorskip("sklearn")
 
 import gbfocal  # noqa: E402
 from gbfocal import cli  # noqa: E402
+from gbfocal.cli import _files, _predict  # noqa: E402
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -37,21 +38,22 @@ ROWS = 60_000  # 30 chunks of 2,000 rows, 20 ms apart: about 0.6 s of writing
 WRAPPER = """\
 import signal, sys, time
 from gbfocal import cli
+from gbfocal.cli import _predict
 
 # Ctrl-C as in a terminal, also where the test runs as a background job (which inherits
 # SIGINT ignored; gbfocal leaves an ignored signal ignored)
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # test hook: small chunks with a pause after each, so that a signal lands mid-write
-cli._CSV_CHUNK_ROWS = 2_000
-chunks = cli._csv_chunks
+_predict._CSV_CHUNK_ROWS = 2_000
+chunks = _predict._csv_chunks
 
 def slow(*args, **kwargs):
     for chunk in chunks(*args, **kwargs):
         yield chunk
         time.sleep(0.02)
 
-cli._csv_chunks = slow
+_predict._csv_chunks = slow
 sys.exit(cli.main(sys.argv[1:]))
 """
 TIMEOUT = 120  # seconds for one subprocess: start-up, reading, predicting, writing
@@ -171,7 +173,7 @@ def test_a_signal_during_a_new_write_leaves_no_file(setup, tmp_path):
 def test_predictions_are_written_in_chunks_identical_to_one_csv(setup, tmp_path, monkeypatch):
     whole, chunked = tmp_path / "whole.csv", tmp_path / "chunked.csv"
     for rows, output in ((10**9, whole), (7_001, chunked)):  # 7,001 does not divide the rows
-        monkeypatch.setattr(cli, "_CSV_CHUNK_ROWS", rows)
+        monkeypatch.setattr(_predict, "_CSV_CHUNK_ROWS", rows)
         assert cli.main(["predict", str(setup["model"]), str(setup["big"]), "--output",
                          str(output), "--keep", "x"]) == 0
     assert chunked.read_bytes() == whole.read_bytes()
@@ -182,7 +184,7 @@ def test_predictions_are_written_in_chunks_identical_to_one_csv(setup, tmp_path,
 def test_a_device_is_written_in_place():
     """/dev/null (or /dev/stdout) has no folder to put a temporary file in, nor a file to
     replace: it is written as before (with --force, as any existing output)."""
-    cli._write_bytes(os.devnull, b"{}\n", force=True)
+    _files.write_bytes(os.devnull, b"{}\n", force=True)
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)  # still the device, not a file
 
 
@@ -198,7 +200,7 @@ def test_sigterm_in_process_runs_cleanup_and_restores_the_handlers(setup, tmp_pa
         time.sleep(5)  # the handler raises before this ends
         pytest.fail("SIGTERM did not interrupt the write")
 
-    monkeypatch.setattr(cli, "_write_csv", killed)
+    monkeypatch.setattr(_predict, "_write_csv", killed)
     status = cli.main(["predict", str(setup["model"]), str(setup["big"]), "--output",
                        str(output), "--force"])
     assert status == cli.EXIT_TERMINATED == 143
@@ -230,16 +232,16 @@ def test_an_interrupted_model_save_keeps_the_old_model(setup, tmp_path, monkeypa
 
 
 def test_an_interrupted_json_write_keeps_the_old_file(tmp_path, monkeypatch):
-    """``tune --output`` goes through ``_write_bytes``: Ctrl-C before the rename."""
+    """``tune --output`` goes through ``write_bytes``: Ctrl-C before the rename."""
     target = tmp_path / "best.json"
     target.write_text('{"old": true}')
 
     def interrupted(path):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_sync", interrupted)  # after the data, before the rename
+    monkeypatch.setattr(_files, "_sync", interrupted)  # after the data, before the rename
     with pytest.raises(KeyboardInterrupt):
-        cli._write_bytes(str(target), b'{"new": tr', force=True)
+        _files.write_bytes(str(target), b'{"new": tr', force=True)
     assert target.read_text() == '{"old": true}'
     assert _temporaries(tmp_path) == []
 
@@ -248,13 +250,13 @@ def test_a_file_that_appears_during_the_work_is_not_replaced(setup, tmp_path, mo
                                                              capsys):
     """Without --force the check before the work and the write leave no window."""
     output = tmp_path / "p.csv"
-    write_csv = cli._write_csv
+    write_csv = _predict._write_csv
 
     def meanwhile(frame, file_name, sep):
         output.write_text("written by someone else")
         write_csv(frame, file_name, sep)
 
-    monkeypatch.setattr(cli, "_write_csv", meanwhile)
+    monkeypatch.setattr(_predict, "_write_csv", meanwhile)
     assert cli.main(["predict", str(setup["model"]), str(setup["big"]), "--output",
                      str(output)]) == cli.EXIT_ERROR
     assert capsys.readouterr().err.splitlines()[-1] == (

@@ -636,7 +636,7 @@ def test_xgboost_base_score_semantics() -> None:
     model = xgb.train({"objective": "binary:logistic", "base_score": float(expit(init)),
                        "nthread": 1}, dtrain, 0, obj=binary.xgb_objective)
     np.testing.assert_allclose(model.predict(dtrain, output_margin=True), init, rtol=1e-6)
-    from gbfocal.sklearn import _version
+    from gbfocal._boosting import library_version as _version
 
     if _version(xgb.__version__) < (3, 1):
         pytest.skip("a vector base_score needs xgboost >= 3.1")
