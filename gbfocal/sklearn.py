@@ -521,7 +521,7 @@ class FocalLGBMClassifier(FocalBoostingClassifier):
             early_stopping_rounds=self.early_stopping_rounds,
             verbose_period=self._verbose_period(), callbacks=data.callbacks,
             init_model=data.init_booster, keep_training_booster=self._keep_training_booster(),
-            builtin_metrics=True,
+            builtin_metrics=True, builtin_log_loss=self._builtin_log_loss(),
         )
         booster = trained.booster
         if start is not None:
@@ -538,6 +538,12 @@ class FocalLGBMClassifier(FocalBoostingClassifier):
             categorical_feature=self._categorical_feature(
                 data.extra.get("categorical_feature", "auto"), data.X.shape[1]),
         )
+
+    def _builtin_log_loss(self) -> bool:
+        """Whether a plain log loss trains with LightGBM's own objective (the tuner's
+        fold models: gbfocal._engines.lightgbm.train); the estimator's own fits keep the
+        focal objective, whose model file and warm start gbfocal checks."""
+        return False
 
     def _keep_training_booster(self) -> bool:
         """lgb.train's keep_training_booster (the tuner's fold models keep it,

@@ -134,3 +134,51 @@ def test_the_adapter_objective_equals_the_loss_math():
     # a round later, the same training set: the same values from the cached kernel
     again = loss.lgb_objective(margins, dataset)
     np.testing.assert_array_equal(again[0], grad)
+
+
+def _trees(booster) -> str:
+    """A model's trees: what training decided (the header names the objective)."""
+    text = booster.model_to_string()
+    return text[text.index("Tree=0"):text.index("end of trees")]
+
+
+@pytest.mark.parametrize("metric", ["average_precision", "roc_auc", "log_loss", "focal_loss"])
+def test_lightgbm_own_log_loss_trains_the_focal_trees_at_gamma_0(metric):
+    """gamma 0 and alpha None is the log loss: LightGBM's own binary objective and metrics
+    (what the tuner's log-loss arm uses) train the very same trees, stop at the same round
+    and record the same validation history."""
+    from gbfocal._engines import lightgbm as engine
+
+    X, y = _data(2)
+    loss = BinaryFocalLoss(alpha=None, gamma=0.0)
+    start = loss.init_score(y)
+    results = {}
+    for builtin in (False, True):
+        train_set, valid_sets = engine.datasets(lgb, X[:400], y[:400], None,
+                                                [(X[400:], y[400:], None)], start)
+        results[builtin] = engine.train(
+            lgb, {"verbose": -1, "num_threads": 1, "seed": 0, "num_leaves": 7}, loss,
+            train_set, valid_sets, rounds=60, valid_names=["valid"], metrics=[metric],
+            early_stopping_rounds=5, builtin_log_loss=builtin)
+    focal, own = results[False], results[True]
+    assert "[objective: custom]" in focal.booster.model_to_string()
+    assert "[objective: custom]" not in own.booster.model_to_string()  # LightGBM's own ran
+    assert _trees(own.booster) == _trees(focal.booster)
+    assert own.rounds_run == focal.rounds_run
+    assert own.booster.best_iteration == focal.booster.best_iteration
+    np.testing.assert_allclose(own.history["valid"][metric], focal.history["valid"][metric],
+                               rtol=1e-6)  # LightGBM's metric is float32-weighted
+
+
+def test_lightgbm_own_log_loss_only_for_the_plain_log_loss():
+    from gbfocal._engines import lightgbm as engine
+
+    assert engine._log_loss_metrics(BinaryFocalLoss(gamma=0.0), ["average_precision"]) == [
+        "average_precision"]
+    for loss in (BinaryFocalLoss(gamma=0.5), BinaryFocalLoss(gamma=0.0, alpha=0.3),
+                 BinaryFocalLoss(gamma=0.0, gamma_neg=1.0)):
+        assert engine._log_loss_metrics(loss, ["log_loss"]) is None
+    # multiclass: LightGBM's softmax Hessian is K / (K - 1) times the exact one (other trees)
+    assert engine._log_loss_metrics(MulticlassFocalLoss(3, gamma=0.0), ["log_loss"]) is None
+    assert engine._log_loss_metrics(BinaryFocalLoss(gamma=0.0), [lambda *a: ("m", 0, True)]) \
+        is None

@@ -420,3 +420,21 @@ def test_lightgbm_verbose_minus_one_is_silent_as_in_lgbmclassifier(capsys):
     assert capsys.readouterr().out == ""
     with pytest.raises(ValueError, match="verbose"):
         gbfocal.FocalLGBMClassifier(verbose=-2).fit(X, y)
+
+
+def test_the_log_loss_arm_scores_the_same_with_lightgbms_own_objective(monkeypatch):
+    """The log-loss arm's fold models train with LightGBM's own binary objective (no Python
+    call per round); the focal objective at gamma 0 gives the same trial scores."""
+    from gbfocal.tuning._folds import _FoldLGBMClassifier
+
+    X, y = _data(n=400)
+    options = {"n_trials": 3, "cv": 2, "random_state": 0, "early_stopping_rounds": 5,
+               "params": {"n_estimators": 30, "num_leaves": (4, 16), "n_jobs": 1},
+               "refit": False, "select": "focal", "compare": None,
+               "show_progress_bar": False}
+    own = tune_focal(X, y, **options).arms["log_loss"].study
+    monkeypatch.setattr(_FoldLGBMClassifier, "_builtin_log_loss", lambda self: False)
+    focal = tune_focal(X, y, **options).arms["log_loss"].study
+    assert [t.params for t in own.trials] == [t.params for t in focal.trials]
+    np.testing.assert_allclose([t.value for t in own.trials], [t.value for t in focal.trials],
+                               rtol=0, atol=1e-12)

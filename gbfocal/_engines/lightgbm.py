@@ -28,6 +28,12 @@ __all__ = ["BUILTIN_METRICS", "ForgetInitScoreCopies", "Trained", "datasets", "s
 
 # gbfocal metric -> LightGBM's built-in metric of the same value on binary raw margins
 BUILTIN_METRICS = {"average_precision": "average_precision", "roc_auc": "auc"}
+# ... and under LightGBM's own binary log loss objective (gamma 0, alpha None: the focal loss
+# is the log loss, and the focal metrics are the log loss's). Binary only: LightGBM's
+# multiclass objective scales the softmax Hessian by K / (K - 1), other trees than the
+# exact Hessian's (measured).
+_LOG_LOSS_METRICS = {"average_precision": "average_precision", "roc_auc": "auc",
+                     "log_loss": "binary_logloss", "focal_loss": "binary_logloss"}
 
 
 def start_margin(start: Any, n_rows: int) -> np.ndarray | None:
@@ -91,6 +97,7 @@ def train(
     init_model: Any = None,
     keep_training_booster: bool = False,
     builtin_metrics: bool = False,
+    builtin_log_loss: bool = False,
 ) -> Trained:
     """``lgb.train`` with the focal loss ``loss``: objective, metrics, early stopping, history.
 
@@ -125,6 +132,11 @@ def train(
         ``lgb.train``'s option (the tuner's fold models keep it).
     builtin_metrics : bool
         Let LightGBM compute a first binary AP / ROC AUC itself (:func:`_builtin_metric`).
+    builtin_log_loss : bool
+        Where ``loss`` is the plain binary log loss (``gamma=0``, ``alpha=None``, no
+        asymmetric loss) and every metric has a LightGBM equivalent, train with LightGBM's
+        own ``binary`` objective and metrics (no Python call per round; the same trees,
+        tested): the tuner's log-loss arm.
 
     Returns
     -------
@@ -133,6 +145,15 @@ def train(
         training), the rounds run and the history under gbfocal's metric names.
     """
     params = dict(params)
+    plain = _log_loss_metrics(loss, metrics) if builtin_log_loss else None
+    if plain is not None:
+        return _train_log_loss(lgb, params, loss, train_set, valid_sets, [str(m) for m in metrics],
+                               plain,
+                               rounds=rounds,
+                               valid_names=valid_names, early_stopping_rounds=early_stopping_rounds,
+                               verbose_period=verbose_period, callbacks=callbacks,
+                               init_model=init_model,
+                               keep_training_booster=keep_training_booster)
     # Under a callable objective LightGBM returns raw margins and its built-in
     # probability metrics would be wrong: only gbfocal's metrics are evaluated, or
     # LightGBM's own rank metrics, which raw margins leave right.
@@ -167,6 +188,51 @@ def train(
         }
     # lgb.train has already cut the model to the best round under early stopping
     # (unless it keeps the training booster).
+    first_round = 0 if init_model is None else init_model.current_iteration()
+    rounds_run = (first_round + history_length(history) if history
+                  else booster.current_iteration())
+    return Trained(booster, int(rounds_run), history)
+
+
+def _log_loss_metrics(loss: Any, metrics: Sequence[Any]) -> list[str] | None:
+    """LightGBM's names of ``metrics`` when ``loss`` is the plain log loss and LightGBM has
+    all of them; None otherwise (then the focal objective trains)."""
+    spec = loss.spec
+    if not loss.binary or spec.gamma != 0.0 or spec.alpha is not None or spec.asymmetric:
+        return None
+    if not all(isinstance(m, str) and m in _LOG_LOSS_METRICS for m in metrics):
+        return None
+    return [_LOG_LOSS_METRICS[m] for m in metrics]
+
+
+def _train_log_loss(lgb: Any, params: dict[str, Any], loss: Any, train_set: Any,
+                    valid_sets: Sequence[Any], metrics: list[str], names: list[str], *,
+                    rounds: int,
+                    valid_names: Sequence[str], early_stopping_rounds: int | None,
+                    verbose_period: int, callbacks: Sequence[Any], init_model: Any,
+                    keep_training_booster: bool) -> Trained:
+    """:func:`train` with LightGBM's own log loss objective and metrics.
+
+    The initial score (the log-odds of the weighted class shares, the focal optimum at
+    ``gamma=0``) stays on the Datasets, so LightGBM does not boost from its own average.
+    """
+    params["objective"] = "binary"
+    params["metric"] = list(dict.fromkeys(names)) or "None"
+    history: dict[str, Any] = {}
+    own: list[Any] = [lgb.record_evaluation(history)]
+    if early_stopping_rounds is not None:
+        own.append(lgb.early_stopping(early_stopping_rounds, first_metric_only=True,
+                                      verbose=bool(verbose_period)))
+    if verbose_period and valid_sets:
+        own.append(lgb.log_evaluation(period=verbose_period))
+    booster = lgb.train(
+        params, train_set, num_boost_round=rounds, valid_sets=list(valid_sets),
+        valid_names=list(valid_names), callbacks=own + list(callbacks), init_model=init_model,
+        keep_training_booster=keep_training_booster,
+    )
+    gbfocal_name = dict(zip(reversed(names), reversed(metrics), strict=True))  # first wins
+    history = {name: {gbfocal_name.get(key, key): values for key, values in per_metric.items()}
+               for name, per_metric in history.items()}
     first_round = 0 if init_model is None else init_model.current_iteration()
     rounds_run = (first_round + history_length(history) if history
                   else booster.current_iteration())

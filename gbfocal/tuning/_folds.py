@@ -101,6 +101,11 @@ class _FoldLGBMClassifier(FocalLGBMClassifier):
     def _keep_training_booster(self) -> bool:
         return self.init_score_apart
 
+    def _builtin_log_loss(self) -> bool:
+        # the log-loss arm's trials: LightGBM's own objective trains the same trees
+        # without a Python call per round (tests/test_tuning_speed.py)
+        return True
+
     def _datasets(self, lgb: Any, data: FitInput, start: Any) -> tuple[Any, list[Any]]:
         if self.fold_data is None or data.extra:
             return super()._datasets(lgb, data, start)
