@@ -21,7 +21,9 @@ from gbfocal import _backend
 pytest.importorskip("numba")
 from gbfocal import _kernels  # noqa: E402
 
-GAMMAS = [0.0, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0]
+# every code of _kernels.focal_gamma_code (products for 0-4, a square root for 0.5, 1.5,
+# 2.5) and the general exp(gamma log q) (5, 10)
+GAMMAS = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 10.0]
 RTOL = 1e-12
 TINY_ABS = 1e-300
 
