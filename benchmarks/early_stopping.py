@@ -6,17 +6,17 @@ this script early-stops on each ``eval_metric`` and scores the test folds:
 * binary (satimage_bin, caravan, sylva): ``focal_loss``, ``average_precision``,
   ``log_loss`` (of the corrected probabilities) and ``roc_auc``; test average precision,
   ROC AUC and corrected log loss;
-* multiclass (shuttle subsample, digits_imb; see ``calibration.py``): ``focal_loss``,
-  ``log_loss``, ``roc_auc`` and ``average_precision`` (macro); test macro ROC AUC,
-  corrected log loss, accuracy. LightGBM is run with its defaults and, as "LightGBM
-  reg", with XGBoost's leaf regularisation (reg_lambda 1, min_child_weight 1): with
-  its defaults it diverges on shuttle's 10-row classes (see calibration.md).
+* multiclass (shuttle subsample, digits_imb; see ``calibration_multiclass.py``):
+  ``focal_loss``, ``log_loss``, ``roc_auc`` and ``average_precision`` (macro); test macro
+  ROC AUC, corrected log loss, accuracy. LightGBM is run with its defaults and, as "LightGBM
+  reg", with XGBoost's leaf regularisation (reg_lambda 1, min_child_weight 1): with its
+  defaults it diverges on shuttle's 10-row classes (see calibration.md).
 
-Protocol: the folds of ``calibration.py`` (stratified 3-fold CV, 15 % of each training
-fold held out for early stopping, learning rate 0.1, at most 300 rounds, patience 30,
-one thread). Every (library, alpha, metric, fold) is fitted with the estimator's own
-early stopping. In addition, one 300-round fit per (library, alpha, fold) without early
-stopping gives per-round validation and test curves, from which
+Protocol: the folds of the calibration scripts (``_calibration.py``: stratified 3-fold CV,
+15 % of each training fold held out for early stopping, learning rate 0.1, at most 300
+rounds, patience 30, one thread). Every (library, alpha, metric, fold) is fitted with the
+estimator's own early stopping. In addition, one 300-round fit per (library, alpha, fold)
+without early stopping gives per-round validation and test curves, from which
 
 * early stopping is *replayed* offline for every metric (the replay must pick the same
   round as the estimator: a check of the estimator's metrics and stopping rule),
@@ -28,20 +28,21 @@ stopping gives per-round validation and test curves, from which
   stopping rule could get).
 
 Run ``python benchmarks/early_stopping.py [DATA_DIR] [--sections binary multiclass]
-[--quick]``; missing data files are skipped. Prints the tables and writes
-``benchmarks/early_stopping.md`` (sections not run keep their text from the existing
-file, and so does the text between the ``conclusions`` markers).
+[--quick] [--out DIR]`` (about 7 minutes on 2 cores; ``--quick``: 2 folds, 60 rounds,
+prints only); missing data files are skipped. A full run writes
+``benchmarks/early_stopping.json`` (results of earlier runs of the other section are kept)
+and ``benchmarks/early_stopping.md`` (sections not run keep their text, and so does the
+text between the ``conclusions`` markers).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import _calibration as cal
+import _common as common
 import numpy as np
 from scipy import special
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -49,16 +50,14 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 import gbfocal
 from gbfocal import focal_posterior
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import calibration as cal  # noqa: E402  (the sibling benchmark: data, folds, models)
-
-HERE = Path(__file__).resolve().parent
-BINARY_SETS = ("satimage_bin", "caravan", "sylva")
-BINARY_METRICS = ("focal_loss", "average_precision", "log_loss", "roc_auc")
-MULTI_METRICS = ("focal_loss", "log_loss", "roc_auc", "average_precision")
+SECTIONS = {  # section -> data sets (None: calibration_multiclass's), libraries, metrics
+    "binary": (("satimage_bin", "caravan", "sylva"), ("lgb", "xgb"),
+               ("focal_loss", "average_precision", "log_loss", "roc_auc")),
+    "multiclass": (None, ("lgb", "lgb_reg", "xgb"),
+                   ("focal_loss", "log_loss", "roc_auc", "average_precision")),
+}
 HIGHER = {"average_precision", "roc_auc"}
-LIB_NAME = cal.LIB_NAME
-CONCL_START, CONCL_END = cal.CONCL_START, cal.CONCL_END
+ALPHAS = ("balanced", None)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -72,35 +71,20 @@ def metric_value(metric: str, model: Any, y: np.ndarray, z: np.ndarray) -> float
         fn = gbfocal.binary_focal_loss if binary else gbfocal.multiclass_focal_loss
         return float(np.mean(fn(y, z, alpha=alpha, gamma=g)))
     if metric in ("log_loss", "log_loss_raw"):
-        if binary:
-            p = (
-                focal_posterior(z, alpha=model.loss_.alpha_, gamma=g)
-                if metric == "log_loss"
-                else special.expit(z)
-            )
-            pt = np.where(y == 1, p, 1 - p)
-            # exact tails: -log sigmoid(+-t) for the margins of the posterior
-            return float(np.mean(-np.log(np.clip(pt, 1e-300, 1.0))))
         if metric == "log_loss":
-            P = focal_posterior(z, alpha=model.loss_.alpha_, gamma=g)
+            p = focal_posterior(z, alpha=model.loss_.alpha_, gamma=g)
         else:
-            P = special.softmax(z, axis=1)
-        return float(np.mean(-np.log(np.clip(P[np.arange(len(y)), y], 1e-300, 1.0))))
-    score = roc_auc_score if metric == "roc_auc" else average_precision_score
+            p = special.expit(z) if binary else special.softmax(z, axis=1)
+        # exact tails: -log sigmoid(+-t) for the margins of the posterior
+        pt = np.where(y == 1, p, 1 - p) if binary else p[np.arange(len(y)), y]
+        return float(np.mean(-np.log(np.clip(pt, 1e-300, 1.0))))
     if binary:
-        return float(score(y, z))
+        return float((roc_auc_score if metric == "roc_auc" else average_precision_score)(y, z))
     P = focal_posterior(z, alpha=model.loss_.alpha_, gamma=g)
     K = z.shape[1]
     if metric == "roc_auc":
-        return float(
-            roc_auc_score(
-                y,
-                P / P.sum(axis=1, keepdims=True),
-                multi_class="ovr",
-                average="macro",
-                labels=np.arange(K),
-            )
-        )
+        return float(roc_auc_score(y, P / P.sum(axis=1, keepdims=True), multi_class="ovr",
+                                   average="macro", labels=np.arange(K)))
     return float(average_precision_score(np.eye(K, dtype=np.int8)[y], P, average="macro"))
 
 
@@ -120,388 +104,244 @@ def replay(value_at, n_rounds: int, higher: bool, patience: int) -> tuple[int, d
 
 
 def test_scores(model: Any, y: np.ndarray, z: np.ndarray) -> dict[str, float]:
+    P = focal_posterior(z, alpha=model.loss_.alpha_, gamma=model.gamma)
     if z.ndim == 1:
-        p = focal_posterior(z, alpha=model.loss_.alpha_, gamma=model.gamma)
-        m = cal.binary_metrics(y, p)
+        m = cal.binary_metrics(y, P)
         pr = np.clip(special.expit(z), cal.EPS, 1 - cal.EPS)
         ll_raw = float(-np.mean(np.where(y == 1, np.log(pr), np.log1p(-pr))))
-        return {
-            "ap": m["ap"],
-            "auc": m["auc"],
-            "ll": m["log_loss"],
-            "ece": m["ece"],
-            "ll_raw": ll_raw,
-        }
-    P = focal_posterior(z, alpha=model.loss_.alpha_, gamma=model.gamma)
+        return {"ap": m["ap"], "auc": m["auc"], "ll": m["log_loss"], "ece": m["ece"],
+                "ll_raw": ll_raw}
     m = cal.multiclass_metrics(y, P)
     pr = special.softmax(z, axis=1)[np.arange(len(y)), y]
-    return {
-        "auc": m["auc"],
-        "ll": m["log_loss"],
-        "ece": m["ece"],
-        "accuracy": m["accuracy"],
-        "ll_raw": float(-np.mean(np.log(np.clip(pr, cal.EPS, 1.0)))),
-    }
+    return {"auc": m["auc"], "ll": m["log_loss"], "ece": m["ece"], "accuracy": m["accuracy"],
+            "ll_raw": float(-np.mean(np.log(np.clip(pr, cal.EPS, 1.0))))}
 
 
 # --------------------------------------------------------------------------- runner
-def run_set(
-    name: str,
-    X: np.ndarray,
-    y: np.ndarray,
-    libs: tuple[str, ...],
-    metrics: tuple[str, ...],
-    cfg: dict[str, Any],
-) -> dict[str, list]:
-    direct, replays, hindsight, checks = [], [], [], []
+def run_set(name: str, X: np.ndarray, y: np.ndarray, libs: tuple[str, ...],
+            metrics: tuple[str, ...], cfg: dict[str, Any]) -> dict[str, list]:
+    out: dict[str, list] = {"direct": [], "replays": [], "hindsight": [], "checks": []}
     for k, fit, val, test in cal.folds(y, cfg):
         for lib in libs:
-            for alpha in ("balanced", None):
-                a = cal.alpha_label(alpha)
-                # the estimator's own early stopping, one fit per metric
-                for metric in metrics:
-                    t = time.perf_counter()
-                    model = cal.make_focal(lib, alpha, metric, cfg)
-                    model.fit(X[fit], y[fit], eval_set=[(X[val], y[val])])
-                    direct.append(
-                        {
-                            "set": name,
-                            "fold": k,
-                            "lib": lib,
-                            "alpha": a,
-                            "es": metric,
-                            "rounds": model.best_iteration_,
-                            "fit_s": time.perf_counter() - t,
-                            **test_scores(model, y[test], model.decision_function(X[test])),
-                        }
-                    )
-                if k == 0:  # eval_metric="auto" resolves to the documented default
-                    auto = cal.make_focal(lib, alpha, "auto", cfg)
-                    auto.fit(X[fit], y[fit], eval_set=[(X[val], y[val])])
-                    want = "average_precision" if y.max() == 1 else "log_loss"
-                    ref = next(
-                        d
-                        for d in direct
-                        if d["set"] == name
-                        and d["fold"] == k
-                        and d["lib"] == lib
-                        and d["alpha"] == a
-                        and d["es"] == want
-                    )
-                    checks.append(
-                        {
-                            "set": name,
-                            "lib": lib,
-                            "alpha": a,
-                            "kind": "auto",
-                            "ok": auto.best_iteration_ == ref["rounds"],
-                            "detail": f"auto {auto.best_iteration_} vs {want} {ref['rounds']}",
-                        }
-                    )
-                # one full-length fit: replay early stopping offline, and hindsight
-                model = cal.make_focal(lib, alpha, None, cfg)
-                model.fit(X[fit], y[fit])
-                R = cfg["max_rounds"]
-                zv = cal.staged_margins(model, X[val], R)
-                zt = cal.staged_margins(model, X[test], R)
-                yv = y[val]
-                for metric in (*metrics, "log_loss_raw"):
-                    r_stop, curve = replay(
-                        lambda r, metric=metric, model=model, zv=zv, yv=yv: metric_value(
-                            metric, model, yv, zv[r - 1]
-                        ),
-                        R,
-                        metric in HIGHER,
-                        cfg["patience"],
-                    )
-                    row = {
-                        "set": name,
-                        "fold": k,
-                        "lib": lib,
-                        "alpha": a,
-                        "es": metric,
-                        "rounds": r_stop,
-                        **test_scores(model, y[test], zt[r_stop - 1]),
-                    }
-                    replays.append(row)
-                    if metric != "log_loss_raw":
-                        d = next(
-                            d
-                            for d in direct
-                            if d["set"] == name
-                            and d["fold"] == k
-                            and d["lib"] == lib
-                            and d["alpha"] == a
-                            and d["es"] == metric
-                        )
-                        at_est = curve.get(d["rounds"])
-                        if at_est is None:
-                            at_est = metric_value(metric, model, y[val], zv[d["rounds"] - 1])
-                        gap = abs(at_est - curve[r_stop])
-                        checks.append(
-                            {
-                                "set": name,
-                                "lib": lib,
-                                "alpha": a,
-                                "kind": metric,
-                                "ok": d["rounds"] == r_stop,
-                                "detail": f"fold {k}: estimator {d['rounds']}, replay "
-                                f"{r_stop}, validation {metric} differs by "
-                                f"{gap:.1e} between the two rounds",
-                            }
-                        )
-                # hindsight: the best test value over the rounds (every round up to 50,
-                # then every 5th, and the last)
-                grid = sorted(set(range(1, min(R, 50) + 1)) | set(range(55, R + 1, 5)) | {R})
-                ts = [test_scores(model, y[test], zt[r - 1]) for r in grid]
-                best = {"set": name, "fold": k, "lib": lib, "alpha": a}
-                for key, higher in (("ap", True), ("auc", True), ("ll", False)):
-                    if key not in ts[0]:
-                        continue
-                    vals = np.array([s[key] for s in ts])
-                    i = int(np.argmax(vals) if higher else np.argmin(vals))
-                    best[key], best[f"{key}_round"] = float(vals[i]), grid[i]
-                best["final"] = ts[-1]
-                hindsight.append(best)
+            for alpha in ALPHAS:
+                cell = {"set": name, "fold": k, "lib": lib, "alpha": cal.alpha_label(alpha)}
+                rounds = estimator_fits(cell, X, y, fit, val, test, alpha, metrics, cfg, out)
+                offline(cell, X, y, fit, val, test, alpha, metrics, rounds, cfg, out)
             print(f"  {name} fold {k} {lib} done", flush=True)
-    return {"direct": direct, "replays": replays, "hindsight": hindsight, "checks": checks}
-
-
-def merge(parts: list[dict[str, list]]) -> dict[str, list]:
-    out: dict[str, list] = defaultdict(list)
-    for p in parts:
-        for key, v in p.items():
-            out[key] += v
     return out
 
 
+def estimator_fits(cell, X, y, fit, val, test, alpha, metrics, cfg, out) -> dict[str, int]:
+    """The estimator's own early stopping, one fit per metric; on the first fold, that
+    ``eval_metric="auto"`` resolves to the documented default. Returns the rounds kept."""
+    rounds = {}
+    for metric in metrics:
+        model = cal.make_focal(cell["lib"], alpha, metric, cfg)
+        seconds, _ = common.timed(model.fit, X[fit], y[fit], eval_set=[(X[val], y[val])])
+        rounds[metric] = model.best_iteration_
+        out["direct"].append({**cell, "es": metric, "rounds": model.best_iteration_,
+                              "fit_s": seconds,
+                              **test_scores(model, y[test], model.decision_function(X[test]))})
+    if cell["fold"] == 0:
+        auto = cal.make_focal(cell["lib"], alpha, "auto", cfg)
+        auto.fit(X[fit], y[fit], eval_set=[(X[val], y[val])])
+        want = "average_precision" if y.max() == 1 else "log_loss"
+        out["checks"].append({**check_cell(cell), "kind": "auto",
+                              "ok": auto.best_iteration_ == rounds[want],
+                              "detail": f"auto {auto.best_iteration_} vs {want} {rounds[want]}"})
+    return rounds
+
+
+def check_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    return {k: cell[k] for k in ("set", "lib", "alpha")}
+
+
+def offline(cell, X, y, fit, val, test, alpha, metrics, rounds, cfg, out) -> None:
+    """One full-length fit: early stopping replayed for every metric, and hindsight."""
+    model = cal.make_focal(cell["lib"], alpha, None, cfg)
+    model.fit(X[fit], y[fit])
+    R, k = cfg["max_rounds"], cell["fold"]
+    zv = cal.staged_margins(model, X[val], R)
+    zt = cal.staged_margins(model, X[test], R)
+    for metric in (*metrics, "log_loss_raw"):
+        def value_at(r: int, metric: str = metric) -> float:
+            return metric_value(metric, model, y[val], zv[r - 1])
+
+        r_stop, curve = replay(value_at, R, metric in HIGHER, cfg["patience"])
+        out["replays"].append({**cell, "es": metric, "rounds": r_stop,
+                               **test_scores(model, y[test], zt[r_stop - 1])})
+        if metric == "log_loss_raw":
+            continue
+        at_est = curve.get(rounds[metric])
+        if at_est is None:
+            at_est = value_at(rounds[metric])
+        out["checks"].append({
+            **check_cell(cell), "kind": metric, "ok": rounds[metric] == r_stop,
+            "detail": f"fold {k}: estimator {rounds[metric]}, replay {r_stop}, validation "
+                      f"{metric} differs by {abs(at_est - curve[r_stop]):.1e} between the two "
+                      "rounds"})
+    # hindsight: the best test value over the rounds (every round up to 50, then every
+    # 5th, and the last)
+    grid = sorted(set(range(1, min(R, 50) + 1)) | set(range(55, R + 1, 5)) | {R})
+    ts = [test_scores(model, y[test], zt[r - 1]) for r in grid]
+    best = dict(cell)
+    for key, higher in (("ap", True), ("auc", True), ("ll", False)):
+        if key in ts[0]:
+            vals = np.array([s[key] for s in ts])
+            i = int(np.argmax(vals) if higher else np.argmin(vals))
+            best[key], best[f"{key}_round"] = float(vals[i]), grid[i]
+    best["final"] = ts[-1]
+    out["hindsight"].append(best)
+
+
+def run_section(section: str, data_dir: Path, cfg: dict[str, Any]) -> dict[str, list] | None:
+    names, libs, metrics = SECTIONS[section]
+    if names is None:
+        sets = cal.multiclass_sets(data_dir, cfg["seed"])
+    else:
+        sets = {name: (X, y) for name, X, y in cal.binary_sets(data_dir, names, cfg["seed"])}
+    res: dict[str, list] = {"direct": [], "replays": [], "hindsight": [], "checks": []}
+    for name, (X, y) in sets.items():
+        print(f"[{section}] {name} {X.shape}", flush=True)
+        for key, rows in run_set(name, X, y, libs, metrics, cfg).items():
+            res[key] += rows
+    return res if sets else None
+
+
 # --------------------------------------------------------------------------- tables
-def mean_rows(rows: list[dict], fields: tuple[str, ...], keys: tuple[str, ...]) -> dict:
-    groups: dict[tuple, list] = defaultdict(list)
-    for r in rows:
-        groups[tuple(r[f] for f in fields)].append(r)
-    return {
-        g: {k: float(np.mean([r[k] for r in rs])) for k in keys if k in rs[0]}
-        for g, rs in groups.items()
-    }
-
-
-def tables(
-    res: dict[str, list],
-    binary: bool,
-    libs: tuple[str, ...],
-    metrics: tuple[str, ...],
-    patience: int,
-) -> list[str]:
+def tables(res: dict[str, list], binary: bool, libs: tuple[str, ...],
+           metrics: tuple[str, ...], patience: int) -> list[str]:
     keys = ("rounds", "ap", "auc", "ll", "ll_raw", "ece", "accuracy")
-    d = mean_rows(res["direct"], ("set", "lib", "alpha", "es"), keys)
-    rp = mean_rows(res["replays"], ("set", "lib", "alpha", "es"), keys)
-    hs = mean_rows(
-        res["hindsight"],
-        ("set", "lib", "alpha"),
-        ("ap", "ap_round", "auc", "auc_round", "ll", "ll_round"),
-    )
+    d = common.mean_by(res["direct"], ("set", "lib", "alpha", "es"), keys)
+    rp = common.mean_by(res["replays"], ("set", "lib", "alpha", "es"), keys)
+    hs = common.mean_by(res["hindsight"], ("set", "lib", "alpha"),
+                        ("ap", "ap_round", "auc", "auc_round", "ll", "ll_round"))
     sets = list(dict.fromkeys(r["set"] for r in res["direct"]))
-    cols = (
-        ("rounds", "ap", "auc", "ll", "ece")
-        if binary
-        else ("rounds", "auc", "ll", "accuracy", "ece")
-    )
-    head = {
-        "rounds": "rounds",
-        "ap": "test AP",
-        "auc": "test ROC AUC" if binary else "test macro AUC",
-        "ll": "test log loss (corrected)",
-        "ece": "test ECE (corrected)",
-        "accuracy": "test accuracy",
-    }
+    cols = ("rounds", "ap", "auc", "ll", "ece") if binary else (
+        "rounds", "auc", "ll", "accuracy", "ece")
+    head = {"rounds": "rounds", "ap": "test AP",
+            "auc": "test ROC AUC" if binary else "test macro AUC",
+            "ll": "test log loss (corrected)", "ece": "test ECE (corrected)",
+            "accuracy": "test accuracy"}
+
+    def cells(v: dict[str, float]) -> list[str]:
+        return [f"{v[c]:.0f}" if c == "rounds" else common.fmt(v[c]) for c in cols]
+
+    combos = [(s, lib, a) for s in sets for lib in libs for a in ("balanced", "None")
+              if (s, lib, a, metrics[0]) in d]
     lines = []
     for s in sets:
-        lines += [
-            f"### {s}",
-            "",
-            "| model | alpha | early stop on | " + " | ".join(head[c] for c in cols) + " |",
-            "|---|---|---|" + "---:|" * len(cols),
-        ]
-        for lib in libs:
-            for a in ("balanced", "None"):
-                if (s, lib, a, metrics[0]) not in d:
-                    continue
-                for m in metrics:
-                    v = d[(s, lib, a, m)]
-                    lines.append(
-                        f"| {LIB_NAME[lib]} focal | {a} | {m} | "
-                        + " | ".join(
-                            f"{v[c]:.0f}" if c == "rounds" else cal.fmt(v[c]) for c in cols
-                        )
-                        + " |"
-                    )
-                v = rp[(s, lib, a, "log_loss_raw")]
-                lines.append(
-                    f"| {LIB_NAME[lib]} focal | {a} | *log_loss of the raw link (replayed)* | "
-                    + " | ".join(f"{v[c]:.0f}" if c == "rounds" else cal.fmt(v[c]) for c in cols)
-                    + " |"
-                )
-                h = hs[(s, lib, a)]
-                cells = []
-                for c in cols:
-                    if c in ("ap", "auc", "ll"):
-                        cells.append(f"{cal.fmt(h[c])} (r {h[c + '_round']:.0f})")
-                    else:
-                        cells.append("")
-                lines.append(
-                    f"| {LIB_NAME[lib]} focal | {a} | *hindsight: best test value (round)* | "
-                    + " | ".join(cells)
-                    + " |"
-                )
-        lines.append("")
+        rows = []
+        for _, lib, a in (c for c in combos if c[0] == s):
+            name = f"{cal.LIB_NAME[lib]} focal"
+            rows += [[name, a, m] + cells(d[(s, lib, a, m)]) for m in metrics]
+            rows.append([name, a, "*log_loss of the raw link (replayed)*"]
+                        + cells(rp[(s, lib, a, "log_loss_raw")]))
+            h = hs[(s, lib, a)]
+            rows.append([name, a, "*hindsight: best test value (round)*"]
+                        + [f"{common.fmt(h[c])} (r {h[c + '_round']:.0f})"
+                           if c in ("ap", "auc", "ll") else "" for c in cols])
+        lines += [f"### {s}", ""] + common.table(
+            ["model", "alpha", "early stop on"] + [head[c] for c in cols], rows,
+            "lll" + "r" * len(cols)) + [""]
     # summary: per (lib, alpha), metric values relative to the best early-stopping metric
-    lines += [
-        "### Summary over sets and folds",
-        "",
-        "Mean over (set, library, alpha) of each test metric, and how often each "
-        "early-stopping metric gives the best test value of that (set, library, alpha) "
-        "(ties count for all):",
-        "",
-        "| early stop on | mean rounds | "
-        + " | ".join(f"mean {head[c]} | best {head[c]}" for c in cols if c != "rounds")
-        + " |",
-        "|---|---:|" + "---:|---:|" * (len(cols) - 1),
-    ]
-    cells_by_metric = {}
-    combos = [
-        (s, lib, a)
-        for s in sets
-        for lib in libs
-        for a in ("balanced", "None")
-        if (s, lib, a, metrics[0]) in d
-    ]
+    rows = []
     for m in (*metrics, "log_loss_raw"):
         src = rp if m == "log_loss_raw" else d
-        row = [f"{np.mean([src[(*c, m)]['rounds'] for c in combos]):.0f}"]
-        for c in cols:
-            if c == "rounds":
-                continue
-            vals = [src[(*cb, m)][c] for cb in combos]
+        row = ["*log_loss raw link (replayed)*" if m == "log_loss_raw" else m,
+               f"{np.mean([src[(*c, m)]['rounds'] for c in combos]):.0f}"]
+        for c in cols[1:]:
             wins = 0
             for cb in combos:
                 allv = [d[(*cb, mm)][c] for mm in metrics] + [rp[(*cb, "log_loss_raw")][c]]
                 target = min(allv) if c in ("ll", "ece") else max(allv)
                 wins += int(np.isclose(src[(*cb, m)][c], target, rtol=0, atol=1e-12))
-            row += [cal.fmt(float(np.mean(vals))), f"{wins}/{len(combos)}"]
-        cells_by_metric[m] = row
-        label = "*log_loss raw link (replayed)*" if m == "log_loss_raw" else m
-        lines.append(f"| {label} | " + " | ".join(row) + " |")
-    lines.append("")
-    # checks
-    chk = res["checks"]
-    bad = [c for c in chk if not c["ok"]]
-    lines += [
-        f"Checks: the offline replay (independent metrics, LightGBM/XGBoost stopping rule, "
-        f"patience {patience}) picks the estimator's round in "
-        f"{sum(c['ok'] for c in chk if c['kind'] != 'auto')}/"
-        f'{sum(1 for c in chk if c["kind"] != "auto")} fits; `eval_metric="auto"` matches '
-        f"the documented default in {sum(c['ok'] for c in chk if c['kind'] == 'auto')}/"
-        f"{sum(1 for c in chk if c['kind'] == 'auto')}."
-    ]
+            row += [common.fmt(float(np.mean([src[(*cb, m)][c] for cb in combos]))),
+                    f"{wins}/{len(combos)}"]
+        rows.append(row)
+    lines += ["### Summary over sets and folds", "",
+              "Mean over (set, library, alpha) of each test metric, and how often each "
+              "early-stopping metric gives the best test value of that (set, library, alpha) "
+              "(ties count for all):", ""]
+    lines += common.table(["early stop on", "mean rounds"] + [
+        f"{kind} {head[c]}" for c in cols[1:] for kind in ("mean", "best")], rows,
+        "lr" + "rr" * (len(cols) - 1)) + [""]
+    return lines + check_lines(res["checks"], patience)
+
+
+def check_lines(checks: list[dict[str, Any]], patience: int) -> list[str]:
+    replayed = [c for c in checks if c["kind"] != "auto"]
+    auto = [c for c in checks if c["kind"] == "auto"]
+    lines = [f"Checks: the offline replay (independent metrics, LightGBM/XGBoost stopping rule, "
+             f"patience {patience}) picks the estimator's round in "
+             f"{sum(c['ok'] for c in replayed)}/{len(replayed)} fits; `eval_metric=\"auto\"` "
+             f"matches the documented default in {sum(c['ok'] for c in auto)}/{len(auto)}."]
+    bad = [c for c in checks if not c["ok"]]
     if bad:
-        lines += [
-            "Mismatches: "
-            + "; ".join(
-                f"{c['set']} {c['lib']} alpha={c['alpha']} {c['kind']}: {c['detail']}"
-                for c in bad[:12]
-            )
-        ]
-    lines.append("")
-    return lines
+        lines.append("Mismatches: " + "; ".join(
+            f"{c['set']} {c['lib']} alpha={c['alpha']} {c['kind']}: {c['detail']}"
+            for c in bad[:12]))
+    return lines + [""]
 
 
-def splice(old: str, tag: str, body: list[str]) -> str:
-    start, end = f"<!-- section:{tag} -->", f"<!-- /section:{tag} -->"
-    block = "\n".join([start, *body, end])
-    if start in old and end in old:
-        return old[: old.index(start)] + block + old[old.index(end) + len(end) :]
-    return old.rstrip("\n") + "\n\n" + block + "\n"
+def section_lines(section: str, res: dict[str, list], cfg: dict[str, Any],
+                  seconds: float) -> list[str]:
+    _, libs, metrics = SECTIONS[section]
+    return ([f"## {section.capitalize()}", ""]
+            + tables(res, section == "binary", libs, metrics, cfg["patience"])
+            + [f"Section run time: {seconds:.0f} s.", ""])
 
 
-def header(cfg: dict[str, Any]) -> str:
-    meta = cal.machine_info()
-    return "\n".join(
-        [
-            "# Early stopping metric for focal-loss boosters",
-            "",
-            f"Generated by `benchmarks/early_stopping.py`; header written {meta['date']}. Machine: "
-            f"{meta['cpu']} ({meta['cpu_count']} CPUs, runs use 1 thread), "
-            f"Python {meta['python']}, "
-            f"LightGBM {meta['lightgbm']}, XGBoost {meta['xgboost']}, scikit-learn "
-            f"{meta['scikit-learn']}, gbfocal {meta['gbfocal']} (git {meta['git']}).",
-            "",
-            f"Settings: folds of `calibration.py` ({cfg['n_folds']}-fold stratified CV, seed "
-            f"{cfg['seed']}; {cfg['val_fraction']:.0%} of each training fold held out for early "
-            "stopping, stratified, at least one row per class); learning rate "
-            f"{cfg['learning_rate']}, at most {cfg['max_rounds']} rounds, patience "
-            f"{cfg['patience']}; gamma {cfg['gamma']}; "
-            "library defaults otherwise. `log_loss` is the estimator's metric: log loss of the "
-            "corrected probabilities (focal posterior). Test log loss is also of the corrected "
-            "probabilities (clipped at 1e-15). Multiclass AUC / AP: macro one-vs-rest on the "
-            "corrected probabilities (as the estimator computes them). Rows in italics are "
-            "computed offline from a 300-round fit (see the module docstring). All values are "
-            "means over the 3 folds.",
-            "",
-        ]
-    )
+def header(meta: dict[str, Any], cfg: dict[str, Any]) -> str:
+    return "\n".join([
+        "# Early stopping metric for focal-loss boosters",
+        "",
+        f"Generated by `benchmarks/early_stopping.py`; header written {meta['date']}. Machine: "
+        f"{common.describe(meta)}; runs use 1 thread.",
+        "",
+        f"Settings: folds of the calibration scripts ({cfg['n_folds']}-fold stratified CV, seed "
+        f"{cfg['seed']}; {cfg['val_fraction']:.0%} of each training fold held out for early "
+        "stopping, stratified, at least one row per class); learning rate "
+        f"{cfg['learning_rate']}, at most {cfg['max_rounds']} rounds, patience "
+        f"{cfg['patience']}; gamma {cfg['gamma']}; "
+        "library defaults otherwise. `log_loss` is the estimator's metric: log loss of the "
+        "corrected probabilities (focal posterior). Test log loss is also of the corrected "
+        "probabilities (clipped at 1e-15). Multiclass AUC / AP: macro one-vs-rest on the "
+        "corrected probabilities (as the estimator computes them). Rows in italics are "
+        "computed offline from a 300-round fit (see the module docstring). All values are "
+        "means over the 3 folds.",
+        "",
+    ])
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data_dir", nargs="?", default=str(cal.DATA))
-    parser.add_argument(
-        "--sections", nargs="+", default=["binary", "multiclass"], choices=["binary", "multiclass"]
-    )
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=str(HERE / "early_stopping.md"))
+    parser = common.arguments(__doc__, "2 folds, 60 rounds")
+    parser.add_argument("data_dir", nargs="?", type=Path, default=common.DATA)
+    parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
     args = parser.parse_args(argv)
-    cfg = {**cal.SETTINGS, **(cal.QUICK if args.quick else {})}
-    data_dir = Path(args.data_dir)
-    out = Path(args.out)
-    old = out.read_text() if out.is_file() else ""
-    if CONCL_START in old and CONCL_END in old:
-        concl = old[old.index(CONCL_START) : old.index(CONCL_END) + len(CONCL_END)]
-    else:
-        concl = f"{CONCL_START}\n(conclusions: to be written after reading the tables)\n{CONCL_END}"
-    body_old = old[old.index("<!-- section:") :] if "<!-- section:" in old else ""
-    text = header(cfg) + "\n## Conclusions\n\n" + concl + "\n\n" + body_old
+    cfg = cal.settings(args.quick)
+    folder = common.out_dir(args)
+    md = folder / "early_stopping.md" if folder else None
+    store = common.read_json(folder / "early_stopping.json") if folder else None
+    if not store or store.get("cfg") != cfg:  # other settings: earlier sections not comparable
+        store = {"sections": {}, "timings": {}}
+    store["cfg"], store["meta"] = cfg, common.machine()
+    old = md.read_text() if md is not None and md.is_file() else ""
+    kept = old[old.index("<!-- section:"):] if "<!-- section:" in old else ""
+    text = header(store["meta"], cfg) + "\n## Conclusions\n\n" + common.conclusions(md) + "\n\n"
+    text += kept
     for section in args.sections:
-        t0 = time.perf_counter()
-        if section == "binary":
-            parts = []
-            for name in BINARY_SETS:
-                data = cal.load_binary(data_dir, name, cfg["seed"])
-                if data is None:
-                    continue
-                print(f"[binary] {name} {data[0].shape}", flush=True)
-                parts.append(run_set(name, *data, ("lgb", "xgb"), BINARY_METRICS, cfg))
-            if not parts:
-                continue
-            res = merge(parts)
-            body = ["## Binary", ""] + tables(
-                res, True, ("lgb", "xgb"), BINARY_METRICS, cfg["patience"]
-            )
-        else:
-            parts = []
-            for name, (X, y) in cal.multiclass_sets(data_dir, cfg["seed"]).items():
-                print(f"[multiclass] {name} {X.shape}", flush=True)
-                parts.append(run_set(name, X, y, ("lgb", "lgb_reg", "xgb"), MULTI_METRICS, cfg))
-            res = merge(parts)
-            body = ["## Multiclass", ""] + tables(
-                res, False, ("lgb", "lgb_reg", "xgb"), MULTI_METRICS, cfg["patience"]
-            )
-        elapsed = time.perf_counter() - t0
-        body += [f"Section run time: {elapsed:.0f} s.", ""]
-        text = splice(text, section, body)
-        out.write_text(text)
+        seconds, res = common.timed(run_section, section, args.data_dir, cfg)
+        if res is None:
+            continue
+        store["sections"][section], store["timings"][section] = res, seconds
+        body = section_lines(section, res, cfg, seconds)
+        text = common.splice(text, section, body)
         print("\n".join(body), flush=True)
-        print(f"[{section}] {elapsed:.0f} s", flush=True)
+        print(f"[{section}] {seconds:.0f} s", flush=True)
+        if md is not None:
+            md.write_text(text)
+            common.write_json(md.with_suffix(".json"), store)
 
 
 if __name__ == "__main__":

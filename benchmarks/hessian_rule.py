@@ -11,13 +11,12 @@ script trains the same focal objective with five Hessian rules and compares them
 * ``logloss``  -- ``a_t p q``: the plain log-loss curvature, not weighted by ``q^g``;
 * ``exact``    -- the exact Hessian, unmodified (negative leaf denominators).
 
-Protocol: stratified 3-fold CV on the binary sets of ``../shared/data`` (relative to
-the repository; flights_cancelled subsampled to 40,000 rows); 15% of each training
-fold is held out for early stopping on average precision (patience 30, at most 300
-rounds, learning rate 0.1, one thread, library defaults otherwise); the model starts
-from the constant that minimises the focal loss on the training part. The test fold
-is scored by average precision and ROC AUC. "Bite" is the share of training rows
-where ``exact < a_t q^g p q``, i.e. where the default rule departs from the exact
+Protocol: stratified 3-fold CV on the binary sets of ``../shared/data`` (next to the
+repository; flights_cancelled subsampled to 40,000 rows); 15% of each training fold is held
+out for early stopping on average precision (patience 30, at most 300 rounds, learning rate
+0.1, one thread, library defaults otherwise); gamma 1, 2 and 5, alpha None and "balanced".
+The test fold is scored by average precision and ROC AUC. "Bite" is the share of training
+rows where ``exact < a_t q^g p q``, i.e. where the default rule departs from the exact
 Hessian: at the start, at its largest during training, and for the final model.
 
 Two starts are compared: ``focal``, the constant minimising the focal loss (the right
@@ -25,32 +24,30 @@ one), and ``prior``, the log-odds of the positive rate (log loss's optimum, whic
 ``boost_from_average`` or a copied intercept would give): a stress test that puts every
 positive row where the exact Hessian is negative.
 
-Run ``python benchmarks/hessian_rule.py`` (about 5 minutes on one core per booster) or
-with ``--quick`` (one set, two folds, gamma 2, under a minute); add ``--xgboost`` to
-repeat it with XGBoost. The tables are printed and written to
-``benchmarks/hessian_rule.md``.
+Run ``python benchmarks/hessian_rule.py --xgboost`` (about 16 minutes on 2 cores; without
+``--xgboost`` LightGBM only, about half of that; ``--quick``: one set, two folds, gamma 2,
+under a minute, prints only). A run other than ``--quick`` writes
+``benchmarks/hessian_rule.json`` (every fit) and ``benchmarks/hessian_rule.md`` (the tables).
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
+import _common as common
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit
 from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 import gbfocal
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
 SETS = ("satimage_bin", "caravan", "sylva", "flights_cancelled")
 MAX_ROWS = {"flights_cancelled": 40_000}  # a stratified subsample keeps the run short
 RULES = ("positive", "clip", "abs", "logloss", "exact")
@@ -257,8 +254,8 @@ def run_one(booster: str, start: str, rule: str, gamma: float, alpha_name: str, 
     bite_end, negative_end = bite_fraction(y_fit, z_fit, alpha, gamma)
     return {
         "failed": False,
-        "ap": average_precision_score(y_test, z_test),
-        "auc": roc_auc_score(y_test, z_test),
+        "ap": float(average_precision_score(y_test, z_test)),
+        "auc": float(roc_auc_score(y_test, z_test)),
         "rounds": rounds,
         "bite_start": bite_start,
         "bite_max": max(objective.bites),
@@ -267,17 +264,17 @@ def run_one(booster: str, start: str, rule: str, gamma: float, alpha_name: str, 
     }
 
 
-def folds(name: str, n_folds: int, max_rows: int | None):
-    data = np.load(DATA / f"{name}.npz", allow_pickle=False)
-    x, y = data["X"].astype(np.float64), data["y"].astype(np.int64)
-    if max_rows is not None and x.shape[0] > max_rows:
-        x, _, y, _ = train_test_split(x, y, train_size=max_rows, stratify=y, random_state=0)
-    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=0)
-    for k, (train, test) in enumerate(splitter.split(x, y)):
-        x_fit, x_val, y_fit, y_val = train_test_split(
-            x[train], y[train], test_size=0.15, stratify=y[train], random_state=k
-        )
-        yield (x_fit, y_fit), (x_val, y_val), (x[test], y[test]), k
+def folds(name: str, n_folds: int):
+    """((x_fit, y_fit), (x_val, y_val), (x_test, y_test), k) of each fold of ``name``."""
+    data = common.load_set(name, dtype=np.float64)
+    if data is None:
+        return
+    x, y = data
+    if name in MAX_ROWS and x.shape[0] > MAX_ROWS[name]:
+        x, _, y, _ = train_test_split(x, y, train_size=MAX_ROWS[name], stratify=y,
+                                      random_state=0)
+    for k, fit, val, test in common.holdout_folds(y, n_folds):
+        yield (x[fit], y[fit]), (x[val], y[val]), (x[test], y[test]), k
 
 
 def threshold_p(gamma: float) -> float:
@@ -287,47 +284,52 @@ def threshold_p(gamma: float) -> float:
     return float(p[below].max()) if below.any() else 0.0
 
 
+def experiment(boosters, starts, sets, n_folds, gammas) -> list[dict[str, Any]]:
+    """One record per (booster, start, set, fold, gamma, alpha, rule)."""
+    runs, start = [], time.perf_counter()
+    for booster, start_name in itertools.product(boosters, starts):
+        for name in sets:
+            for fold in folds(name, n_folds):
+                for gamma, alpha_name, rule in itertools.product(gammas, ("none", "balanced"),
+                                                                 RULES):
+                    runs.append({"booster": booster, "start": start_name, "set": name,
+                                 "fold": fold[3], "gamma": gamma, "alpha": alpha_name,
+                                 "rule": rule,
+                                 **run_one(booster, start_name, rule, gamma, alpha_name, fold)})
+                print(f"{booster} start={start_name} {name} fold {fold[3]} done "
+                      f"({time.perf_counter() - start:.0f} s)", flush=True)
+    return runs
+
+
+# --------------------------------------------------------------------------- tables
 def mean_sd(values: list[float], fmt: str) -> str:
     if not values:
         return "--"
     return f"{np.mean(values):{fmt}} ± {np.std(values, ddof=1) if len(values) > 1 else 0:{fmt}}"
 
 
-def summarise(results: dict, keys: list[tuple]) -> list[str]:
+def summarise(results: dict[tuple, list[dict]]) -> list[str]:
     """Detailed table: one row per (set, gamma, alpha, rule)."""
-    lines = [
-        "| set | γ | α | rule | AP | ROC AUC | rounds | bite start | bite max | bite end "
-        "| exact<0 end | failed |",
-        "|---" * 12 + "|",
-    ]
-    for key in keys:
-        runs = results[key]
+    rows = []
+    for (set_name, gamma, alpha_name, rule), runs in results.items():
         ok = [r for r in runs if not r["failed"]]
-        cells = [
-            mean_sd([r["ap"] for r in ok], ".4f"),
-            mean_sd([r["auc"] for r in ok], ".4f"),
-            f"{np.mean([r['rounds'] for r in ok]):.0f}" if ok else "--",
-            f"{np.mean([r['bite_start'] for r in runs]):.1%}",
-            f"{np.mean([r['bite_max'] for r in ok]):.2%}" if ok else "--",
-            f"{np.mean([r['bite_end'] for r in ok]):.2%}" if ok else "--",
-            f"{np.mean([r['negative_end'] for r in ok]):.2%}" if ok else "--",
-            f"{len(runs) - len(ok)}/{len(runs)}",
-        ]
-        set_name, gamma, alpha_name, rule = key
-        lines.append(
-            f"| {set_name} | {gamma:g} | {alpha_name} | {rule} | " + " | ".join(cells) + " |"
-        )
-    return lines
+
+        def mean(key: str, fmt: str, ok: list[dict] = ok) -> str:
+            return f"{np.mean([r[key] for r in ok]):{fmt}}" if ok else "--"
+
+        rows.append([set_name, f"{gamma:g}", alpha_name, rule,
+                     mean_sd([r["ap"] for r in ok], ".4f"), mean_sd([r["auc"] for r in ok], ".4f"),
+                     mean("rounds", ".0f"), f"{np.mean([r['bite_start'] for r in runs]):.1%}",
+                     mean("bite_max", ".2%"), mean("bite_end", ".2%"), mean("negative_end", ".2%"),
+                     f"{len(runs) - len(ok)}/{len(runs)}"])
+    return common.table(["set", "γ", "α", "rule", "AP", "ROC AUC", "rounds", "bite start",
+                         "bite max", "bite end", "exact<0 end", "failed"], rows)
 
 
-def overview(results: dict, keys: list[tuple]) -> list[str]:
+def overview(results: dict[tuple, list[dict]]) -> list[str]:
     """One row per rule: mean AP/AUC over configurations, paired differences to 'positive'."""
-    configs = sorted({k[:3] for k in keys}, key=str)
-    lines = [
-        "| rule | mean AP | mean ROC AUC | ΔAP vs positive (mean, min, max) "
-        "| configs better / worse | mean rounds | failed runs |",
-        "|---" * 7 + "|",
-    ]
+    configs = sorted({k[:3] for k in results}, key=str)
+    rows = []
     for rule in RULES:
         aps, aucs, deltas, rounds, failed, total = [], [], [], [], 0, 0
         for config in configs:
@@ -346,45 +348,24 @@ def overview(results: dict, keys: list[tuple]) -> list[str]:
         if total == 0:
             continue
         if not aps:
-            lines.append(f"| {rule} | -- | -- | -- | -- | -- | {failed}/{total} |")
+            rows.append([rule, "--", "--", "--", "--", "--", f"{failed}/{total}"])
             continue
         d = np.array(deltas)
-        lines.append(
-            f"| {rule} | {np.mean(aps):.4f} | {np.mean(aucs):.4f} | "
-            f"{d.mean():+.4f} ({d.min():+.4f}, {d.max():+.4f}) | "
-            f"{int((d > 0.001).sum())} / {int((d < -0.001).sum())} of {len(d)} | "
-            f"{np.mean(rounds):.0f} | {failed}/{total} |"
-        )
-    return lines
+        rows.append([rule, f"{np.mean(aps):.4f}", f"{np.mean(aucs):.4f}",
+                     f"{d.mean():+.4f} ({d.min():+.4f}, {d.max():+.4f})",
+                     f"{int((d > 0.001).sum())} / {int((d < -0.001).sum())} of {len(d)}",
+                     f"{np.mean(rounds):.0f}", f"{failed}/{total}"])
+    return common.table(["rule", "mean AP", "mean ROC AUC", "ΔAP vs positive (mean, min, max)",
+                         "configs better / worse", "mean rounds", "failed runs"], rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one set, two folds, gamma 2")
-    parser.add_argument("--xgboost", action="store_true", help="also run XGBoost")
-    parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument(
-        "--start",
-        nargs="*",
-        choices=list(START_TITLES),
-        default=list(START_TITLES),
-        help="constant start score(s)",
-    )
-    parser.add_argument("--sets", nargs="*", default=list(SETS))
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "hessian_rule.md")
-    args = parser.parse_args()
-    sets, n_folds, gammas = args.sets, args.folds, (1.0, 2.0, 5.0)
-    if args.quick:
-        sets, n_folds, gammas = sets[:1], 2, (2.0,)
-    boosters = ["lightgbm", "xgboost"] if args.xgboost else ["lightgbm"]
-
-    check_positive_rule()
-    start = time.perf_counter()
+def markdown(data: dict[str, Any]) -> str:
+    cfg = data["settings"]
     out = [
         "# Hessian rule for Newton-boosted focal loss",
         "",
-        f"{n_folds}-fold stratified CV, 15% of each training fold held out for early stopping "
-        f"on average precision (patience {PATIENCE}, at most {MAX_ROUNDS} rounds, "
+        f"{cfg['folds']}-fold stratified CV, 15% of each training fold held out for early "
+        f"stopping on average precision (patience {PATIENCE}, at most {MAX_ROUNDS} rounds, "
         f"learning rate {LEARNING_RATE}), one thread, library defaults otherwise. "
         "Scores are mean ± sd over folds on the test folds. *bite*: share of training rows "
         "where the exact Hessian is below the focal-weighted log-loss curvature "
@@ -393,49 +374,42 @@ def main() -> None:
         "'failed': folds where the raw scores stopped being finite.",
         "",
         "Thresholds: the default rule replaces the exact Hessian exactly where p_t < "
-        + ", ".join(f"{threshold_p(g):.3f} (γ={g:g})" for g in gammas)
-        + ".",
+        + ", ".join(f"{threshold_p(g):.3f} (γ={g:g})" for g in cfg["gammas"]) + ".",
         "",
     ]
-    for booster, start_name in itertools.product(boosters, args.start):
+    for booster, start_name in itertools.product(cfg["boosters"], cfg["starts"]):
         results: dict[tuple, list[dict]] = {}
-        keys: list[tuple] = []
-        for name in sets:
-            if not (DATA / f"{name}.npz").exists():
-                print(f"skipping {name}: {DATA / f'{name}.npz'} not found")
-                continue
-            for fold in folds(name, n_folds, MAX_ROWS.get(name)):
-                for gamma in gammas:
-                    for alpha_name in ("none", "balanced"):
-                        for rule in RULES:
-                            key = (name, gamma, alpha_name, rule)
-                            if key not in results:
-                                keys.append(key)
-                            results.setdefault(key, []).append(
-                                run_one(booster, start_name, rule, gamma, alpha_name, fold)
-                            )
-                print(
-                    f"{booster} start={start_name} {name} fold {fold[3]} done "
-                    f"({time.perf_counter() - start:.0f} s)",
-                    flush=True,
-                )
-        if not keys:
-            continue
-        out += [
-            f"## {booster}, start from the {START_TITLES[start_name]}",
-            "",
-            "Over all (set, γ, α) configurations:",
-            "",
-            *overview(results, keys),
-            "",
-            *summarise(results, keys),
-            "",
-        ]
-    out.append(f"Total time {time.perf_counter() - start:.0f} s.")
-    text = "\n".join(out) + "\n"
-    print(text)
-    args.out.write_text(text, encoding="utf-8")
-    print(f"written to {args.out}")
+        for r in data["runs"]:
+            if (r["booster"], r["start"]) == (booster, start_name):
+                key = (r["set"], r["gamma"], r["alpha"], r["rule"])
+                results.setdefault(key, []).append(r)
+        if results:
+            out += [f"## {booster}, start from the {START_TITLES[start_name]}", "",
+                    "Over all (set, γ, α) configurations:", "", *overview(results), "",
+                    *summarise(results), ""]
+    out.append(f"Run on {common.describe(data['meta'])}. Total time {data['seconds']:.0f} s.")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = common.arguments(__doc__, "one set, two folds, gamma 2")
+    parser.add_argument("--xgboost", action="store_true", help="also run XGBoost")
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--start", nargs="*", choices=list(START_TITLES),
+                        default=list(START_TITLES), help="constant start score(s)")
+    parser.add_argument("--sets", nargs="*", default=list(SETS))
+    args = parser.parse_args()
+    settings = {"sets": args.sets, "folds": args.folds, "gammas": [1.0, 2.0, 5.0],
+                "boosters": ["lightgbm", "xgboost"] if args.xgboost else ["lightgbm"],
+                "starts": args.start}
+    if args.quick:
+        settings.update(sets=args.sets[:1], folds=2, gammas=[2.0])
+    check_positive_rule()
+    meta = common.machine()
+    seconds, runs = common.timed(experiment, settings["boosters"], settings["starts"],
+                                 settings["sets"], settings["folds"], settings["gammas"])
+    data = {"meta": meta, "settings": settings, "seconds": seconds, "runs": runs}
+    common.publish(common.out_dir(args), "hessian_rule", markdown(data), data)
 
 
 if __name__ == "__main__":

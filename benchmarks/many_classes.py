@@ -1,9 +1,10 @@
 """Peak memory of a fit with many classes: gbfocal's estimators against the libraries' own.
 
-Run ``python benchmarks/many_classes.py`` (about 20 minutes on 2 cores; ``--quick``: small
-sizes, one run each; ``--classes 5000 --rows 20000 --library lightgbm``: other sizes). Only
-the full run writes ``benchmarks/many_classes.md`` and ``benchmarks/many_classes.json``;
-the others print the table.
+Run ``python benchmarks/many_classes.py`` (about 20 minutes on 2 cores; ``--quick``: K 50 and
+200, 5,000 rows, one run each, about a minute, prints only; ``--classes 5000 --rows 20000
+--library lightgbm``: other sizes, prints only). Only the full run writes
+``benchmarks/many_classes.json`` (which the documentation's performance page is rendered
+from) and ``benchmarks/many_classes.md``.
 
 Every fit runs in a fresh interpreter (``python many_classes.py --child KIND ROWS K``), which
 
@@ -45,19 +46,17 @@ gbfocal itself adds.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any, Literal
 
-HERE = Path(__file__).resolve().parent
+import _common as common
+
 CLASSES = (100, 500, 1000, 2000)
 ROWS, FEATURES, ROUNDS = 20_000, 10, 5
 # per library: (the library's own estimator, the custom-objective floor, gbfocal's estimator)
@@ -145,26 +144,26 @@ def _floor_fit(kind: str, X: Any, y: Any) -> Any:
 def _fit(kind: str, X: Any, y: Any) -> Any:
     if kind.endswith("_floor"):
         return _floor_fit(kind, X, y)
-    common: dict[str, Any] = {"n_estimators": ROUNDS, "learning_rate": 0.1, "n_jobs": 1,
+    params: dict[str, Any] = {"n_estimators": ROUNDS, "learning_rate": 0.1, "n_jobs": 1,
                               "random_state": 0}
     if kind in ("focal_lgb", "lgb"):
-        common.update(num_leaves=15, verbose=-1)
+        params.update(num_leaves=15, verbose=-1)
         if kind == "focal_lgb":
             from gbfocal import FocalLGBMClassifier
 
-            return FocalLGBMClassifier(**common).fit(X, y)
+            return FocalLGBMClassifier(**params).fit(X, y)
         import lightgbm as lgb
 
         return lgb.LGBMClassifier(objective="multiclass", feature_pre_filter=False,
-                                  **common).fit(X, y)
-    common.update(max_depth=4, tree_method="hist")
+                                  **params).fit(X, y)
+    params.update(max_depth=4, tree_method="hist")
     if kind == "focal_xgb":
         from gbfocal import FocalXGBClassifier
 
-        return FocalXGBClassifier(**common).fit(X, y)
+        return FocalXGBClassifier(**params).fit(X, y)
     import xgboost as xgb
 
-    return xgb.XGBClassifier(objective="multi:softprob", **common).fit(X, y)
+    return xgb.XGBClassifier(objective="multi:softprob", **params).fit(X, y)
 
 
 def child(kind: str, n_rows: int, n_classes: int) -> dict[str, Any]:
@@ -201,11 +200,8 @@ def run(libraries: list[str], classes: list[int], n_rows: int,
     for library in libraries:
         kinds = KINDS[library]
         for n_classes in classes:
-            runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
-            for repeat in range(repeats):
-                shift = repeat % len(kinds)  # rotating order
-                for kind in kinds[shift:] + kinds[:shift]:
-                    runs[kind].append(_run_child(kind, n_rows, n_classes))
+            runs = common.rounds({kind: lambda kind=kind, k=n_classes: _run_child(kind, n_rows, k)
+                                  for kind in kinds}, repeats)
             row: dict[str, Any] = {"library": library, "rows": n_rows, "classes": n_classes}
             for kind, side in zip(kinds, SIDES, strict=True):
                 row[f"{side}_extra_bytes"] = statistics.median(r["extra"] for r in runs[kind])
@@ -233,17 +229,11 @@ def _table_row(row: dict[str, Any]) -> str:
             f"{row['library_seconds']:.1f} / {row['focal_seconds']:.1f} |")
 
 
-HEADER = ("| library | rows n | classes K | library MiB | floor MiB | gbfocal MiB | "
-          "gbfocal / library | floor / library | gbfocal / floor | "
-          "bytes per row and class: library / floor / gbfocal | seconds: library / gbfocal |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-
-
-def _version(module: str) -> str:
-    try:
-        return str(__import__(module).__version__)
-    except ImportError:
-        return "not installed"
+HEADER = "\n".join(common.table(
+    ["library", "rows n", "classes K", "library MiB", "floor MiB", "gbfocal MiB",
+     "gbfocal / library", "floor / library", "gbfocal / floor",
+     "bytes per row and class: library / floor / gbfocal", "seconds: library / gbfocal"], [],
+    "l" + "r" * 10))
 
 
 # gbfocal's peak before issue 24 (item 12), measured with this script (medians of 3 runs),
@@ -257,18 +247,15 @@ BEFORE = {("lightgbm", 100): (108, 3.10), ("lightgbm", 500): (471, 2.57),
           ("xgboost", 1000): (550, 2.08), ("xgboost", 2000): (1094, 2.10)}
 
 
-def _markdown(rows: list[dict[str, Any]], repeats: int) -> str:
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+def _markdown(data: dict[str, Any]) -> str:
+    rows, meta, repeats = data["results"], data["meta"], data["repeats"]
     before = [f"{row['library']} K = {row['classes']:,}: {BEFORE[key][0]:,} MiB, "
               f"{BEFORE[key][1]:.2f}x" for row in rows
               if (key := (row["library"], row["classes"])) in BEFORE]
     return "\n".join([
         "# Peak memory with many classes",
         "",
-        f"Generated by `benchmarks/many_classes.py` on {stamp}; {platform.machine()}, "
-        f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}, "
-        f"gbfocal {_version('gbfocal')}, LightGBM {_version('lightgbm')}, "
-        f"XGBoost {_version('xgboost')}, numpy {_version('numpy')}. "
+        f"Generated by `benchmarks/many_classes.py`, {meta['date']}; {common.describe(meta)}. "
         f"{ROUNDS} rounds, {FEATURES} features, one thread; each fit in a fresh process: "
         "peak resident memory (VmHWM) minus the resident memory before the fit, median of "
         f"{repeats} runs. *floor*: the library under a custom objective that does no work, "
@@ -285,9 +272,8 @@ def _markdown(rows: list[dict[str, Any]], repeats: int) -> str:
         "handed to the objective and the initial score stored per row and class; XGBoost: "
         "the float32 copy of the margins and its own copy of the gradient pair).",
         "",
-        "gbfocal before issue 24 (item 12), same script, medians of 3 runs: "
-        + "; ".join(before) + ".",
-        "",
+        *([f"gbfocal before issue 24 (item 12), same script, medians of 3 runs: "
+           f"{'; '.join(before)}.", ""] if before else []),
     ])
 
 
@@ -295,12 +281,10 @@ def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
         print(json.dumps(child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
         return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="K in {50, 200}, 5,000 rows, one run each; printed only")
+    parser = common.arguments(__doc__, "K in {50, 200}, 5,000 rows, one run each")
     parser.add_argument("--classes", type=int, action="append",
                         help=f"K (repeatable; default {', '.join(map(str, CLASSES))}); "
-                             "printed only")
+                             "prints only")
     parser.add_argument("--rows", type=int, default=None, help=f"rows n (default {ROWS:,})")
     parser.add_argument("--repeats", type=int, default=None, help="runs per fit (default 3)")
     parser.add_argument("--library", choices=sorted(KINDS), action="append",
@@ -312,14 +296,12 @@ def main() -> None:
     else:
         classes, n_rows = args.classes or list(CLASSES), args.rows or ROWS
         repeats = args.repeats or 3
+    meta = common.machine()
     print(HEADER, flush=True)
-    rows = run(libraries, classes, n_rows, repeats)
-    full = not (args.quick or args.classes or args.rows or args.library or args.repeats)
-    if full:
-        (HERE / "many_classes.md").write_text(_markdown(rows, repeats))
-        (HERE / "many_classes.json").write_text(json.dumps(
-            {"rounds": ROUNDS, "features": FEATURES, "repeats": repeats, "results": rows},
-            indent=1) + "\n")
+    data = {"meta": meta, "rounds": ROUNDS, "features": FEATURES, "repeats": repeats,
+            "results": run(libraries, classes, n_rows, repeats)}
+    partial = bool(args.classes or args.rows or args.library or args.repeats)
+    common.publish(common.out_dir(args, partial), "many_classes", _markdown(data), data)
 
 
 if __name__ == "__main__":

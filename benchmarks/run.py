@@ -1,42 +1,47 @@
-"""Benchmark suite: gbfocal's focal objectives against the built-in ones.
+"""How fast are gbfocal's focal objectives next to the libraries' built-in ones?
 
-Run ``python benchmarks/run.py`` (full sizes, about 17 minutes on 2 cores) or
-``python benchmarks/run.py --quick`` (small sizes, about a minute). Writes
-``benchmarks/results.md`` (Markdown tables with the machine description) and
-``benchmarks/results.json``.
+Measured, gbfocal against the baseline of each level: the binary and multiclass gradient +
+Hessian kernels against NumPy log loss / softmax cross-entropy (and their extra memory, the
+single-threaded kernel, the NumPy path, the peer packages imlightgbm and imbalance-xgboost
+when installed); the per-round cost of the LightGBM / XGBoost adapters against the bare
+function; end-to-end ``lgb.train`` / ``xgb.train`` with the focal objective against the
+built-in objective (binary: 10^6 rows, 100 rounds; multiclass: 2 * 10^5 rows, 7 classes, 50
+rounds; 30 features); XGBoost on a CUDA device (skipped without CuPy and a GPU); and the
+first-call cost (import, compiling or loading the numba cache) in fresh interpreters.
 
-Method: every ratio compares timings taken side by side in this one run, in
-alternating order (so a background load spike hits both sides), and reports the
-median of the repetitions. LightGBM and XGBoost get 2 threads, and so do gbfocal's
-SIMD kernels (``gbfocal.get_num_threads()`` on this 2-CPU machine; a "1 thread" row
-shows the single-threaded kernel too). First-call cost (import + compile or cache load) is
-measured in fresh subprocesses, so it never pollutes the steady-state timings.
+Method: every ratio compares timings taken side by side in this one run, in rotating order
+(so a background load spike hits every side), and reports the median of the repetitions.
+LightGBM and XGBoost get 2 threads, and so do gbfocal's SIMD kernels
+(``gbfocal.get_num_threads()`` on this 2-CPU machine; a "1 thread" row shows the
+single-threaded kernel too). First-call cost is measured in fresh subprocesses, so it never
+pollutes the steady-state timings.
+
+Run ``python benchmarks/run.py`` (full sizes, about 17 minutes on 2 cores; writes
+``benchmarks/results.json``, which the documentation's performance page is rendered from, and
+``benchmarks/results.md``) or ``python benchmarks/run.py --quick`` (small sizes, about a
+minute, prints only).
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
+import importlib
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+import _common as common
 import numpy as np
 from scipy.special import expit
 
 import gbfocal
 from gbfocal import _backend
 
-HERE = Path(__file__).resolve().parent
 THREADS = 2
 
 FULL = {
@@ -54,23 +59,6 @@ QUICK = {
 
 
 # --------------------------------------------------------------------------- helpers
-def side_by_side(
-    contenders: dict[str, Callable[[], Any]], repeats: int, warmup: bool = True
-) -> dict[str, float]:
-    """Median seconds of each callable, run in rotating order within each repetition."""
-    names = list(contenders)
-    for name in names if warmup else ():  # caches, page faults, lazy imports, compiling
-        contenders[name]()
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for rep in range(repeats):
-        order = names[rep % len(names):] + names[: rep % len(names)]
-        for name in order:
-            start = time.perf_counter()
-            contenders[name]()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def extra_memory(fn: Callable[[], Any], n_values: int) -> float:
     """Peak bytes allocated during ``fn`` beyond its result, in float64 arrays of
     ``n_values`` (the size of one returned array: n, or n * K for multiclass).
@@ -89,36 +77,6 @@ def extra_memory(fn: Callable[[], Any], n_values: int) -> float:
     return max(peak - kept, 0) / (8 * n_values)
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    for module in ("numpy", "scipy", "numba", "lightgbm", "xgboost"):
-        try:
-            versions[module] = __import__(module).__version__
-        except ImportError:
-            versions[module] = "not installed"
-    memory = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f"{kib / 2**20:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    return {
-        "cpu": cpu, "logical_cpus": os.cpu_count(), "memory": memory,
-        "python": platform.python_version(), "os": platform.platform(),
-        "versions": versions, "gbfocal": gbfocal.__version__,
-        "gbfocal_threads": gbfocal.get_num_threads(),
-        "load_average_start": os.getloadavg(),
-    }
-
-
 class _Labels:
     """The one DMatrix method imbalance-xgboost's objective calls."""
 
@@ -127,17 +85,6 @@ class _Labels:
 
     def get_label(self) -> np.ndarray:
         return self._y
-
-
-def _numpy_path(fn: Callable[[], Any]) -> Callable[[], Any]:
-    def call() -> Any:
-        os.environ["GBFOCAL_DISABLE_NUMBA"] = "1"
-        try:
-            return fn()
-        finally:
-            del os.environ["GBFOCAL_DISABLE_NUMBA"]
-
-    return call
 
 
 def _one_thread(fn: Callable[[], Any]) -> Callable[[], Any]:
@@ -159,6 +106,19 @@ def _peer(module: str) -> Any:
 
 
 # --------------------------------------------------------------------------- kernels
+def _kernel_block(baseline: str, calls: dict[str, Callable[[], Any]], focal: Callable[[], Any],
+                  n_values: int, repeats: int, **size: int) -> dict[str, Any]:
+    """Median seconds and extra memory of the baseline, gbfocal's kernel (also on 1 thread
+    and on the NumPy path) and the peers in ``calls``."""
+    calls = {baseline: calls.pop(baseline), "focal (gbfocal)": focal,
+             "focal (gbfocal, 1 thread)": _one_thread(focal),
+             "focal (gbfocal, NumPy path)": common.numpy_path(focal), **calls}
+    seconds = common.medians(calls, repeats)
+    return {**size, "seconds": seconds,
+            "extra_memory_arrays": {name: extra_memory(fn, n_values) for name, fn in calls.items()},
+            "baseline": baseline}
+
+
 def kernel_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     n, repeats = cfg["kernel_binary_n"], cfg["kernel_repeats"]
     z = rng.normal(0.0, 3.0, n)
@@ -168,12 +128,7 @@ def kernel_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str
         p = expit(z)
         return p - y, p * (1 - p)
 
-    def focal() -> tuple[np.ndarray, np.ndarray]:
-        return gbfocal.binary_focal_grad_hess(y, z)
-
-    binary = {"log loss (NumPy)": log_loss, "focal (gbfocal)": focal,
-              "focal (gbfocal, 1 thread)": _one_thread(focal),
-              "focal (gbfocal, NumPy path)": _numpy_path(focal)}
+    binary: dict[str, Callable[[], Any]] = {"log loss (NumPy)": log_loss}
     imlgb = _peer("imlightgbm.objective")
     if not isinstance(imlgb, str):
         binary["focal (imlightgbm)"] = functools.partial(
@@ -182,8 +137,8 @@ def kernel_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str
     if not isinstance(imxgb, str):
         binary["focal (imbalance-xgboost)"] = functools.partial(
             imxgb.Focal_Binary_Loss(2.0).focal_binary_object, z, _Labels(y))
-    binary_times = side_by_side(binary, repeats)
-    binary_memory = {name: extra_memory(fn, n) for name, fn in binary.items()}
+    binary_block = _kernel_block("log loss (NumPy)", binary,
+                                 lambda: gbfocal.binary_focal_grad_hess(y, z), n, repeats, n=n)
 
     m, k = cfg["kernel_multi_n"], cfg["kernel_multi_k"]
     zm = rng.normal(0.0, 2.0, (m, k))
@@ -195,23 +150,15 @@ def kernel_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str
         p = e / e.sum(axis=1, keepdims=True)
         return p - onehot, p * (1 - p)
 
-    def focal_multi() -> tuple[np.ndarray, np.ndarray]:
-        return gbfocal.multiclass_focal_grad_hess(ym, zm)
-
-    multi = {"softmax cross-entropy (NumPy)": softmax_ce, "focal (gbfocal)": focal_multi,
-             "focal (gbfocal, 1 thread)": _one_thread(focal_multi),
-             "focal (gbfocal, NumPy path)": _numpy_path(focal_multi)}
+    multi: dict[str, Callable[[], Any]] = {"softmax cross-entropy (NumPy)": softmax_ce}
     if not isinstance(imlgb, str):
         multi["focal (imlightgbm)"] = functools.partial(
             imlgb.multiclass_focal_objective, y_true=ym, y_pred=zm, gamma=2.0, num_class=k)
-    multi_times = side_by_side(multi, repeats)
-    multi_memory = {name: extra_memory(fn, m * k) for name, fn in multi.items()}
     return {
-        "binary": {"n": n, "seconds": binary_times, "extra_memory_arrays": binary_memory,
-                   "baseline": "log loss (NumPy)"},
-        "multiclass": {"n": m, "k": k, "seconds": multi_times,
-                       "extra_memory_arrays": multi_memory,
-                       "baseline": "softmax cross-entropy (NumPy)"},
+        "binary": binary_block,
+        "multiclass": _kernel_block("softmax cross-entropy (NumPy)", multi,
+                                    lambda: gbfocal.multiclass_focal_grad_hess(ym, zm),
+                                    m * k, repeats, n=m, k=k),
         "peers": {"imlightgbm": None if not isinstance(imlgb, str) else imlgb,
                   "imbalance-xgboost": None if not isinstance(imxgb, str) else imxgb},
     }
@@ -239,7 +186,7 @@ def adapter_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[st
         "lgb_objective": lambda: loss.lgb_objective(z, dataset),
         "xgb_objective": lambda: loss.xgb_objective(z32, dmatrix),
     }
-    return {"n": n, "seconds": side_by_side(calls, cfg["kernel_repeats"])}
+    return {"n": n, "seconds": common.medians(calls, cfg["kernel_repeats"])}
 
 
 # --------------------------------------------------------------------------- training
@@ -268,38 +215,30 @@ def training_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[s
     binary_loss, multi_loss = BinaryFocalLoss(gamma=2.0), MulticlassFocalLoss(k, gamma=2.0)
     binary_init, multi_init = binary_loss.init_score(yb), multi_loss.init_score(ym)
 
-    try:
-        import lightgbm as lgb
-    except ImportError as exc:
-        results["lightgbm"] = {"skipped": str(exc)}
-    else:
-        results["lightgbm binary"] = _lightgbm(
-            lgb, xb, yb, None, binary_loss, binary_init, cfg["binary_rounds"], reps)
-        results["lightgbm multiclass"] = _lightgbm(
-            lgb, xm, ym, k, multi_loss, multi_init, cfg["multi_rounds"], reps)
-    try:
-        import xgboost as xgb
-    except ImportError as exc:
-        results["xgboost"] = {"skipped": str(exc)}
-    else:
-        results["xgboost binary"] = _xgboost(
-            xgb, xb, yb, None, binary_loss, binary_init, cfg["binary_rounds"], reps)
-        results["xgboost multiclass"] = _xgboost(
-            xgb, xm, ym, k, multi_loss, multi_init, cfg["multi_rounds"], reps)
+    for library, train in (("lightgbm", _lightgbm), ("xgboost", _xgboost)):
+        try:
+            module = importlib.import_module(library)
+        except ImportError as exc:
+            results[library] = {"skipped": str(exc)}
+            continue
+        results[f"{library} binary"] = train(
+            module, xb, yb, None, binary_loss, binary_init, cfg["binary_rounds"], reps)
+        results[f"{library} multiclass"] = train(
+            module, xm, ym, k, multi_loss, multi_init, cfg["multi_rounds"], reps)
     return results
 
 
 def _lightgbm(lgb, x, y, k, loss, init, rounds, reps) -> dict[str, Any]:
-    common = {"num_threads": THREADS, "verbose": -1, "metric": "None", "seed": 0,
+    base = {"num_threads": THREADS, "verbose": -1, "metric": "None", "seed": 0,
               "deterministic": True, "force_row_wise": True}
     dataset_params = {"verbose": -1}
     plain = lgb.Dataset(x, y, params=dataset_params, free_raw_data=False).construct()
     init_rows = np.tile(init, (len(y), 1)) if k else np.full(len(y), init)
     shifted = lgb.Dataset(x, y, init_score=init_rows, params=dataset_params,
                           free_raw_data=False).construct()
-    builtin = {**common, "objective": "multiclass", "num_class": k} if k else \
-        {**common, "objective": "binary"}
-    focal = {**common, "objective": loss.lgb_objective}
+    builtin = {**base, "objective": "multiclass", "num_class": k} if k else \
+        {**base, "objective": "binary"}
+    focal = {**base, "objective": loss.lgb_objective}
     if k:
         focal["num_class"] = k
     runs = {
@@ -311,26 +250,26 @@ def _lightgbm(lgb, x, y, k, loss, init, rounds, reps) -> dict[str, Any]:
         peer_obj = (functools.partial(imlgb.multiclass_focal_lgb_objective, gamma=2.0,
                                       num_class=k) if k else
                     functools.partial(imlgb.binary_focal_lgb_objective, gamma=2.0))
-        peer = {**common, "objective": peer_obj}
+        peer = {**base, "objective": peer_obj}
         if k:
             peer["num_class"] = k
         runs["focal (imlightgbm)"] = lambda: lgb.train(peer, shifted, rounds)
-    return {"n": len(y), "rounds": rounds, "seconds": side_by_side(runs, reps, warmup=False),
+    return {"n": len(y), "rounds": rounds, "seconds": common.medians(runs, reps, warmup=False),
             "baseline": "built-in"}
 
 
 def _xgboost(xgb, x, y, k, loss, init, rounds, reps) -> dict[str, Any]:
-    common = {"tree_method": "hist", "nthread": THREADS, "max_depth": 6, "eta": 0.1,
+    base = {"tree_method": "hist", "nthread": THREADS, "max_depth": 6, "eta": 0.1,
               "seed": 0, "verbosity": 0}
     plain = xgb.DMatrix(x, y, nthread=THREADS)
     margin = np.tile(init, (len(y), 1)) if k else np.full(len(y), init)
     shifted = xgb.DMatrix(x, y, base_margin=margin, nthread=THREADS)
     if k:
-        builtin = {**common, "objective": "multi:softprob", "num_class": k}
-        custom = {**common, "num_class": k, "disable_default_eval_metric": 1}
+        builtin = {**base, "objective": "multi:softprob", "num_class": k}
+        custom = {**base, "num_class": k, "disable_default_eval_metric": 1}
     else:
-        builtin = {**common, "objective": "binary:logistic"}
-        custom = {**common, "base_score": 0.0, "disable_default_eval_metric": 1}
+        builtin = {**base, "objective": "binary:logistic"}
+        custom = {**base, "base_score": 0.0, "disable_default_eval_metric": 1}
     runs = {
         "built-in": lambda: xgb.train(builtin, plain, rounds),
         "focal (gbfocal)": lambda: xgb.train(custom, shifted, rounds, obj=loss.xgb_objective),
@@ -340,7 +279,7 @@ def _xgboost(xgb, x, y, k, loss, init, rounds, reps) -> dict[str, Any]:
         peer_obj = imxgb.Focal_Binary_Loss(2.0).focal_binary_object
         runs["focal (imbalance-xgboost)"] = lambda: xgb.train(custom, shifted, rounds,
                                                               obj=peer_obj)
-    return {"n": len(y), "rounds": rounds, "seconds": side_by_side(runs, reps, warmup=False),
+    return {"n": len(y), "rounds": rounds, "seconds": common.medians(runs, reps, warmup=False),
             "baseline": "built-in"}
 
 
@@ -368,18 +307,18 @@ def gpu_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str, A
     x_gpu, y_gpu = cp.asarray(x), cp.asarray(y)
     plain = xgb.QuantileDMatrix(x_gpu, y_gpu)
     shifted = xgb.QuantileDMatrix(x_gpu, y_gpu, base_margin=cp.full(n, loss.init_score(y)))
-    common = {"device": "cuda", "tree_method": "hist", "max_depth": 6, "eta": 0.1, "seed": 0,
+    base = {"device": "cuda", "tree_method": "hist", "max_depth": 6, "eta": 0.1, "seed": 0,
               "verbosity": 0}
-    custom = {**common, "base_score": 0.0, "disable_default_eval_metric": 1}
+    custom = {**base, "base_score": 0.0, "disable_default_eval_metric": 1}
     runs = {
-        "built-in": lambda: xgb.train({**common, "objective": "binary:logistic"}, plain,
+        "built-in": lambda: xgb.train({**base, "objective": "binary:logistic"}, plain,
                                       rounds),
         "focal, xgb.train(obj=CuPy objective)": lambda: xgb.train(
             custom, shifted, rounds, obj=xgb_cuda_objective(loss)),
         "focal, xgb.train(obj=loss.xgb_objective)": lambda: xgb.train(
             custom, shifted, rounds, obj=loss.xgb_objective),
         "focal, gbfocal.xgboost.train": lambda: margin_keeping_train(
-            common, shifted, rounds, loss=loss, data=x_gpu, verbose_eval=False),
+            base, shifted, rounds, loss=loss, data=x_gpu, verbose_eval=False),
     }
 
     def synchronised(fn: Callable[[], Any]) -> Callable[[], Any]:
@@ -390,7 +329,7 @@ def gpu_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str, A
 
         return call
 
-    seconds = side_by_side({k: synchronised(f) for k, f in runs.items()}, cfg["gpu_repeats"])
+    seconds = common.medians({k: synchronised(f) for k, f in runs.items()}, cfg["gpu_repeats"])
     identical = (runs["focal, xgb.train(obj=CuPy objective)"]().get_dump()
                  == runs["focal, gbfocal.xgboost.train"]().get_dump())
     name = device.decode() if isinstance(device, bytes) else str(device)
@@ -430,10 +369,12 @@ def first_call_cost() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- report
-def _ratio_rows(seconds: dict[str, float], baseline: str, scale: float, unit: str) -> list[str]:
+def _seconds_table(seconds: dict[str, float], baseline: str, scale: float,
+                   unit: str, header: str = "objective") -> list[str]:
     base = seconds[baseline]
-    return [f"| {name} | {value * scale:.2f} {unit} | {value / base:.2f}x |"
-            for name, value in seconds.items()]
+    return common.table([header, "median", "ratio"], (
+        [name, f"{value * scale:.2f} {unit}", f"{value / base:.2f}x"]
+        for name, value in seconds.items()))
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -441,9 +382,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "# gbfocal benchmark results", "",
         f"Mode: {'quick' if results['quick'] else 'full'}; {results['date']}.  ",
-        f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['memory']}; {m['os']}; "
-        f"Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-        + ".  ",
+        f"Machine: {common.describe(m)}.  ",
         f"Load average at start {tuple(round(x, 2) for x in m['load_average_start'])}, "
         f"at end {tuple(round(x, 2) for x in results['load_average_end'])} "
         "(other processes shared the machine when this is above 0).  ",
@@ -457,78 +396,61 @@ def markdown(results: dict[str, Any]) -> str:
                        ("multiclass", "Multiclass grad+hess")):
         block = kern[key]
         size = f"n = {block['n']:,}" + (f", K = {block['k']}" if "k" in block else "")
-        lines += [f"## {title}, {size}", "",
-                  "| objective | median | ratio | extra memory (output-sized float64 arrays) |",
-                  "|---|---|---|---|"]
         base = block["seconds"][block["baseline"]]
-        for name, value in block["seconds"].items():
-            mem = block["extra_memory_arrays"][name]
-            lines.append(f"| {name} | {value * 1e3:.2f} ms | {value / base:.2f}x | "
-                         f"{mem:.2f} |")
-        lines.append("")
-    for peer, why in kern["peers"].items():
-        if why:
-            lines.append(f"- {peer}: {why}")
+        lines += [f"## {title}, {size}", ""] + common.table(
+            ["objective", "median", "ratio", "extra memory (output-sized float64 arrays)"],
+            ([name, f"{value * 1e3:.2f} ms", f"{value / base:.2f}x",
+              f"{block['extra_memory_arrays'][name]:.2f}"]
+             for name, value in block["seconds"].items())) + [""]
+    lines += [f"- {peer}: {why}" for peer, why in kern["peers"].items() if why]
     adapters = results.get("adapters", {})
     if "seconds" in adapters:
-        lines += ["", f"## Adapter cost per boosting round, binary, n = {adapters['n']:,}", "",
-                  "| call | median | ratio |", "|---|---|---|"]
-        lines += _ratio_rows(adapters["seconds"], "bare function", 1e3, "ms")
+        lines += ["", f"## Adapter cost per boosting round, binary, n = {adapters['n']:,}", ""]
+        lines += _seconds_table(adapters["seconds"], "bare function", 1e3, "ms", "call")
     lines += ["", "## End-to-end training", ""]
     for name, block in results["training"].items():
         if "seconds" not in block:
             lines.append(f"- {name}: skipped ({block.get('skipped')})")
             continue
         lines += [f"### {name}: {block['n']:,} rows x {results['config']['n_features']} "
-                  f"features, {block['rounds']} rounds", "", "| objective | median | ratio |",
-                  "|---|---|---|"]
-        lines += _ratio_rows(block["seconds"], block["baseline"], 1.0, "s")
-        lines.append("")
+                  f"features, {block['rounds']} rounds", ""]
+        lines += _seconds_table(block["seconds"], block["baseline"], 1.0, "s") + [""]
     gpu = results.get("gpu", {})
     if "seconds" in gpu:
         lines += [f"## XGBoost on {gpu['device']}: {gpu['n']:,} rows x {gpu['features']} "
-                  f"features, {gpu['rounds']} rounds, depth 6", "",
-                  "| objective | median | ratio |", "|---|---|---|"]
-        lines += _ratio_rows(gpu["seconds"], gpu["baseline"], 1.0, "s")
+                  f"features, {gpu['rounds']} rounds, depth 6", ""]
+        lines += _seconds_table(gpu["seconds"], gpu["baseline"], 1.0, "s")
         lines += ["", f"Identical trees (CuPy objective vs gbfocal.xgboost.train): "
                   f"{gpu['identical_trees']}; " + ", ".join(
                       f"{k} {v}" for k, v in gpu["versions"].items()) + ".", ""]
     elif gpu:
         lines += [f"- GPU (XGBoost CUDA): skipped ({gpu['skipped']})", ""]
-    lines += ["## First-call cost (fresh interpreter)", "", "| cache | import gbfocal | "
-              "first binary call | first multiclass call |", "|---|---|---|---|"]
-    for label, t in results["first_call"].items():
-        lines.append(f"| {label} | {t['import gbfocal']:.2f} s | {t['first binary call']:.2f} s"
-                     f" | {t['first multiclass call']:.2f} s |")
+    lines += ["## First-call cost (fresh interpreter)", ""] + common.table(
+        ["cache", "import gbfocal", "first binary call", "first multiclass call"],
+        ([label, f"{t['import gbfocal']:.2f} s", f"{t['first binary call']:.2f} s",
+          f"{t['first multiclass call']:.2f} s"] for label, t in results["first_call"].items()))
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
-    parser.add_argument("--out", type=Path, default=HERE, help="folder for results.md/json")
-    args = parser.parse_args(argv)
+    args = common.arguments(__doc__, "small sizes, about a minute").parse_args(argv)
     cfg = QUICK if args.quick else FULL
     if _backend.compiled() is None:
         print("warning: numba kernels disabled or unavailable; timing the NumPy path")
     rng = np.random.default_rng(0)
-    results: dict[str, Any] = {"quick": args.quick, "config": cfg, "machine": machine(),
-                               "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    meta = common.machine()
+    results: dict[str, Any] = {"quick": args.quick, "config": cfg, "machine": meta,
+                               "date": meta["date"]}
     steps = (("first_call", lambda: first_call_cost()),
              ("kernels", lambda: kernel_benchmarks(cfg, rng)),
              ("adapters", lambda: adapter_benchmarks(cfg, rng)),
              ("training", lambda: training_benchmarks(cfg, rng)),
              ("gpu", lambda: gpu_benchmarks(cfg, rng)))
     for key, step in steps:
-        start = time.perf_counter()
-        results[key] = step()
-        print(f"{key}: done in {time.perf_counter() - start:.1f} s", flush=True)
+        seconds, results[key] = common.timed(step)
+        print(f"{key}: done in {seconds:.1f} s", flush=True)
     results["load_average_end"] = os.getloadavg()
-    report = markdown(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.md").write_text(report)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(report)
+    common.publish(common.out_dir(args), "results", markdown(results), results)
     return 0
 
 

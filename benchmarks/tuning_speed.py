@@ -1,9 +1,10 @@
 """How fast is ``tune_focal`` next to a careful hand-written Optuna loop?
 
 Run ``python benchmarks/tuning_speed.py`` (about 13 minutes on 2 cores; ``--quick``: one data
-set, fewer trials; ``--data caravan --trials 60``: one set, longer searches). Needs the real
-data sets of ``../shared/data`` (next to the repository); the full run writes
-``benchmarks/tuning_speed.md`` and ``benchmarks/tuning_speed.json``, others only print.
+set, 8 trials, about 6 minutes, prints only; ``--data caravan --trials 60``: one set, longer
+searches, prints only). Needs the real data sets of ``../shared/data`` (next to the
+repository); the full run writes ``benchmarks/tuning_speed.json`` (a list of rows, which the
+documentation's tuning page is rendered from) and ``benchmarks/tuning_speed.md``.
 
 The hand-written loop is what a careful user writes with gbfocal's documented adapters:
 the same folds (``gbfocal.tuning._objective.make_splits``: stratified outer folds, a stratified
@@ -37,17 +38,14 @@ Measured, per data set and library (one thread everywhere unless said: boosters'
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
-import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GBFOCAL_NUM_THREADS", "1")  # before gbfocal starts its threads
 
+import _common as common
 import numpy as np
 import optuna
 from scipy.special import expit
@@ -57,8 +55,6 @@ import gbfocal
 from gbfocal.tuning import shutdown_workers, tune_focal
 from gbfocal.tuning._objective import make_splits
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data"
 SETS = ("satimage_bin", "caravan", "sylva")
 CV, ROUNDS, PATIENCE, SEED = 3, 300, 50, 0
 SPACES = {
@@ -152,34 +148,27 @@ def with_gbfocal(X, y, backend: str, n_trials: int, *, n_jobs: int = 1,
             study.enqueue_trial(trial.params)
     result = tune_focal(X, y, backend=backend, n_trials=n_trials, cv=CV, params=params,
                         random_state=SEED, early_stopping_rounds=PATIENCE, refit=False,
-                        baseline=False, show_progress_bar=False, n_jobs=n_jobs, study=study)
+                        baseline=False, compare=None, show_progress_bar=False, n_jobs=n_jobs,
+                        study=study)
     return result.study
-
-
-def _timed(run, *args: Any, **kwargs: Any) -> tuple[float, optuna.Study]:
-    start = time.perf_counter()
-    study = run(*args, **kwargs)
-    return time.perf_counter() - start, study
 
 
 def _openmp_threads(X: np.ndarray, y: np.ndarray, backend: str) -> tuple[float, float]:
     """Median seconds of one plain fit (built-in objective, 100 rounds) on 1 and 2 threads."""
-    times: dict[int, list[float]] = {1: [], 2: []}
-    for _ in range(3):
-        for threads in (1, 2):
-            start = time.perf_counter()
-            if backend == "lightgbm":
-                import lightgbm as lgb
+    def fit(threads: int) -> Any:
+        if backend == "lightgbm":
+            import lightgbm as lgb
 
-                lgb.train({"objective": "binary", "num_threads": threads, "verbose": -1},
-                          lgb.Dataset(X, y), 100)
-            else:
-                import xgboost as xgb
+            return lgb.train({"objective": "binary", "num_threads": threads, "verbose": -1},
+                             lgb.Dataset(X, y), 100)
+        import xgboost as xgb
 
-                xgb.train({"objective": "binary:logistic", "nthread": threads,
-                           "tree_method": "hist"}, xgb.DMatrix(X, y, nthread=threads), 100)
-            times[threads].append(time.perf_counter() - start)
-    return float(np.median(times[1])), float(np.median(times[2]))
+        return xgb.train({"objective": "binary:logistic", "nthread": threads,
+                          "tree_method": "hist"}, xgb.DMatrix(X, y, nthread=threads), 100)
+
+    seconds = common.medians({1: lambda: fit(1), 2: lambda: fit(2)}, 3, warmup=False,
+                             rotate=False)
+    return seconds[1], seconds[2]
 
 
 def _folds_fitted(study: optuna.Study) -> int:
@@ -204,19 +193,21 @@ def _same_trials(a: optuna.Study, b: optuna.Study) -> bool:
 def run(names: tuple[str, ...], n_trials: int, repeats: int) -> list[dict[str, Any]]:
     rows = []
     for name in names:
-        data = np.load(DATA / f"{name}.npz", allow_pickle=True)
-        X, y = np.asarray(data["X"], dtype=np.float64), np.asarray(data["y"])
+        data = common.load_set(name, dtype=np.float64)
+        if data is None:
+            continue
+        X, y = data
         for backend in ("lightgbm", "xgboost"):
             hand_times, gb_times, rates = [], [], {"one": [], "cold": [], "warm": []}
             for _ in range(repeats):  # alternating: a load spike hits all sides
-                t_hand, hand = _timed(hand_written, X, y, backend, n_trials)
-                t_gb, gb = _timed(with_gbfocal, X, y, backend, n_trials)
+                t_hand, hand = common.timed(hand_written, X, y, backend, n_trials)
+                t_gb, gb = common.timed(with_gbfocal, X, y, backend, n_trials)
                 hand_times.append(t_hand)
                 gb_times.append(t_gb)
                 rates["one"].append(_folds_fitted(gb) / t_gb)
                 shutdown_workers()
                 for start in ("cold", "warm"):
-                    t_par, par = _timed(with_gbfocal, X, y, backend, n_trials, n_jobs=2,
+                    t_par, par = common.timed(with_gbfocal, X, y, backend, n_trials, n_jobs=2,
                                         same_trials_as=gb)
                     rates[start].append(_folds_fitted(par) / t_par)
             shutdown_workers()  # the next measurements run beside no idle worker
@@ -240,40 +231,28 @@ def run(names: tuple[str, ...], n_trials: int, repeats: int) -> list[dict[str, A
     return rows
 
 
-def _version(module: str) -> str:
-    return str(__import__(module).__version__)
-
-
-def _markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any], trials: int,
+              repeats: int) -> str:
     def seconds(value: float | None) -> str:
         return "not reached" if value is None else f"{value:.1f}"
 
-    lines = [
+    return "\n".join([
         "# tune_focal against a hand-written Optuna loop",
         "",
-        f"Generated by `benchmarks/tuning_speed.py` on "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-        f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python "
-        f"{platform.python_version()}, gbfocal {gbfocal.__version__}, "
-        f"LightGBM {_version('lightgbm')}, XGBoost {_version('xgboost')}, "
-        f"Optuna {optuna.__version__}. {args.trials} trials, {CV}-fold CV, at most {ROUNDS} "
-        f"rounds, early stopping {PATIENCE} on average precision; timings are the best of "
-        f"{args.repeats} alternating runs. Method in the script's docstring.",
+        f"Generated by `benchmarks/tuning_speed.py`, {meta['date']}; {common.describe(meta)}. "
+        f"{trials} trials, {CV}-fold CV, at most {ROUNDS} rounds, early stopping {PATIENCE} on "
+        f"average precision; timings are the best of {repeats} alternating runs. Method in the "
+        "script's docstring.",
         "",
         "Single-threaded, same folds, space, seed and early stopping:",
         "",
-        "| data | rows | library | hand-written s/trial | tune_focal s/trial | ratio "
-        "| same trials and best | hand: s to its best | tune_focal: s to that score |",
-        "|---|---:|---|---:|---:|---:|---|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['data']} | {r['rows']} | {r['backend']} | {r['hand_s_per_trial']:.3f} | "
-            f"{r['gbfocal_s_per_trial']:.3f} | {r['ratio_per_trial']:.2f}x | "
-            f"{'yes' if r['same_trials_and_best'] else 'no'} | {seconds(r['hand_to_best_s'])} | "
-            f"{seconds(r['gbfocal_to_hand_best_s'])} |"
-        )
-    lines += [
+        *common.table(
+            ["data", "rows", "library", "hand-written s/trial", "tune_focal s/trial", "ratio",
+             "same trials and best", "hand: s to its best", "tune_focal: s to that score"],
+            ([r["data"], r["rows"], r["backend"], f"{r['hand_s_per_trial']:.3f}",
+              f"{r['gbfocal_s_per_trial']:.3f}", f"{r['ratio_per_trial']:.2f}x",
+              "yes" if r["same_trials_and_best"] else "no", seconds(r["hand_to_best_s"]),
+              seconds(r["gbfocal_to_hand_best_s"])] for r in rows), "lrlrrrlrr"),
         "",
         "Parallel trials: `tune_focal(n_jobs=2)` (one booster thread per fit, the default: "
         "one fold fit in this process, one on a worker process) against "
@@ -283,26 +262,21 @@ def _markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "search); and why each fit gets one thread: one plain fit of the library (built-in "
         "objective, 100 rounds, all rows) on 1 and 2 OpenMP threads (median of 3):",
         "",
-        "| data | library | n_jobs=2 speed-up, worker starting | worker running "
-        "| one fit, 1 thread s | one fit, 2 threads s |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['data']} | {r['backend']} | {r['parallel_speedup_cold']:.2f}x | "
-            f"{r['parallel_speedup_warm']:.2f}x | "
-            f"{r['fit_s_1_thread']:.3f} | {r['fit_s_2_threads']:.3f} |"
-        )
-    return "\n".join(lines) + "\n"
+        *common.table(
+            ["data", "library", "n_jobs=2 speed-up, worker starting", "worker running",
+             "one fit, 1 thread s", "one fit, 2 threads s"],
+            ([r["data"], r["backend"], f"{r['parallel_speedup_cold']:.2f}x",
+              f"{r['parallel_speedup_warm']:.2f}x", f"{r['fit_s_1_thread']:.3f}",
+              f"{r['fit_s_2_threads']:.3f}"] for r in rows), "llrrrr"),
+    ]) + "\n"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one data set, 8 trials")
+    parser = common.arguments(__doc__, "one data set, 8 trials")
     parser.add_argument("--trials", type=int, default=15)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--data", choices=SETS, action="append",
-                        help="only these data sets (repeatable); prints, writes no files")
+                        help="only these data sets (repeatable); prints only")
     args = parser.parse_args()
     if args.quick:
         args.trials = 8
@@ -310,13 +284,10 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=FutureWarning)  # LightGBM/XGBoost renames
     warnings.filterwarnings("ignore", message=".*eval_set.*deprecated.*")
-    if not DATA.is_dir():
-        raise SystemExit(f"the data sets are not there: {DATA}")
+    meta = common.machine()
     rows = run(names, args.trials, args.repeats)
-    if names == SETS and not args.quick:
-        (HERE / "tuning_speed.json").write_text(json.dumps(rows, indent=1) + "\n")
-        (HERE / "tuning_speed.md").write_text(_markdown(rows, args))
-    print(_markdown(rows, args))
+    common.publish(common.out_dir(args, partial=names != SETS), "tuning_speed",
+                   _markdown(rows, meta, args.trials, args.repeats), rows)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Does ``tune_focal``'s verdict tell the truth, and what does the log-loss arm cost?
 
 Run ``python benchmarks/verdict.py`` (about 40 minutes on 2 cores; ``--quick``: two sets,
-fewer trials and seeds, prints only). Needs the real data sets of ``../shared/data`` (next
-to the repository); the full run writes ``benchmarks/verdict.md`` and
-``benchmarks/verdict.json``.
+5 trials, 20 seeds, about 2 minutes, prints only). Needs the real data sets of
+``../shared/data`` (next to the repository); the full run writes ``benchmarks/verdict.json``
+(which the documentation's verdict page is rendered from) and ``benchmarks/verdict.md``.
 
 Measured:
 
@@ -23,25 +23,19 @@ One booster thread per fit (``n_jobs=1``), one trial at a time.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
-import time
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GBFOCAL_NUM_THREADS", "1")  # before gbfocal starts its threads
 
+import _common as common
 import numpy as np
 import optuna
 from scipy import stats
 
-import gbfocal
 from gbfocal.tuning import tune_focal
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data"
 # set -> (scoring, most rows used: a stratified subsample keeps every row of small classes)
 SETS = {
     "satimage_bin": ("average_precision", None),
@@ -60,20 +54,14 @@ TRIALS, CV, SEED = 15, 3, 0
 
 
 def load(name: str, max_rows: int | None) -> tuple[np.ndarray, np.ndarray]:
-    data = np.load(DATA / f"{name}.npz", allow_pickle=False)
-    X, y = data["X"], data["y"]
-    if max_rows is not None and len(y) > max_rows:
-        rng = np.random.default_rng(SEED)
-        keep = []
-        classes, counts = np.unique(y, return_counts=True)
-        share = max_rows / len(y)
-        for c, count in zip(classes, counts, strict=True):
-            rows = np.flatnonzero(y == c)
-            take = count if count < 200 else max(200, int(round(count * share)))
-            keep.append(rng.choice(rows, size=min(take, count), replace=False))
-        index = np.sort(np.concatenate(keep))
-        X, y = X[index], y[index]
-    return X, y
+    """The set, subsampled to ``max_rows``: classes under 200 rows kept whole, every other
+    class at least 200 rows, otherwise its share."""
+    data = common.load_set(name)
+    if data is None:
+        raise SystemExit(f"{name}: the real data sets are needed")
+    if max_rows is None:
+        return data
+    return common.subsample(*data, max_rows, SEED, whole_below=200, at_least=200, share="all")
 
 
 def real_set(name: str, backend: str, trials: int) -> dict[str, Any]:
@@ -81,12 +69,9 @@ def real_set(name: str, backend: str, trials: int) -> dict[str, Any]:
     X, y = load(name, max_rows)
     options = {"backend": backend, "n_trials": trials, "cv": CV, "scoring": scoring,
                "random_state": SEED, "params": SPACES[backend], "show_progress_bar": False}
-    start = time.perf_counter()
-    alone = tune_focal(X, y, baseline=False, compare=None, refit=False, **options)
-    t_alone = time.perf_counter() - start
-    start = time.perf_counter()
-    result = tune_focal(X, y, refit=False, **options)
-    t_both = time.perf_counter() - start
+    t_alone, alone = common.timed(tune_focal, X, y, baseline=False, compare=None,
+                                  refit=False, **options)
+    t_both, result = common.timed(tune_focal, X, y, refit=False, **options)
     comparison = result.comparison
     assert comparison is not None and comparison.interval is not None
     return {
@@ -129,24 +114,22 @@ def markdown(rows: list[dict[str, Any]], null: dict[str, Any], meta: dict[str, A
     lines = [
         "# The verdict of tune_focal on real data, and its false-positive rate",
         "",
-        f"`python benchmarks/verdict.py`, {meta['date']}, {meta['machine']}; gbfocal "
-        f"{meta['gbfocal']}, Optuna {meta['optuna']}. {TRIALS} trials per arm, {CV}-fold CV, "
+        f"`python benchmarks/verdict.py`, {meta['date']}, {common.describe(meta)}. {TRIALS} "
+        f"trials per arm, {CV}-fold CV, "
         "a 20 % stratified holdout neither search sees, 2,000 paired stratified bootstrap "
         "resamples; one booster thread per fit. Verdict: `focal` only when the 95 % interval "
         "of focal - log loss lies above 0, `log_loss` when below, else `no_difference`; the "
         "selected arm is the one returned.",
         "",
-        "| set (rows) | library | score | focal | log loss | difference [95 % interval] "
-        "| verdict -> selected | in-sample difference | time: two arms / focal alone |",
-        "|---|---|---|---:|---:|---|---|---:|---:|",
     ]
-    for r in rows:
-        low, high = r["interval"]
-        lines.append(
-            f"| {r['set']} ({r['rows']:,}) | {r['backend']} | {r['scoring']} | {r['focal']:.4f} "
-            f"| {r['log_loss']:.4f} | {r['difference']:+.4f} [{low:+.4f}, {high:+.4f}] "
-            f"| {r['verdict']} -> {r['selected']} | {r['in_sample_difference']:+.4f} "
-            f"| {r['time_ratio']:.2f}x |")
+    lines += common.table(
+        ["set (rows)", "library", "score", "focal", "log loss", "difference [95 % interval]",
+         "verdict -> selected", "in-sample difference", "time: two arms / focal alone"],
+        ([f"{r['set']} ({r['rows']:,})", r["backend"], r["scoring"], f"{r['focal']:.4f}",
+          f"{r['log_loss']:.4f}",
+          f"{r['difference']:+.4f} [{r['interval'][0]:+.4f}, {r['interval'][1]:+.4f}]",
+          f"{r['verdict']} -> {r['selected']}", f"{r['in_sample_difference']:+.4f}",
+          f"{r['time_ratio']:.2f}x"] for r in rows), "lllrrllrr")
     f, ll, ins = null["focal"], null["log_loss"], null["in_sample_focal"]
     lines += [
         "",
@@ -160,14 +143,14 @@ def markdown(rows: list[dict[str, Any]], null: dict[str, Any], meta: dict[str, A
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two sets, 5 trials, 20 seeds")
+    parser = common.arguments(__doc__, "two sets, 5 trials, 20 seeds")
     parser.add_argument("--seeds", type=int, default=200, help="null seeds (default 200)")
     parser.add_argument("--backends", default="lightgbm,xgboost")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trials = 5 if args.quick else TRIALS
     sets = ["satimage_bin", "caravan"] if args.quick else list(SETS)
+    meta = common.machine()
     rows = []
     for backend in args.backends.split(","):
         for name in sets:
@@ -178,16 +161,8 @@ def main() -> None:
             rows.append(row)
     null = null_rate(20 if args.quick else args.seeds)
     print(json.dumps(null), flush=True)
-    meta = {"date": time.strftime("%Y-%m-%d"), "gbfocal": gbfocal.__version__,
-            "optuna": optuna.__version__,
-            "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python "
-                       f"{platform.python_version()}"}
-    text = markdown(rows, null, meta)
-    print(text)
-    if not args.quick:
-        (HERE / "verdict.md").write_text(text)
-        (HERE / "verdict.json").write_text(
-            json.dumps({"meta": meta, "sets": rows, "null": null}, indent=1) + "\n")
+    common.publish(common.out_dir(args), "verdict", markdown(rows, null, meta),
+                   {"meta": meta, "sets": rows, "null": null})
 
 
 if __name__ == "__main__":

@@ -61,6 +61,14 @@ def unique(values: Iterable[Any]) -> list[Any]:
     return list(dict.fromkeys(values))
 
 
+def machine(meta: dict[str, Any]) -> str:
+    """CPU, logical CPUs and Python of a result file's machine block (``meta`` of
+    ``benchmarks/_common.py``'s ``machine()``; older files may lack some of them)."""
+    cpus = f"{meta['logical_cpus']} logical CPUs" if meta.get("logical_cpus") else None
+    python = f"Python {meta['python']}" if meta.get("python") else None
+    return ", ".join(part for part in (meta.get("cpu"), cpus, python) if part)
+
+
 # ------------------------------------------------------------------------ results.json
 # (what issue 6 asked of the kernels and the training loops: ratio to the baseline)
 TARGETS = (
@@ -182,8 +190,8 @@ def tuning_speed(rows: list[dict[str, Any]]) -> dict[str, str]:
 def verdict(data: dict[str, Any]) -> dict[str, str]:
     """``benchmarks/verdict.py``: the verdict on real data and its false-positive rate."""
     meta = data["meta"]
-    lines = [f"Run of {meta['date']} ({meta['machine']}; gbfocal {meta['gbfocal']}, Optuna "
-             f"{meta['optuna']}).", ""]
+    lines = [f"Run of {meta['date']} ({machine(meta)}; gbfocal {meta['gbfocal']}, Optuna "
+             f"{meta['versions']['optuna']}).", ""]
     lines += table(
         ["set (rows)", "library", "score", "focal", "log loss",
          "difference [95 % interval]", "verdict → selected", "in-sample difference",
@@ -219,10 +227,11 @@ def verdict(data: dict[str, Any]) -> dict[str, str]:
 def calibration(data: dict[str, Any]) -> dict[str, str]:
     """``benchmarks/calibration.py``: plain link against the focal posterior."""
     cfg, meta, sections = data["cfg"], data["meta"], data["sections"]
+    versions = meta["versions"]
     out = {"settings": "\n".join([
-        f"- run of {meta['date']}; {meta['cpu']}, Python {meta['python']}, numpy "
-        f"{meta['numpy']}, scikit-learn {meta['scikit-learn']}, LightGBM {meta['lightgbm']}, "
-        f"XGBoost {meta['xgboost']}",
+        f"- run of {meta['date']}; {machine(meta)}, numpy {versions['numpy']}, scikit-learn "
+        f"{versions['scikit-learn']}, LightGBM {versions['lightgbm']}, XGBoost "
+        f"{versions['xgboost']}",
         f"- {cfg['n_folds']}-fold stratified CV; {cfg['val_fraction']:.0%} of each training "
         f"fold for early stopping (patience {cfg['patience']}, at most {cfg['max_rounds']} "
         f"rounds, learning rate {cfg['learning_rate']}); gamma {cfg['gamma']}; ECE over "
