@@ -30,13 +30,45 @@ from gbfocal import _kernels  # noqa: E402
 RTOL = 1e-12
 TINY_ABS = 1e-300
 EPS = float(np.finfo(np.float64).eps)
-# gamma_neg under test, each with a gamma_pos, so that every code of _kernels._power
-# ({0, 1, 2, 4} and the general exp(gamma log x)) runs on both classes
-GAMMA_PAIRS = [(2.5, 0.0), (0.0, 0.5), (4.0, 1.0), (1.0, 2.0), (0.0, 4.0), (2.0, 7.3)]
-CLIPS = [0.0, 0.05, 0.3]
-# Every (gamma_pos code, gamma_neg code, clip mode, weights, loss or derivatives) is one
-# compiled variant (seconds to build, then cached on disk): the other tests reuse these.
-GAMMA_POS = {gamma_neg: gamma_pos for gamma_pos, gamma_neg in GAMMA_PAIRS}
+# The compiled variants (gbfocal._kernels._asymmetric_kernel): one per (loss or derivatives,
+# clip mode, gamma_pos code, gamma_neg code), built on first use once per dtype signature
+# (seconds each where numba's disk cache is empty, as on a fresh clone in CI). The tests run a
+# covering design of them, not all 2 x 3 x 5 x 5:
+#
+# * PAIRS, at a normal clip (mode 1): every code of _kernels._power ({0, 1, 2, 4} and the
+#   general exp(gamma log x)) once on each class with a non-general code on the other class
+#   (so through _power), and both general (the kernel's path with one _exp per row).
+# * clip = 0 (mode 0) and a tiny clip (mode 2) change how m, w, rho and log m are formed, the
+#   same for every code; of the codes only the general gamma_neg reads log m (log p in mode 0,
+#   _log_any(m) otherwise), so these modes run the pairs with a general gamma_neg, alone and
+#   both general; mode 2 also gamma_neg = 0, whose loss -log(1 - m) = m is nonzero on a
+#   subnormal m (the other codes multiply it by an m**gamma_neg that underflows).
+# * float32 margins and outputs only on the (0, 4) variant at mode 1 (Ridnik et al.'s
+#   default): the dtype is read and written outside the math.
+#
+# The other tests, here and in tests/test_asymmetric_loss.py, take their gammas from these
+# pairs and their clips from these modes, so they reuse the compiled variants. Any gamma
+# other than 0, 1, 2 and 4 is free: the general code reads its value at run time.
+PAIRS = [(0.0, 4.0), (1.0, 2.0), (4.0, 1.0), (2.0, 0.5), (2.5, 0.0), (1.5, 7.3)]
+PAIRS_BY_CLIP_MODE = {0: [(2.0, 0.5), (1.5, 7.3)], 1: PAIRS,
+                      2: [(2.5, 0.0), (2.0, 0.5), (1.5, 7.3)]}
+GAMMA_POS = {gamma_neg: gamma_pos for gamma_pos, gamma_neg in PAIRS}
+
+
+def pairs_for(clip: float) -> list[tuple[float, float]]:
+    """The ``(gamma_pos, gamma_neg)`` pairs run at ``clip`` (those of its clip mode)."""
+    return PAIRS_BY_CLIP_MODE[_kernels._clip_mode(clip)]
+
+
+def cases(clips: tuple[float, ...]) -> list[tuple[float, float, float]]:
+    """``(gamma_pos, gamma_neg, clip)`` for each clip and each pair of its clip mode."""
+    return [(gp, gn, clip) for clip in clips for gp, gn in pairs_for(clip)]
+
+
+# 0 (mode 0), two normal clips (mode 1: the kink at different p), a tiny one (mode 2)
+REFERENCE_CLIPS = (0.0, 0.05, 0.3, 1e-300)
+# as above, a subnormal clip and clips near 1 too
+EXTREME_CLIPS = (0.0, 1e-300, 5e-324, 0.05, 0.5, 0.999)
 
 
 def _logit(p: Any) -> Any:
@@ -140,8 +172,29 @@ def test_log_w_is_log1p_of_minus_m_to_an_ulp():
 
 
 # --------------------------------------------------------------------------- vs the reference
-@pytest.mark.parametrize(("gamma_pos", "gamma_neg"), GAMMA_PAIRS)
-@pytest.mark.parametrize("clip", CLIPS)
+def test_the_pairs_cover_every_code_on_both_classes_and_every_clip_mode():
+    """The covering design above (nothing compiled here): the claims of its comment."""
+    every = {0, 1, 2, 4, -1}
+    both_general = (-1, -1)
+
+    def codes(pairs):
+        return {(_kernels._gamma_code(gp), _kernels._gamma_code(gn)) for gp, gn in pairs}
+
+    through_power = codes(PAIRS) - {both_general}
+    assert {pos for pos, _ in through_power} == every
+    assert {neg for _, neg in through_power} == every
+    assert both_general in codes(PAIRS)
+    for mode, pairs in PAIRS_BY_CLIP_MODE.items():
+        assert both_general in codes(pairs)
+        assert any(pos != -1 and neg == -1 for pos, neg in codes(pairs)), mode
+        assert codes(pairs) <= codes(PAIRS)
+    assert (-1, 0) in codes(PAIRS_BY_CLIP_MODE[2])
+    assert [_kernels._clip_mode(c) for c in REFERENCE_CLIPS] == [0, 1, 1, 2]
+    assert {_kernels._clip_mode(c) for c in EXTREME_CLIPS} == {0, 1, 2}
+    assert len(GAMMA_POS) == len(PAIRS)
+
+
+@pytest.mark.parametrize(("gamma_pos", "gamma_neg", "clip"), cases(REFERENCE_CLIPS))
 @pytest.mark.parametrize("hessian", ["positive", "exact"])
 def test_kernels_match_the_numpy_reference(gamma_pos, gamma_neg, clip, hessian):
     rng = np.random.default_rng(int(gamma_neg * 10) + int(clip * 100))
@@ -173,14 +226,14 @@ def test_the_tolerance_is_the_plain_one_away_from_the_kink():
     the rows of margins() (the kink points), and is below 1e-13 on the typical row."""
     rng = np.random.default_rng(0)
     z = margins(rng, 0.05)
-    allowance = 8.0 * (1.0 + 7.3) * EPS * kink_condition(labels(z.size), z, 0.05)
+    largest = max(gamma_neg for _, gamma_neg in PAIRS)
+    allowance = 8.0 * (1.0 + largest) * EPS * kink_condition(labels(z.size), z, 0.05)
     assert np.median(allowance) < 1e-13
     assert 0.0 < np.mean(allowance > RTOL) < 0.05
 
 
-@pytest.mark.parametrize("clip", [0.0, 1e-300, 5e-324, 0.05, 0.5, 0.999])
-@pytest.mark.parametrize("gamma_neg", [0.0, 0.5, 4.0, 7.3])
-def test_extreme_margins_finite_and_equal_to_the_reference(clip, gamma_neg):
+@pytest.mark.parametrize(("gamma_pos", "gamma_neg", "clip"), cases(EXTREME_CLIPS))
+def test_extreme_margins_finite_and_equal_to_the_reference(gamma_pos, gamma_neg, clip):
     """Margins up to the float64 maximum, and tiny clips (a subnormal one included: there
     ``q / w`` comes from the logs, as in the reference)."""
     z = np.array([-1.7976931348623157e308, -1e308, -1e4, -1e3, -745.2, -40.0, -1e-300, 0.0,
@@ -191,7 +244,6 @@ def test_extreme_margins_finite_and_equal_to_the_reference(clip, gamma_neg):
     kappa = kink_condition(y, z, clip)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        gamma_pos = GAMMA_POS[gamma_neg]
         for alpha, weight in [(None, None), (np.array([0.3, 0.7]), w)]:
             args = (y, z, alpha, weight, gamma_pos, gamma_neg, clip)
             loss = kernel_loss(*args)
@@ -209,18 +261,17 @@ def test_extreme_margins_finite_and_equal_to_the_reference(clip, gamma_neg):
 
 
 # --------------------------------------------------------------------------- the kink
-@pytest.mark.parametrize("gamma_neg", [0.0, 0.5, 1.0, 2.0, 4.0, 7.3])
-def test_at_the_kink_the_left_hand_values(gamma_neg):
+@pytest.mark.parametrize(("gamma_pos", "gamma_neg"), PAIRS)
+def test_at_the_kink_the_left_hand_values(gamma_pos, gamma_neg):
     """sigmoid(0) = 1/2 exactly in the kernel too: with clip = 1/2 the row sits on the kink."""
     y, z = np.zeros(2, dtype=np.int8), np.zeros(2)
-    args = (y, z, None, None, GAMMA_POS[gamma_neg], gamma_neg, 0.5)
+    args = (y, z, None, None, gamma_pos, gamma_neg, 0.5)
     np.testing.assert_array_equal(kernel_loss(*args), 0.0)
     g, h = kernel_grad_hess(*args, False)
     np.testing.assert_array_equal(g, 0.0)
     np.testing.assert_array_equal(h, 0.0)
     weight = np.array([1e-3, 0.0])
-    g, h = kernel_grad_hess(y, z, np.array([0.3, 0.7]), weight, GAMMA_POS[gamma_neg], gamma_neg,
-                            0.5, True)
+    g, h = kernel_grad_hess(y, z, np.array([0.3, 0.7]), weight, gamma_pos, gamma_neg, 0.5, True)
     np.testing.assert_array_equal(g, 0.0)
     np.testing.assert_array_equal(h, [TINY, 0.0])  # the floor, on rows of positive weight
 
@@ -265,8 +316,11 @@ def test_threshold_switches_once_where_the_reference_does(clip):
     assert abs(first - int(np.argmax(ref_active))) <= 1
     both = active & ref_active
     kappa = kink_condition(y, z, clip)[both]
-    for gamma_neg in (0.0, 0.5, 4.0):
-        args = (y, z, None, None, GAMMA_POS[gamma_neg], gamma_neg, clip)
+    # gamma_neg up to 4: on the first active rows m is a few ulps of p, and m**gamma_neg
+    # turns the ulp by which the two implementations' p may differ into a factor (300 for
+    # 7.3) beyond the kink allowance, which is linear in the relative error of m
+    for gamma_pos, gamma_neg in [pair for pair in pairs_for(clip) if pair[1] <= 4.0]:
+        args = (y, z, None, None, gamma_pos, gamma_neg, clip)
         g, h = kernel_grad_hess(*args, False)
         ref_g, _ = reference_grad_hess(*args, False)
         loss = kernel_loss(*args)
@@ -345,9 +399,12 @@ def _poison(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _loss_objects() -> list[Any]:
+    """Binary and multi-label, both Hessians, with and without alpha: all on the (0, 4)
+    variant at a normal clip, whose float32 signatures (the per-round path) the kernel tests
+    compile anyway. Which code runs is the kernel tests' business; here: which path."""
     return [BinaryFocalLoss(alpha=0.3, gamma=0.0, gamma_neg=4.0, clip=0.05),
-            BinaryFocalLoss(gamma=1.0, gamma_neg=2.0, hessian="exact"),
-            MultiLabelFocalLoss(3, gamma=2.0, gamma_neg=7.3, clip=0.3)]
+            BinaryFocalLoss(gamma=0.0, gamma_neg=4.0, clip=0.3, hessian="exact"),
+            MultiLabelFocalLoss(3, gamma=0.0, gamma_neg=4.0, clip=0.05)]
 
 
 def _everything(loss: Any, rng: np.random.Generator) -> list[np.ndarray]:
@@ -372,7 +429,8 @@ def _everything(loss: Any, rng: np.random.Generator) -> list[np.ndarray]:
 def test_loss_objects_run_the_kernels_by_default(monkeypatch):
     monkeypatch.delenv("GBFOCAL_DISABLE_NUMBA", raising=False)
     assert _backend.compiled() is _kernels
-    for loss in _loss_objects():
+    # and asymmetric through gamma_neg alone (clip = 0); the poisoned call compiles nothing
+    for loss in [*_loss_objects(), BinaryFocalLoss(gamma=2.0, gamma_neg=0.5)]:
         with monkeypatch.context() as m:
             _poison(m)
             with pytest.raises(AssertionError, match="compiled kernel called"):
