@@ -6,8 +6,13 @@ single-threaded kernel, the NumPy path, the peer packages imlightgbm and imbalan
 when installed); the per-round cost of the LightGBM / XGBoost adapters against the bare
 function; end-to-end ``lgb.train`` / ``xgb.train`` with the focal objective against the
 built-in objective (binary: 10^6 rows, 100 rounds; multiclass: 2 * 10^5 rows, 7 classes, 50
-rounds; 30 features); XGBoost on a CUDA device (skipped without CuPy and a GPU); and the
-first-call cost (import, compiling or loading the numba cache) in fresh interpreters.
+rounds; 30 features), and for binary XGBoost a bare NumPy log-loss ``obj=`` (what XGBoost's
+custom-objective path costs whatever the objective computes: the floor); small data, where
+tuning spends its time (the estimators with an evaluation set and early stopping at 3,000
+and 30,000 rows, 300 rounds, 1 thread, against ``XGBClassifier`` / ``LGBMClassifier`` with
+their built-in objective and metric; ``xgb.train`` on the 569 breast-cancer rows); XGBoost
+on a CUDA device (skipped without CuPy and a GPU); and the first-call cost (import,
+compiling or loading the numba cache) in fresh interpreters.
 
 Method: every ratio compares timings taken side by side in this one run, in rotating order
 (so a background load spike hits every side), and reports the median of the repetitions.
@@ -49,12 +54,14 @@ FULL = {
     "binary_n": 1_000_000, "binary_rounds": 100, "multi_n": 200_000, "multi_rounds": 50,
     "n_features": 30, "n_classes": 7, "kernel_repeats": 25, "train_repeats": 5,
     "gpu_n": 5_000_000, "gpu_features": 50, "gpu_rounds": 100, "gpu_repeats": 5,
+    "small_n": (3_000, 30_000), "small_rounds": 300, "small_repeats": 7,
 }
 QUICK = {
     "kernel_binary_n": 100_000, "kernel_multi_n": 20_000, "kernel_multi_k": 7,
     "binary_n": 20_000, "binary_rounds": 10, "multi_n": 5_000, "multi_rounds": 5,
     "n_features": 30, "n_classes": 7, "kernel_repeats": 5, "train_repeats": 2,
     "gpu_n": 100_000, "gpu_features": 50, "gpu_rounds": 10, "gpu_repeats": 2,
+    "small_n": (3_000,), "small_rounds": 50, "small_repeats": 2,
 }
 
 
@@ -137,6 +144,7 @@ def kernel_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str
     if not isinstance(imxgb, str):
         binary["focal (imbalance-xgboost)"] = functools.partial(
             imxgb.Focal_Binary_Loss(2.0).focal_binary_object, z, _Labels(y))
+    binary["focal gamma 0.5 (gbfocal)"] = lambda: gbfocal.binary_focal_grad_hess(y, z, gamma=0.5)
     binary_block = _kernel_block("log loss (NumPy)", binary,
                                  lambda: gbfocal.binary_focal_grad_hess(y, z), n, repeats, n=n)
 
@@ -258,6 +266,15 @@ def _lightgbm(lgb, x, y, k, loss, init, rounds, reps) -> dict[str, Any]:
             "baseline": "built-in"}
 
 
+FLOOR = "bare NumPy log-loss obj= (floor)"
+
+
+def _numpy_log_loss(predt: np.ndarray, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The cheapest useful objective: XGBoost's custom-objective path costs at least this."""
+    p = expit(predt)
+    return p - dtrain.get_label(), p * (1.0 - p)
+
+
 def _xgboost(xgb, x, y, k, loss, init, rounds, reps) -> dict[str, Any]:
     base = {"tree_method": "hist", "nthread": THREADS, "max_depth": 6, "eta": 0.1,
               "seed": 0, "verbosity": 0}
@@ -274,6 +291,8 @@ def _xgboost(xgb, x, y, k, loss, init, rounds, reps) -> dict[str, Any]:
         "built-in": lambda: xgb.train(builtin, plain, rounds),
         "focal (gbfocal)": lambda: xgb.train(custom, shifted, rounds, obj=loss.xgb_objective),
     }
+    if not k:  # XGBoost's own custom-objective path: what any Python objective costs
+        runs[FLOOR] = lambda: xgb.train(custom, shifted, rounds, obj=_numpy_log_loss)
     imxgb = _peer("imxgboost.focal_loss")
     if not k and not isinstance(imxgb, str):
         peer_obj = imxgb.Focal_Binary_Loss(2.0).focal_binary_object
@@ -281,6 +300,78 @@ def _xgboost(xgb, x, y, k, loss, init, rounds, reps) -> dict[str, Any]:
                                                               obj=peer_obj)
     return {"n": len(y), "rounds": rounds, "seconds": common.medians(runs, reps, warmup=False),
             "baseline": "built-in"}
+
+
+# --------------------------------------------------------------------------- small data
+def small_data_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """Where tuning spends its time: many fits of a few thousand rows (issue 27).
+
+    The estimators with an evaluation set and early stopping against the libraries' own
+    estimators with their built-in objective and metric (``aucpr`` / ``average_precision``);
+    1 thread, 300 rounds, patience 300 (every round is trained, so the ratio compares the
+    same number of rounds). Also ``xgb.train`` on scikit-learn's breast-cancer data (569
+    rows), 300 rounds, with and without an evaluation metric.
+    """
+    try:
+        import lightgbm as lgb
+        import xgboost as xgb
+        from sklearn.datasets import load_breast_cancer
+
+        from gbfocal.losses import BinaryFocalLoss
+        from gbfocal.sklearn import FocalLGBMClassifier, FocalXGBClassifier
+    except ImportError as exc:
+        return {"skipped": str(exc)}
+    rounds, reps = cfg["small_rounds"], cfg["small_repeats"]
+    common_args = {"n_estimators": rounds, "random_state": 0, "n_jobs": 1}
+    out: dict[str, Any] = {}
+    for n in cfg["small_n"]:
+        x, y = _binary_data(n + n // 3, cfg["n_features"], rng)
+        fit = {"X": x[:n], "y": y[:n], "eval_set": [(x[n:], y[n:])]}
+        runs = {
+            "XGBClassifier(eval_metric='aucpr')": lambda fit=fit: xgb.XGBClassifier(
+                eval_metric="aucpr", early_stopping_rounds=rounds, **common_args).fit(
+                    **fit, verbose=False),
+            "FocalXGBClassifier": lambda fit=fit: FocalXGBClassifier(
+                early_stopping_rounds=rounds, **common_args).fit(**fit),
+            # lightgbm 4.7 deprecates eval_set in LGBMClassifier.fit: eval_X / eval_y
+            "LGBMClassifier(eval_metric='average_precision')": lambda fit=fit: lgb.LGBMClassifier(
+                verbose=-1, **common_args).fit(
+                    fit["X"], fit["y"], eval_X=fit["eval_set"][0][0],
+                    eval_y=fit["eval_set"][0][1], eval_metric="average_precision",
+                    callbacks=[lgb.early_stopping(rounds, verbose=False)]),
+            "FocalLGBMClassifier": lambda fit=fit: FocalLGBMClassifier(
+                early_stopping_rounds=rounds, **common_args).fit(**fit),
+        }
+        out[f"estimators, {n:,} rows"] = {
+            "n": n, "rounds": rounds, "seconds": common.medians(runs, reps),
+            "pairs": {"FocalXGBClassifier": "XGBClassifier(eval_metric='aucpr')",
+                      "FocalLGBMClassifier": "LGBMClassifier(eval_metric='average_precision')"}}
+
+    x, y = load_breast_cancer(return_X_y=True)
+    loss = BinaryFocalLoss(gamma=2.0)
+    base = {"tree_method": "hist", "nthread": 1, "max_depth": 6, "eta": 0.1, "seed": 0,
+            "verbosity": 0}
+    plain = xgb.DMatrix(x, y, nthread=1)
+    shifted = xgb.DMatrix(x, y, base_margin=np.full(len(y), loss.init_score(y)), nthread=1)
+    custom = {**base, "base_score": 0.0, "disable_default_eval_metric": 1}
+    builtin = {**base, "objective": "binary:logistic"}
+    runs = {
+        "built-in": lambda: xgb.train(builtin, plain, rounds),
+        "xgb.train(obj=loss.xgb_objective)": lambda: xgb.train(
+            custom, shifted, rounds, obj=loss.xgb_objective),
+        FLOOR: lambda: xgb.train(custom, shifted, rounds, obj=_numpy_log_loss),
+        "built-in, eval logloss": lambda: xgb.train(
+            builtin, plain, rounds, evals=[(plain, "train")], verbose_eval=False),
+        "focal, custom_metric=loss.xgb_eval()": lambda: xgb.train(
+            custom, shifted, rounds, obj=loss.xgb_objective, evals=[(shifted, "train")],
+            custom_metric=loss.xgb_eval(), verbose_eval=False),
+    }
+    out["breast cancer, xgb.train"] = {
+        "n": len(y), "rounds": rounds, "seconds": common.medians(runs, reps),
+        "pairs": {"xgb.train(obj=loss.xgb_objective)": "built-in",
+                  FLOOR: "built-in",
+                  "focal, custom_metric=loss.xgb_eval()": "built-in, eval logloss"}}
+    return out
 
 
 # --------------------------------------------------------------------------- GPU
@@ -377,6 +468,20 @@ def _seconds_table(seconds: dict[str, float], baseline: str, scale: float,
         for name, value in seconds.items()))
 
 
+def _small_data_markdown(small: dict[str, Any]) -> list[str]:
+    if "skipped" in small:
+        return [f"- small data: skipped ({small['skipped']})", ""]
+    lines = []
+    for name, block in small.items():
+        lines += [f"### Small data: {name}, {block['rounds']} rounds, 1 thread", ""]
+        seconds = block["seconds"]
+        lines += common.table(["fit", "median", "ratio to"], (
+            [fit, f"{value:.3f} s",
+             f"{value / seconds[block['pairs'][fit]]:.2f}x {block['pairs'][fit]}"
+             if fit in block["pairs"] else "-"] for fit, value in seconds.items())) + [""]
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
@@ -415,6 +520,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [f"### {name}: {block['n']:,} rows x {results['config']['n_features']} "
                   f"features, {block['rounds']} rounds", ""]
         lines += _seconds_table(block["seconds"], block["baseline"], 1.0, "s") + [""]
+    lines += _small_data_markdown(results.get("small_data", {}))
     gpu = results.get("gpu", {})
     if "seconds" in gpu:
         lines += [f"## XGBoost on {gpu['device']}: {gpu['n']:,} rows x {gpu['features']} "
@@ -445,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
              ("kernels", lambda: kernel_benchmarks(cfg, rng)),
              ("adapters", lambda: adapter_benchmarks(cfg, rng)),
              ("training", lambda: training_benchmarks(cfg, rng)),
+             ("small_data", lambda: small_data_benchmarks(cfg, rng)),
              ("gpu", lambda: gpu_benchmarks(cfg, rng)))
     for key, step in steps:
         seconds, results[key] = common.timed(step)

@@ -36,7 +36,7 @@ DOCS = ROOT / "docs"
 NOT_PAGES = {"_build", "_generated", "_gallery_src", "auto_examples"}
 #: the command CI runs (.ci/run), as the README's "The two commands" says it
 TEST_INSTALL = 'pip install -e ".[test]"'
-TEST_COMMAND = "python -m pytest"
+TEST_COMMAND = "python -m pytest -n auto"
 REPOSITORY = "https://github.com/gbfocal/gbfocal"
 
 _BINARY = """

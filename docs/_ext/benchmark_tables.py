@@ -89,6 +89,23 @@ def _seconds_table(block: dict[str, Any], scale: float, unit: str) -> list[str]:
                   for name, s in block["seconds"].items()), "lrr")
 
 
+def _small_data(small: dict[str, Any] | None) -> list[str]:
+    """Each fit's median and its ratio to the fit it is paired with (``pairs``)."""
+    if not small:
+        return ["Not measured in this run (an older `benchmarks/run.py`).", ""]
+    if "skipped" in small:
+        return [f"Not measured in this run: {small['skipped']}.", ""]
+    lines: list[str] = []
+    for name, block in small.items():
+        seconds, pairs = block["seconds"], block["pairs"]
+        lines += [f"**{name}** ({block['n']:,} rows), {block['rounds']} rounds, 1 thread", ""]
+        lines += table(["fit", "median", "ratio", "to"],
+                       ([fit, f"{s:.3f} s",
+                         ratio(s, seconds[pairs[fit]]) if fit in pairs else "–",
+                         pairs.get(fit, "")] for fit, s in seconds.items()), "lrrl")
+    return lines
+
+
 def kernels(results: dict[str, Any]) -> dict[str, str]:
     """``benchmarks/run.py``: kernels, adapters, end-to-end training, first-call cost."""
     m = results["machine"]
@@ -129,6 +146,7 @@ def kernels(results: dict[str, Any]) -> dict[str, str]:
         training += [f"**{name}**: {block['n']:,} rows x {features} features, "
                      f"{block['rounds']} rounds", ""] + _seconds_table(block, 1.0, "s")
     out["training"] = training
+    out["small_data"] = _small_data(results.get("small_data"))
     gpu = results.get("gpu", {})
     if "seconds" in gpu:
         out["gpu"] = ([f"{gpu['device']}: {gpu['n']:,} rows x {gpu['features']} features, "
