@@ -145,6 +145,10 @@ def kernels(results: dict[str, Any]) -> dict[str, str]:
             continue
         training += [f"**{name}**: {block['n']:,} rows x {features} features, "
                      f"{block['rounds']} rounds", ""] + _seconds_table(block, 1.0, "s")
+        inside = block.get("objective_seconds", {})
+        training += [f"- {name}: {s:.2f} s inside the Python objective, "
+                     f"{block['seconds'][name] - s:.2f} s in the library (median fit)"
+                     for name, s in inside.items()] + ([""] if inside else [])
     out["training"] = training
     out["small_data"] = _small_data(results.get("small_data"))
     gpu = results.get("gpu", {})
