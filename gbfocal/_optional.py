@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["DISTRIBUTIONS", "EXTRAS", "import_optional", "install_hint"]
+__all__ = ["DISTRIBUTIONS", "EXTRAS", "import_optional", "install_hint", "raise_install_hint"]
 
 #: Top-level module -> the smallest gbfocal extra that installs it.
 EXTRAS: dict[str, str] = {
@@ -83,3 +83,16 @@ def import_optional(module: str, *, needed_by: str, extra: str | None = None) ->
     except ImportError as exc:
         raise ImportError(install_hint(module, needed_by, extra=extra),
                           name=module.partition(".")[0]) from exc
+
+
+def raise_install_hint(exc: ImportError, needed_by: str) -> None:
+    """For a module whose top-level imports need an optional package: if ``exc`` is that
+    package missing, raise ImportError with the install hint instead; return otherwise (the
+    caller re-raises ``exc``: a gbfocal module's own import error is not hidden).
+
+    ``try: from sklearn... import ...`` / ``except ImportError as exc:
+    raise_install_hint(exc, "gbfocal.multioutput"); raise``.
+    """
+    package = (exc.name or "").partition(".")[0]
+    if package in EXTRAS:
+        raise ImportError(install_hint(package, needed_by), name=package) from exc

@@ -28,10 +28,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 from scipy.sparse import csr_matrix, issparse
-from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._optional import raise_install_hint
+
+try:  # the install hint, not a bare ModuleNotFoundError, without scikit-learn
+    from sklearn.base import _fit_context
+    from sklearn.utils._param_validation import Interval, StrOptions
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as exc:
+    raise_install_hint(exc, "gbfocal.multioutput")
+    raise
 
 from ._base import (
     BACKEND_OPTIONS,

@@ -27,14 +27,13 @@ import numpy as np
 from scipy.sparse import csr_matrix, issparse
 from scipy.special import expit
 
+from ._optional import raise_install_hint
+
 try:  # the install hint, not a bare ModuleNotFoundError, without scikit-learn
     from sklearn.utils._param_validation import Interval, StrOptions
 except ImportError as exc:
-    if (exc.name or "sklearn").partition(".")[0] != "sklearn":
-        raise
-    from ._optional import install_hint
-
-    raise ImportError(install_hint("sklearn", "gbfocal.sklearn"), name="sklearn") from exc
+    raise_install_hint(exc, "gbfocal.sklearn")
+    raise
 
 from ._base import booster_seed, n_threads
 from ._boosting import (

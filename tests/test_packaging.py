@@ -157,6 +157,8 @@ _BLOCK_SKLEARN = textwrap.dedent("""
 @pytest.mark.parametrize("statement", [
     "from gbfocal.sklearn import FocalLGBMClassifier",
     "import gbfocal; gbfocal.FocalXGBClassifier",
+    "from gbfocal.multioutput import FocalMultiOutputClassifier",
+    "from gbfocal.multilabel import FocalMultiLabelClassifier",
 ])
 def test_the_estimators_without_scikit_learn_give_the_install_hint(statement):
     code = _BLOCK_SKLEARN + textwrap.dedent(f"""
