@@ -585,7 +585,7 @@ class FocalLoss:
         """
         if name not in ("focal_loss", "log_loss"):
             raise ValueError(f"metric {name!r} is not a weighted mean: it has no sums")
-        self._require_alpha()
+        self._require_alpha(self._UNFITTED_METRIC)
         training = self._numpy_training_set(y, sample_weight)
         z = self._check_margins(raw_score, training.n_rows)
         if name == "focal_loss":
@@ -599,16 +599,27 @@ class FocalLoss:
         weight = training.weight
         return float(training.n_rows if weight is None else np.sum(weight))
 
-    def _require_alpha(self) -> None:
+    # What to do when alpha still waits for the training labels, for the metrics (which
+    # must not fit themselves: that would take the class weights from the *validation*
+    # labels, silently unlike the objective's; lgb.train deep-copies params, so the
+    # objective fits a copy and never this object) and for the corrected probabilities.
+    _UNFITTED_METRIC = (
+        " (lgb.train deep-copies params, so the objective fits a copy). Call "
+        "loss.init_score(y_train, sample_weight) - needed for the starting margin anyway - "
+        "or loss.fit(y_train, sample_weight) before training."
+    )
+    _UNFITTED_POSTERIOR = (
+        ", and corrected probabilities need the resolved class weights: call "
+        "loss.fit(y_train, sample_weight) (or init_score) first"
+    )
+
+    def _require_alpha(self, remedy: str) -> None:
+        """Raise ValueError (ending in ``remedy``) while ``alpha`` is ``"balanced"`` or
+        ``("effective_number", beta)`` and this loss has not seen the training labels."""
         if self.spec.needs_labels and not hasattr(self, "alpha_"):
-            # Fitting here would take the class weights from the *validation* labels,
-            # silently unlike the objective's. lgb.train deep-copies params, so the
-            # objective fits a copy and never this object: the user must fit it.
             raise ValueError(
                 f"alpha={self.alpha!r} is resolved from the training labels, but this loss "
-                "object has not seen them (lgb.train deep-copies params, so the objective "
-                "fits a copy). Call loss.init_score(y_train, sample_weight) - needed for the "
-                "starting margin anyway - or loss.fit(y_train, sample_weight) before training."
+                f"object has not seen them{remedy}"
             )
 
     def _log_loss_values(self, training: TrainingSet, z: np.ndarray) -> np.ndarray:
@@ -619,7 +630,7 @@ class FocalLoss:
     def _ranking_metric(
         self, name: str, y: Any, raw_score: Any, sample_weight: Any
     ) -> float:
-        self._require_alpha()
+        self._require_alpha(self._UNFITTED_METRIC)
         labels = self._check_labels(y)
         weight = self._check_weight(sample_weight, labels)
         raw = self._check_margins(raw_score, labels.shape[0])
@@ -717,13 +728,8 @@ class FocalLoss:
         """The class weights the posterior correction needs (None: all ones)."""
         if self.spec.alpha is None:
             return None
+        self._require_alpha(self._UNFITTED_POSTERIOR)
         if not hasattr(self, "alpha_"):
-            if self.spec.needs_labels:
-                raise ValueError(
-                    f"alpha={self.alpha!r} is resolved from the training labels, but this loss "
-                    "object has not seen them, and corrected probabilities need the resolved "
-                    "class weights: call loss.fit(y_train, sample_weight) (or init_score) first"
-                )
             return positive_weights(self.spec.class_weights())
         return positive_weights(self.alpha_)
 

@@ -322,13 +322,8 @@ class MultiLabelFocalLoss(FocalLoss):
     def _posterior_alpha(self) -> np.ndarray | None:
         if not self._weighted():
             return None
+        self._require_alpha(self._UNFITTED_POSTERIOR)
         if not hasattr(self, "alpha_"):
-            if self.spec.needs_labels:
-                raise ValueError(
-                    f"alpha={self.alpha!r} is resolved from the training labels, but this loss "
-                    "object has not seen them, and corrected probabilities need the resolved "
-                    "class weights: call loss.fit(y_train, sample_weight) (or init_score) first"
-                )
             self.alpha_ = self._resolve(np.zeros((1, self.n_labels)), None)
         return positive_weights(self.alpha_)
 
