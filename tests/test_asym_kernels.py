@@ -32,8 +32,8 @@ TINY_ABS = 1e-300
 EPS = float(np.finfo(np.float64).eps)
 # The compiled variants (gbfocal._kernels._asymmetric_kernel): one per (loss or derivatives,
 # clip mode, gamma_pos code, gamma_neg code), built on first use once per dtype signature
-# (about a second each where numba's disk cache is empty, as on a fresh clone in CI). The tests run a
-# covering design of them, not all 2 x 3 x 5 x 5:
+# (about a second each where numba's disk cache is empty, as on a fresh clone in CI). The
+# tests run a covering design of them, not all 2 x 3 x 5 x 5:
 #
 # * PAIRS, at a normal clip (mode 1): every code of _kernels._power ({0, 1, 2, 4} and the
 #   general exp(gamma log x)) once on each class with a non-general code on the other class
