@@ -33,7 +33,13 @@ Measured, per data set and library (one thread everywhere unless said: boosters'
   finish in another order), once with the worker starting (``shutdown_workers()`` before: the first
   search of a session pays its ~2 s start-up) and once with it running (the next search);
 * one plain fit of the library on 1 and on 2 OpenMP threads (why tune_focal gives every fit
-  one thread and the cores to parallel trials).
+  one thread and the cores to parallel trials);
+* what a user of plain LightGBM / XGBoost runs instead: the hand-written loop with the
+  library's built-in log loss and metric (``LGBMClassifier(metric average_precision)``,
+  ``XGBClassifier(eval_metric="aucpr")``, no custom objective), on the booster parameters of
+  the focal loop's trials (enqueued), the same folds, pruner and early stopping; timed in the
+  same alternation, reported per trial and per fitted fold, with the rounds early stopping
+  kept on each side (a different loss stops at other rounds).
 """
 
 from __future__ import annotations
@@ -113,25 +119,57 @@ def _fit_xgboost(X, y, fit, val, loss, init, booster):
     return lambda rows: model.predict(xgb.DMatrix(X[rows], nthread=1), output_margin=True)
 
 
-def hand_written(X: np.ndarray, y: np.ndarray, backend: str, n_trials: int) -> optuna.Study:
+def _fit_lightgbm_builtin(X, y, fit, val, booster):
+    import lightgbm as lgb
+
+    clf = lgb.LGBMClassifier(n_estimators=ROUNDS, n_jobs=1, verbose=-1, random_state=SEED,
+                             **booster)
+    clf.fit(X[fit], y[fit], eval_set=[(X[val], y[val])], eval_metric="average_precision",
+            callbacks=[lgb.early_stopping(PATIENCE, first_metric_only=True, verbose=False)])
+    return (lambda rows: clf.predict(X[rows], raw_score=True)), clf.best_iteration_
+
+
+def _fit_xgboost_builtin(X, y, fit, val, booster):
+    import xgboost as xgb
+
+    clf = xgb.XGBClassifier(n_estimators=ROUNDS, n_jobs=1, random_state=SEED,
+                            tree_method="hist", eval_metric="aucpr",
+                            early_stopping_rounds=PATIENCE, **booster)
+    clf.fit(X[fit], y[fit], eval_set=[(X[val], y[val])], verbose=False)
+    return (lambda rows: clf.predict(X[rows], output_margin=True)), clf.best_iteration + 1
+
+
+def hand_written(X: np.ndarray, y: np.ndarray, backend: str, n_trials: int, *,
+                 builtin_replaying: optuna.Study | None = None) -> optuna.Study:
+    """The hand-written loop; with ``builtin_replaying``, the library's built-in log loss
+    and metric (``LGBMClassifier`` with ``average_precision``, ``XGBClassifier`` with
+    ``aucpr``) on that study's trials, enqueued (alpha and gamma then go unused)."""
     splits = make_splits(y, CV, 0.2, SEED)
     fit_fold = _fit_lightgbm if backend == "lightgbm" else _fit_xgboost
+    fit_builtin = _fit_lightgbm_builtin if backend == "lightgbm" else _fit_xgboost_builtin
 
     def objective(trial: optuna.Trial) -> float:
         alpha, gamma, booster = _suggest(trial, backend)
-        scores = []
+        scores, rounds = [], []
         for k, (fit, val, test) in enumerate(splits):
-            loss = gbfocal.BinaryFocalLoss(alpha=alpha, gamma=gamma)
-            init = loss.init_score(y[fit])
-            predict = fit_fold(X, y, fit, val, loss, init, booster)
+            if builtin_replaying is None:
+                loss = gbfocal.BinaryFocalLoss(alpha=alpha, gamma=gamma)
+                init = loss.init_score(y[fit])
+                predict = fit_fold(X, y, fit, val, loss, init, booster)
+            else:
+                predict, best = fit_builtin(X, y, fit, val, booster)
+                rounds.append(int(best))
             scores.append(average_precision_score(y[test], predict(test)))
             trial.report(float(np.mean(scores)), k)
             if k < CV - 1 and trial.should_prune():
                 raise optuna.TrialPruned()
+        trial.set_user_attr("fold_rounds", rounds)
         return float(np.mean(scores))
 
     sampler, pruner = _sampler_and_pruner()
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    for replayed in builtin_replaying.trials if builtin_replaying is not None else ():
+        study.enqueue_trial(replayed.params)
     study.optimize(objective, n_trials=n_trials)
     return study
 
@@ -175,6 +213,12 @@ def _folds_fitted(study: optuna.Study) -> int:
     return sum(len(t.intermediate_values) for t in study.trials)
 
 
+def _mean_rounds(study: optuna.Study) -> float:
+    """Mean early-stopping rounds over the folds of the finished trials."""
+    rounds = [r for t in study.trials for r in t.user_attrs.get("fold_rounds", [])]
+    return float(np.mean(rounds))
+
+
 def _time_to_reach(study: optuna.Study, target: float) -> float | None:
     """Seconds from the study's first trial start until a trial scored ``>= target``."""
     start = min(t.datetime_start for t in study.trials)
@@ -198,12 +242,16 @@ def run(names: tuple[str, ...], n_trials: int, repeats: int) -> list[dict[str, A
             continue
         X, y = data
         for backend in ("lightgbm", "xgboost"):
-            hand_times, gb_times, rates = [], [], {"one": [], "cold": [], "warm": []}
+            hand_times, gb_times, builtin_times = [], [], []
+            rates: dict[str, list[float]] = {"one": [], "cold": [], "warm": []}
             for _ in range(repeats):  # alternating: a load spike hits all sides
                 t_hand, hand = common.timed(hand_written, X, y, backend, n_trials)
                 t_gb, gb = common.timed(with_gbfocal, X, y, backend, n_trials)
+                t_builtin, builtin = common.timed(hand_written, X, y, backend, n_trials,
+                                                  builtin_replaying=hand)
                 hand_times.append(t_hand)
                 gb_times.append(t_gb)
+                builtin_times.append(t_builtin)
                 rates["one"].append(_folds_fitted(gb) / t_gb)
                 shutdown_workers()
                 for start in ("cold", "warm"):
@@ -212,7 +260,7 @@ def run(names: tuple[str, ...], n_trials: int, repeats: int) -> list[dict[str, A
                     rates[start].append(_folds_fitted(par) / t_par)
             shutdown_workers()  # the next measurements run beside no idle worker
             one, two = _openmp_threads(X, y, backend)
-            t_hand, t_gb = min(hand_times), min(gb_times)
+            t_hand, t_gb, t_builtin = min(hand_times), min(gb_times), min(builtin_times)
             row = {
                 "data": name, "rows": int(len(y)), "backend": backend, "trials": n_trials,
                 "hand_s_per_trial": t_hand / n_trials, "gbfocal_s_per_trial": t_gb / n_trials,
@@ -225,6 +273,14 @@ def run(names: tuple[str, ...], n_trials: int, repeats: int) -> list[dict[str, A
                 "parallel_speedup_cold": max(rates["cold"]) / max(rates["one"]),
                 "parallel_speedup_warm": max(rates["warm"]) / max(rates["one"]),
                 "fit_s_1_thread": one, "fit_s_2_threads": two,
+                "builtin_s_per_trial": t_builtin / n_trials,
+                "ratio_to_builtin_per_trial": t_gb / t_builtin,
+                "gbfocal_folds": _folds_fitted(gb), "builtin_folds": _folds_fitted(builtin),
+                "ratio_to_builtin_per_fold": (t_gb / _folds_fitted(gb))
+                / (t_builtin / _folds_fitted(builtin)),
+                "gbfocal_mean_best_rounds": _mean_rounds(gb),
+                "builtin_mean_best_rounds": _mean_rounds(builtin),
+                "builtin_best": builtin.best_value,
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -253,6 +309,25 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any], trials: int,
               f"{r['gbfocal_s_per_trial']:.3f}", f"{r['ratio_per_trial']:.2f}x",
               "yes" if r["same_trials_and_best"] else "no", seconds(r["hand_to_best_s"]),
               seconds(r["gbfocal_to_hand_best_s"])] for r in rows), "lrlrrrlrr"),
+        "",
+        "Against plain LightGBM / XGBoost tuned the same way: the hand-written loop with the "
+        "library's built-in log loss and metric (`LGBMClassifier`, `average_precision`; "
+        "`XGBClassifier`, `aucpr`), running the booster parameters of the hand-written focal "
+        "loop's trials (enqueued), the same folds, pruner and early stopping. Folds: fitted "
+        "(the pruner stops trials at other folds on other scores); rounds: the mean "
+        "early-stopping best round of the finished trials' folds (each fit runs 50 more):",
+        "",
+        *common.table(
+            ["data", "library", "built-in s/trial", "tune_focal s/trial", "ratio per trial",
+             "ratio per fold", "folds built-in / tune_focal", "rounds built-in / tune_focal",
+             "best AP built-in / tune_focal"],
+            ([r["data"], r["backend"], f"{r['builtin_s_per_trial']:.3f}",
+              f"{r['gbfocal_s_per_trial']:.3f}", f"{r['ratio_to_builtin_per_trial']:.2f}x",
+              f"{r['ratio_to_builtin_per_fold']:.2f}x",
+              f"{r['builtin_folds']} / {r['gbfocal_folds']}",
+              f"{r['builtin_mean_best_rounds']:.0f} / {r['gbfocal_mean_best_rounds']:.0f}",
+              f"{r['builtin_best']:.4f} / {r['gbfocal_best']:.4f}"] for r in rows),
+            "llrrrrrrr"),
         "",
         "Parallel trials: `tune_focal(n_jobs=2)` (one booster thread per fit, the default: "
         "one fold fit in this process, one on a worker process) against "

@@ -11,11 +11,14 @@ GPU. On the CPU the standard path is cheaper (its prediction cache needs no tree
 evaluation, while predicting one tree over 10^6 x 30 rows took 60 ms on 2 cores), so
 with host data, or no ``data``, :func:`train` boosts exactly as ``xgb.train`` does.
 
-The model is the one ``xgb.train(params, dtrain, obj=loss.xgb_objective)`` builds:
-XGBoost's own prediction cache also adds each tree's float32 leaf values to float32
-margins, which is what this loop does (``base_score`` is 0, so a single tree's
-margin is its leaf value exactly). ``tests/test_xgboost.py`` checks identical trees
-on the CPU. Not yet measured on a GPU (see the README).
+Both are :func:`gbfocal._engines.xgboost.boost`, the boosting rounds of every gbfocal
+XGBoost fit; this module checks the arguments and picks the objective (CuPy on the
+GPU, :mod:`gbfocal.gpu`). The model is the one ``xgb.train(params, dtrain,
+obj=loss.xgb_objective)`` builds: XGBoost's own prediction cache also adds each tree's
+float32 leaf values to float32 margins, which is what the loop does (``base_score`` is
+0, so a single tree's margin is its leaf value exactly). ``tests/test_xgboost.py``
+checks identical trees on the CPU, with NumPy standing in for CuPy. Not yet measured on
+a GPU (the documentation's GPU page).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._engines import xgboost as engine_xgboost
 from ._optional import import_optional
 from .losses import FocalLoss
 
@@ -139,38 +143,16 @@ callbacks
     for dmatrix, _ in evals:
         if not isinstance(dmatrix, xgb.DMatrix):
             raise TypeError(f"evals must hold (DMatrix, name) pairs, got {type(dmatrix).__name__}")
-
-    from xgboost.callback import CallbackContainer, EarlyStopping, EvaluationMonitor
-
     callbacks = list(callbacks) if callbacks else []
-    if verbose_eval:
-        callbacks.append(EvaluationMonitor(period=1 if verbose_eval is True else verbose_eval))
     if early_stopping_rounds:
-        callbacks.append(EarlyStopping(rounds=early_stopping_rounds, maximize=maximize))
-    container = CallbackContainer(callbacks, metric=custom_metric, output_margin=True)
-
-    booster = xgb.Booster(params, [dtrain] + [d for d, _ in evals])
-    booster = container.before_training(booster)
+        callbacks.append(xgb.callback.EarlyStopping(rounds=early_stopping_rounds,
+                                                    maximize=maximize))
     grad_hess = _GradHess(loss, keep_margins)
-    if keep_margins:  # no trees yet: the starting margins (base_margin, or 0), copied once
-        margins = grad_hess.to_device(booster.predict(dtrain, output_margin=True, training=True))
-    for i in range(num_boost_round):
-        if container.before_iteration(booster, i, dtrain, evals):
-            break
-        if not keep_margins:
-            margins = booster.predict(dtrain, output_margin=True, training=True)
-        grad, hess = grad_hess(margins, dtrain)
-        booster.boost(dtrain, i, grad=grad, hess=hess)
-        del grad, hess  # XGBoost copied them: the objective may reuse the buffers
-        if keep_margins:  # the new tree's output: its leaf values, as base_score = 0
-            margins += booster.inplace_predict(data, iteration_range=(i, i + 1),
-                                               predict_type="margin").reshape(margins.shape)
-        if container.after_iteration(booster, i, dtrain, evals):
-            break
-    booster = container.after_training(booster)
-    if evals_result is not None:
-        evals_result.update(container.history)
-    return booster.reset()
+    return engine_xgboost.boost(
+        xgb, params, dtrain, num_boost_round, obj=grad_hess, evals=evals,
+        custom_metric=custom_metric, evals_result=evals_result, verbose_eval=verbose_eval,
+        callbacks=callbacks, kept_margins=(data, grad_hess.xp) if keep_margins else None,
+    )
 
 
 class _GradHess:
@@ -186,9 +168,6 @@ class _GradHess:
             self.xp = array_module("cupy")
         else:
             self.device, self.xp = None, np
-
-    def to_device(self, margins: np.ndarray) -> Any:
-        return self.xp.array(margins, dtype=self.xp.float32)  # a copy we may add into
 
     def __call__(self, margins: Any, dtrain: Any) -> tuple[Any, Any]:
         if self.device is None:

@@ -20,8 +20,8 @@ from .._categories import XGB_CATEGORIES_ATTR, category_columns, pandas_categori
 from .._spec import METRICS
 from .adapters import CallableMetric, Trained, history_length
 
-__all__ = ["ReadOnce", "ReadOnceViews", "Trained", "XGBoostMetrics", "best_rounds", "dmatrix",
-           "first_metric_stopping", "store_categories", "train"]
+__all__ = ["ReadOnce", "ReadOnceViews", "Trained", "XGBoostMetrics", "best_rounds", "boost",
+           "dmatrix", "first_metric_stopping", "store_categories", "train"]
 
 
 def dmatrix(xgb: Any, X: Any, label: Any = None, weight: Any = None, *,
@@ -222,16 +222,68 @@ def train(
             save_best=save_best,
         ))
     history: dict[str, Any] = {}
-    booster = xgb.train(
-        params, dtrain, num_boost_round=rounds, evals=list(evals), obj=views,
+    booster = boost(
+        xgb, params, dtrain, rounds, obj=views, evals=evals,
         custom_metric=custom if evals else None, evals_result=history,
-        verbose_eval=verbose_period or False, callbacks=callbacks or None,
-        xgb_model=init_model,
+        verbose_eval=verbose_period or False, callbacks=callbacks, xgb_model=init_model,
     )
     first_round = 0 if init_model is None else init_model.num_boosted_rounds()
     rounds_run = (first_round + history_length(history) if history
                   else booster.num_boosted_rounds())
     return Trained(booster, int(rounds_run), history)
+
+
+def boost(
+    xgb: Any, params: dict[str, Any], dtrain: Any, rounds: int, *, obj: Callable[..., Any],
+    evals: Sequence[tuple[Any, str]] = (), custom_metric: Any = None,
+    evals_result: dict[str, Any] | None = None, verbose_eval: bool | int = False,
+    callbacks: Sequence[Any] = (), xgb_model: Any = None, kept_margins: Any = None,
+) -> Any:
+    """The boosting rounds of every gbfocal XGBoost fit: ``xgb.train(..., obj=obj)``.
+
+    With ``kept_margins = (data, xp)`` the same rounds run without asking the booster for
+    the training margins (``Booster.predict(training=True)`` hands them to Python as a
+    fresh host array every round, even on a GPU): the loop keeps them in the array module
+    ``xp``, the starting margins copied once, then each new tree's output on the training
+    features ``data`` (``inplace_predict``) added, and ``obj`` receives them there (with
+    CuPy features they never leave the GPU). XGBoost's own prediction cache adds each
+    tree's float32 leaf values to float32 margins in the same way, so with ``base_score``
+    0 (a single tree's margin is then its leaf value) both build the same model
+    (tests/test_xgboost.py). Not for warm starts (``xgb_model``) or dart.
+    """
+    if kept_margins is None:
+        return xgb.train(params, dtrain, num_boost_round=rounds, evals=list(evals), obj=obj,
+                         custom_metric=custom_metric, evals_result=evals_result,
+                         verbose_eval=verbose_eval, callbacks=list(callbacks) or None,
+                         xgb_model=xgb_model)
+    if xgb_model is not None:
+        raise ValueError("kept margins start from the DMatrix's base_margin: no xgb_model")
+    data, xp = kept_margins
+    callbacks = list(callbacks)
+    if verbose_eval:
+        callbacks.append(xgb.callback.EvaluationMonitor(
+            period=1 if verbose_eval is True else int(verbose_eval)))
+    container = xgb.callback.CallbackContainer(callbacks, metric=custom_metric,
+                                               output_margin=True)
+    evals = list(evals)
+    booster = container.before_training(xgb.Booster(params, [dtrain] + [d for d, _ in evals]))
+    # no trees yet: the starting margins (base_margin, or 0), copied once into a buffer of ours
+    margins = xp.array(booster.predict(dtrain, output_margin=True, training=True),
+                       dtype=xp.float32)
+    for i in range(rounds):
+        if container.before_iteration(booster, i, dtrain, evals):
+            break
+        grad, hess = obj(margins, dtrain)
+        booster.boost(dtrain, i, grad=grad, hess=hess)
+        del grad, hess  # XGBoost copied them: the objective may reuse the buffers
+        margins += booster.inplace_predict(data, iteration_range=(i, i + 1),
+                                           predict_type="margin").reshape(margins.shape)
+        if container.after_iteration(booster, i, dtrain, evals):
+            break
+    booster = container.after_training(booster)
+    if evals_result is not None:
+        evals_result.update(container.history)
+    return booster.reset()
 
 
 def best_rounds(booster: Any) -> int:
