@@ -36,6 +36,22 @@ VERSIONS = ("numpy", "scipy", "scikit-learn", "numba", "lightgbm", "xgboost", "o
 CONCLUSIONS = ("<!-- conclusions -->", "<!-- /conclusions -->")
 
 
+# --------------------------------------------------------------------------- tables
+def rendered(stem: str, data: Any) -> dict[str, str]:
+    """The documentation's Markdown fragments of ``benchmarks/<stem>.json`` holding ``data``
+    (docs/_ext/benchmark_tables.py), so that a script's Markdown and the site show the same
+    tables from one renderer."""
+    import importlib.util
+
+    path = REPO / "docs" / "_ext" / "benchmark_tables.py"
+    spec = importlib.util.spec_from_file_location("benchmark_tables", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fragments: dict[str, str] = module.RENDERERS[f"{stem}.json"](data)
+    return fragments
+
+
 # --------------------------------------------------------------------------- data
 def load_set(name: str, data_dir: Path | str = DATA,
              dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray] | None:

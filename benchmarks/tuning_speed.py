@@ -289,9 +289,7 @@ def run(names: tuple[str, ...], n_trials: int, repeats: int) -> list[dict[str, A
 
 def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any], trials: int,
               repeats: int) -> str:
-    def seconds(value: float | None) -> str:
-        return "not reached" if value is None else f"{value:.1f}"
-
+    tables = common.rendered("tuning_speed", rows)  # the documentation's tables
     return "\n".join([
         "# tune_focal against a hand-written Optuna loop",
         "",
@@ -302,13 +300,7 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any], trials: int,
         "",
         "Single-threaded, same folds, space, seed and early stopping:",
         "",
-        *common.table(
-            ["data", "rows", "library", "hand-written s/trial", "tune_focal s/trial", "ratio",
-             "same trials and best", "hand: s to its best", "tune_focal: s to that score"],
-            ([r["data"], r["rows"], r["backend"], f"{r['hand_s_per_trial']:.3f}",
-              f"{r['gbfocal_s_per_trial']:.3f}", f"{r['ratio_per_trial']:.2f}x",
-              "yes" if r["same_trials_and_best"] else "no", seconds(r["hand_to_best_s"]),
-              seconds(r["gbfocal_to_hand_best_s"])] for r in rows), "lrlrrrlrr"),
+        tables["per_trial"],
         "",
         "Against plain LightGBM / XGBoost tuned the same way: the hand-written loop with the "
         "library's built-in log loss and metric (`LGBMClassifier`, `average_precision`; "
@@ -317,17 +309,7 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any], trials: int,
         "(the pruner stops trials at other folds on other scores); rounds: the mean "
         "early-stopping best round of the finished trials' folds (each fit runs 50 more):",
         "",
-        *common.table(
-            ["data", "library", "built-in s/trial", "tune_focal s/trial", "ratio per trial",
-             "ratio per fold", "folds built-in / tune_focal", "rounds built-in / tune_focal",
-             "best AP built-in / tune_focal"],
-            ([r["data"], r["backend"], f"{r['builtin_s_per_trial']:.3f}",
-              f"{r['gbfocal_s_per_trial']:.3f}", f"{r['ratio_to_builtin_per_trial']:.2f}x",
-              f"{r['ratio_to_builtin_per_fold']:.2f}x",
-              f"{r['builtin_folds']} / {r['gbfocal_folds']}",
-              f"{r['builtin_mean_best_rounds']:.0f} / {r['gbfocal_mean_best_rounds']:.0f}",
-              f"{r['builtin_best']:.4f} / {r['gbfocal_best']:.4f}"] for r in rows),
-            "llrrrrrrr"),
+        tables["builtin"],
         "",
         "Parallel trials: `tune_focal(n_jobs=2)` (one booster thread per fit, the default: "
         "one fold fit in this process, one on a worker process) against "
@@ -337,12 +319,7 @@ def _markdown(rows: list[dict[str, Any]], meta: dict[str, Any], trials: int,
         "search); and why each fit gets one thread: one plain fit of the library (built-in "
         "objective, 100 rounds, all rows) on 1 and 2 OpenMP threads (median of 3):",
         "",
-        *common.table(
-            ["data", "library", "n_jobs=2 speed-up, worker starting", "worker running",
-             "one fit, 1 thread s", "one fit, 2 threads s"],
-            ([r["data"], r["backend"], f"{r['parallel_speedup_cold']:.2f}x",
-              f"{r['parallel_speedup_warm']:.2f}x", f"{r['fit_s_1_thread']:.3f}",
-              f"{r['fit_s_2_threads']:.3f}"] for r in rows), "llrrrr"),
+        tables["parallel"],
     ]) + "\n"
 
 

@@ -203,9 +203,20 @@ def tuning_speed(rows: list[dict[str, Any]]) -> dict[str, str]:
           f"{r['parallel_speedup_warm']:.2f}x", f"{r['fit_s_1_thread']:.3f}",
           f"{r['fit_s_2_threads']:.3f}"] for r in rows),
         "llrrrr")
+    builtin = table(
+        ["data", "library", "built-in s/trial", "tune_focal s/trial", "ratio per trial",
+         "ratio per fold", "folds built-in / tune_focal", "rounds built-in / tune_focal",
+         "best AP built-in / tune_focal"],
+        ([r["data"], r["backend"], f"{r['builtin_s_per_trial']:.3f}",
+          f"{r['gbfocal_s_per_trial']:.3f}", f"{r['ratio_to_builtin_per_trial']:.2f}x",
+          f"{r['ratio_to_builtin_per_fold']:.2f}x",
+          f"{r['builtin_folds']} / {r['gbfocal_folds']}",
+          f"{r['builtin_mean_best_rounds']:.0f} / {r['gbfocal_mean_best_rounds']:.0f}",
+          f"{r['builtin_best']:.4f} / {r['gbfocal_best']:.4f}"] for r in rows),
+        "llrrrrrrr")
     trials = ", ".join(str(t) for t in sorted({r["trials"] for r in rows}))
     return {"per_trial": "\n".join([f"{trials} trials on each side.", ""] + per_trial),
-            "parallel": "\n".join(parallel)}
+            "builtin": "\n".join(builtin), "parallel": "\n".join(parallel)}
 
 
 # ------------------------------------------------------------------------ verdict.json
