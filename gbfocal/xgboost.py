@@ -11,7 +11,7 @@ GPU. On the CPU the standard path is cheaper (its prediction cache needs no tree
 evaluation, while predicting one tree over 10^6 x 30 rows took 60 ms on 2 cores), so
 with host data, or no ``data``, :func:`train` boosts exactly as ``xgb.train`` does.
 
-Both are :func:`gbfocal._engines.xgboost.boost`, the boosting rounds of every gbfocal
+Both are ``gbfocal._engines.xgboost.boost``, the boosting rounds of every gbfocal
 XGBoost fit; this module checks the arguments and picks the objective (CuPy on the
 GPU, :mod:`gbfocal.gpu`). The model is the one ``xgb.train(params, dtrain,
 obj=loss.xgb_objective)`` builds: XGBoost's own prediction cache also adds each tree's
