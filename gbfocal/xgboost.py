@@ -143,15 +143,19 @@ callbacks
     for dmatrix, _ in evals:
         if not isinstance(dmatrix, xgb.DMatrix):
             raise TypeError(f"evals must hold (DMatrix, name) pairs, got {type(dmatrix).__name__}")
+    # xgb.train's order: the log before early stopping (which ends a round's callbacks)
     callbacks = list(callbacks) if callbacks else []
+    if verbose_eval:
+        callbacks.append(xgb.callback.EvaluationMonitor(
+            period=1 if verbose_eval is True else verbose_eval))
     if early_stopping_rounds:
         callbacks.append(xgb.callback.EarlyStopping(rounds=early_stopping_rounds,
                                                     maximize=maximize))
     grad_hess = _GradHess(loss, keep_margins)
     return engine_xgboost.boost(
         xgb, params, dtrain, num_boost_round, obj=grad_hess, evals=evals,
-        custom_metric=custom_metric, evals_result=evals_result, verbose_eval=verbose_eval,
-        callbacks=callbacks, kept_margins=(data, grad_hess.xp) if keep_margins else None,
+        custom_metric=custom_metric, evals_result=evals_result, callbacks=callbacks,
+        kept_margins=(data, grad_hess.xp) if keep_margins else None,
     )
 
 

@@ -112,3 +112,23 @@ def test_bad_arguments_are_rejected(params, kwargs, error, match):
     with pytest.raises(error, match=match):
         train(params, kwargs.get("dtrain", dtrain), 2, loss=kwargs.get("loss", loss), data=data,
               verbose_eval=False)
+
+
+@pytest.mark.parametrize("branch", ["host", "device"])
+def test_the_evaluation_log_is_xgb_trains_to_the_last_round(request, capsys, branch):
+    """verbose_eval prints what xgb.train prints, the round early stopping ends on
+    included (the log runs before early stopping, as in xgb.train)."""
+    if branch == "device":
+        request.getfixturevalue("device_branch")
+    X, y, loss, dtrain = _setup(2)
+    Xv, yv, _ = _data(2, n=300, seed=1)
+    dvalid = xgb.DMatrix(Xv, yv, base_margin=np.full(len(yv), loss.init_score(y)))
+    kwargs = dict(evals=[(dvalid, "valid")], custom_metric=loss.xgb_eval("focal_loss"),
+                  early_stopping_rounds=3, verbose_eval=True)
+    train(PARAMS, dtrain, 200, loss=loss, data=X, **kwargs)
+    ours = capsys.readouterr()
+    params = {**PARAMS, "base_score": 0.0, "disable_default_eval_metric": 1}
+    xgb.train(params, dtrain, 200, obj=loss.xgb_objective, **kwargs)
+    theirs = capsys.readouterr()
+    assert ours.out == theirs.out and ours.err == theirs.err
+    assert (ours.out + ours.err).count("valid-focal_loss") > 4
