@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _asymmetric, _math
+from . import _asymmetric, _math, _ranking
 
-__all__ = ["asymmetric_grad_hess", "asymmetric_loss", "compiled", "grad_hess", "loss"]
+__all__ = ["asymmetric_grad_hess", "asymmetric_loss", "compiled", "grad_hess", "loss",
+           "ranking_scores"]
 
 _KERNELS: Any = None  # gbfocal._kernels once imported; False if numba is unavailable
 
@@ -157,3 +158,26 @@ def asymmetric_grad_hess(
     kernels.asymmetric_grad_hess(y, z, alpha, weight, gamma_pos, gamma_neg, clip, positive,
                                  grad, hess)
     return grad, hess
+
+
+def ranking_scores(metric: str, positive: np.ndarray, score: np.ndarray,
+                   weights: np.ndarray | None = None) -> np.ndarray:
+    """``metric`` ("average_precision" or "roc_auc") of finite ``score`` for ``positive``.
+
+    ``weights``: None (every row counts once), ``(n,)`` row weights, or ``(B, n)`` for the
+    metric under each of ``B`` weightings (e.g. bootstrap multiplicities) from one sort.
+    Returns an array of shape ``weights.shape[:-1]`` (``()`` for None or ``(n,)``). Both
+    classes must have positive weight (the callers check). Definitions: :mod:`gbfocal._ranking`.
+    """
+    if metric not in ("average_precision", "roc_auc"):
+        raise ValueError(f"metric must be 'average_precision' or 'roc_auc', got {metric!r}")
+    kernels = compiled()
+    if kernels is None:
+        return _ranking.ranking_scores(metric, positive, score, weights)
+    rows = np.ones((1, score.shape[0])) if weights is None else np.asarray(weights, np.float64)
+    table = np.ascontiguousarray(rows.reshape(-1, score.shape[0]))
+    ap, auc = np.empty(table.shape[0]), np.empty(table.shape[0])
+    # NumPy's default sort: 2-4x faster than a stable one at 1e4 rows, and ties need none
+    kernels.ranking_areas(np.argsort(score), score, positive, table, ap, auc)
+    result = ap if metric == "average_precision" else auc
+    return result.reshape(() if weights is None else np.shape(weights)[:-1])

@@ -910,6 +910,54 @@ def test_forget_training_sets_drops_the_cached_buffers():
         assert_array_equal(got, want)  # checked again, same result
 
 
+def test_metrics_check_their_labels_once_and_again_when_they_change():
+    """The per-round metrics remember checked labels by value: the same labels every round
+    are checked once; labels changed in place, or a new array, are checked again."""
+    X, y, w = _binary_data(n=400, positive_rate=0.2)
+    raw = np.random.default_rng(4).normal(size=400)
+    loss = BinaryFocalLoss(alpha=0.25).fit(y)
+    checks = []
+    check = loss._check_labels
+    loss._check_labels = lambda labels: checks.append(1) or check(labels)
+    labels = y.astype(float)  # as the libraries store them
+    first = loss.metric("average_precision", labels, raw, w)
+    for _ in range(3):
+        assert loss.metric("average_precision", labels, raw, w) == first
+        assert loss.metric("average_precision", labels.copy(), raw, w) == first  # XGBoost's copy
+    assert len(checks) == 1
+    assert first == pytest.approx(average_precision_score(y, raw, sample_weight=w), rel=1e-12)
+    labels[:40] = 1.0 - labels[:40]  # changed in place
+    changed = loss.metric("average_precision", labels, raw, w)
+    assert len(checks) == 2
+    assert changed == pytest.approx(
+        average_precision_score(labels, raw, sample_weight=w), rel=1e-12)
+    assert changed != first
+    heavier = w.copy()
+    heavier[:100] *= 3.0  # other weights: checked again
+    assert loss.metric("roc_auc", labels, raw, heavier) == pytest.approx(
+        roc_auc_score(labels, raw, sample_weight=heavier), rel=1e-12)
+    assert len(checks) == 3
+    labels[:] = 0.0  # one class left: the metric is undefined, found again
+    with pytest.raises(ValueError, match="undefined"):
+        loss.metric("average_precision", labels, raw, w)
+    with pytest.raises(ValueError, match="labels"):
+        loss.metric("average_precision", np.full(400, 2.0), raw, w)
+    # float32 margins rank as their float64 values; non-finite ones are still refused
+    assert loss.metric("roc_auc", y, raw.astype(np.float32)) == roc_auc_score(
+        y, raw.astype(np.float32))
+    with pytest.raises(ValueError, match="finite"):
+        loss.metric("roc_auc", y, np.full(400, np.nan, np.float32))
+    # never pickled, forgotten with the training sets, bounded
+    del loss._check_labels
+    assert loss._checked_inputs
+    assert "_checked_inputs" not in pickle.loads(pickle.dumps(loss)).__dict__
+    for seed in range(20):
+        loss.metric("log_loss", np.random.default_rng(seed).integers(0, 2, 400), raw)
+    assert len(loss._checked_inputs) == 8
+    loss.forget_training_sets()
+    assert "_checked_inputs" not in loss.__dict__
+
+
 def test_float32_margins_give_the_float64_result():
     """XGBoost's float32 margins go to the kernels as they are; every float32 is exact
     in float64, so the result equals that of the float64 copy bit for bit."""

@@ -186,7 +186,8 @@ class _Metric:
         return f"{type(self).__name__}({self.loss!r}, {self.metric!r})"
 
     def _value(self, preds: Any, y: Any, weight: np.ndarray | None) -> float:
-        raw = self.loss.margins(preds, np.shape(y)[0], layout=self.layout)
+        # float32 kept: the metrics convert what they need (a ranking needs no copy)
+        raw = self.loss.margins(preds, np.shape(y)[0], layout=self.layout, keep_float32=True)
         return self.loss.metric(self.metric, y, raw, weight)
 
     def _dataset_value(self, preds: Any, dataset: Any) -> float:

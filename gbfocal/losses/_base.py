@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 
-from .. import _backend, _ranking
+from .. import _backend
 from .. import _validation as v
 from .._engines import adapters
 from .._posterior import positive_weights
@@ -53,6 +53,15 @@ def _same_values(current: Any, cached: Any) -> bool:
     if current is None or cached is None:
         return False
     return np.shape(current) == np.shape(cached) and bool(np.array_equal(current, cached))
+
+
+def _equal_arrays(current: Any, kept: np.ndarray | None) -> bool:
+    """True if ``current`` holds exactly ``kept``'s values: same dtype, shape and values
+    (a copy taken earlier, so an array changed in place since compares unequal)."""
+    if current is None or kept is None:
+        return current is None and kept is None
+    return (current.dtype == kept.dtype and current.shape == kept.shape
+            and bool(np.array_equal(current, kept)))
 
 
 class TrainingSet:
@@ -130,12 +139,28 @@ class TrainingSet:
         return _same_values(label, self.label) and _same_values(raw_weight, self.raw_weight)
 
 
+class CheckedInputs:
+    """Checked labels and row weights of one metric / NumPy-level call, kept across calls
+    by :meth:`FocalLoss._checked` with a copy of the raw inputs they were checked from."""
+
+    __slots__ = ("defined", "labels", "raw_label", "raw_weight", "weight")
+
+    def __init__(self, labels: np.ndarray, weight: np.ndarray | None) -> None:
+        self.labels, self.weight = labels, weight
+        self.raw_label: np.ndarray | None = None
+        self.raw_weight: np.ndarray | None = None
+        self.defined: set[str] = set()  # the ranking metrics found defined on these labels
+
+
 # Training sets a loss object remembers at once (several concurrent trainings may share
 # one loss; the oldest is forgotten first).
 MAX_TRAINING_SETS = 8
 # One lock for every loss object's training-set list: it is held only to look up or
 # insert a cache entry, never while gradients are computed.
 TRAINING_SETS_LOCK = threading.Lock()
+# Checked label/weight pairs of the metrics and the NumPy level a loss object remembers at
+# once (a training set and a few validation sets, evaluated every round).
+MAX_CHECKED_INPUTS = 8
 
 
 def ready_margins(z: Any, shape: tuple[int, ...], keep_float32: bool) -> bool:
@@ -297,6 +322,7 @@ class FocalLoss:
         # adapters are rebuilt on first use.
         state = dict(self.__dict__)
         state.pop("_train_caches", None)
+        state.pop("_checked_inputs", None)
         for name in _ADAPTERS:
             state.pop(name, None)
         return state
@@ -378,9 +404,40 @@ class FocalLoss:
             self.alpha_ = self._resolve(labels, weight)
         return self.alpha_
 
-    def _numpy_training_set(self, y: Any, sample_weight: Any) -> TrainingSet:
+    def _checked(self, y: Any, sample_weight: Any) -> CheckedInputs:
+        """Checked labels and row weights, remembered by value across calls.
+
+        The per-round metrics hand the same validation labels every boosting round, and
+        checking them again was a third of a small model's metric time. The last few
+        pairs of NumPy inputs are kept with a copy of the inputs; the same values (dtype,
+        shape, every element: an array changed in place is checked again) reuse the
+        checked arrays. Anything but NumPy arrays is checked anew. (Not made read-only:
+        numba would compile every kernel once more for read-only arrays; nothing here
+        writes into checked labels or weights.)
+        """
+        cacheable = isinstance(y, np.ndarray) and (
+            sample_weight is None or isinstance(sample_weight, np.ndarray))
+        if cacheable:
+            with TRAINING_SETS_LOCK:
+                entries = list(self.__dict__.get("_checked_inputs", ()))
+            for entry in reversed(entries):
+                if (_equal_arrays(y, entry.raw_label)
+                        and _equal_arrays(sample_weight, entry.raw_weight)):
+                    return entry
         labels = self._check_labels(y)
-        weight = self._check_weight(sample_weight, labels)
+        entry = CheckedInputs(labels, self._check_weight(sample_weight, labels))
+        if cacheable:
+            entry.raw_label = y.copy()
+            entry.raw_weight = None if sample_weight is None else sample_weight.copy()
+            with TRAINING_SETS_LOCK:
+                entries = self.__dict__.setdefault("_checked_inputs", [])
+                entries.append(entry)
+                del entries[:-MAX_CHECKED_INPUTS]
+        return entry
+
+    def _numpy_training_set(self, y: Any, sample_weight: Any) -> TrainingSet:
+        checked = self._checked(y, sample_weight)
+        labels, weight = checked.labels, checked.weight
         training = TrainingSet(None, None, None, labels, weight,
                                self._class_weights_for(labels, weight))
         self._prepare(training)
@@ -469,6 +526,7 @@ class FocalLoss:
         """
         with TRAINING_SETS_LOCK:
             self.__dict__.pop("_train_caches", None)
+            self.__dict__.pop("_checked_inputs", None)
 
     def margins(
         self, preds: Any, n_rows: int, *, layout: str | None = None, keep_float32: bool = False
@@ -483,11 +541,15 @@ class FocalLoss:
         if not (keep_float32 and z.dtype == np.float32):
             z = z.astype(np.float64, copy=False)
         z = self._unflatten(z, n_rows, layout)
-        columns = self._columns()
-        shape = (n_rows,) if columns == 1 else (n_rows, columns)
-        if self._fast_margins and ready_margins(z, shape, keep_float32):
+        if self._ready(z, n_rows, keep_float32):
             return z  # every boosting round: nothing to convert, nothing wrong
         return self._check_margins(z, n_rows, keep_float32=keep_float32)
+
+    def _ready(self, z: Any, n_rows: int, keep_float32: bool) -> bool:
+        """Whether ``z`` is already checked margins for ``n_rows`` rows (see ready_margins)."""
+        columns = self._columns()
+        shape = (n_rows,) if columns == 1 else (n_rows, columns)
+        return self._fast_margins and ready_margins(z, shape, keep_float32)
 
     def _unflatten(self, z: np.ndarray, n_rows: int, layout: str | None) -> np.ndarray:
         """A flattened multi-column layout back to ``(n_rows, columns)`` (binary: as is)."""
@@ -631,18 +693,22 @@ class FocalLoss:
         self, name: str, y: Any, raw_score: Any, sample_weight: Any
     ) -> float:
         self._require_alpha(self._UNFITTED_METRIC)
-        labels = self._check_labels(y)
-        weight = self._check_weight(sample_weight, labels)
-        raw = self._check_margins(raw_score, labels.shape[0])
-        self.check_metric_defined(name, labels, weight)
-        score = _ranking.roc_auc if name == "roc_auc" else _ranking.average_precision
+        checked = self._checked(y, sample_weight)
+        labels, weight = checked.labels, checked.weight
+        # binary float32 margins (XGBoost's) rank as they are: no float64 copy, no second
+        # check (the multiclass probabilities are computed in float64, from float64)
+        raw = raw_score if self._ready(raw_score, labels.shape[0], self.binary) else (
+            self._check_margins(raw_score, labels.shape[0]))
+        if name not in checked.defined:
+            self.check_metric_defined(name, labels, weight)
+            checked.defined.add(name)
         if self.binary:
             # Ranking metrics are invariant under the monotone posterior: ranking the
             # margins avoids the ties that sigmoid creates once it saturates at 1.0.
-            return score(labels == 1, raw, weight)
+            return float(_backend.ranking_scores(name, labels == 1, raw, weight))
         # macro one-vs-rest, as scikit-learn's average="macro" (multi_class="ovr")
         proba = self.predict_proba(raw, check_input=False)
-        return float(np.mean([score(labels == k, proba[:, k], weight)
+        return float(np.mean([_backend.ranking_scores(name, labels == k, proba[:, k], weight)
                               for k in range(self.n_classes)]))
 
     def check_metric_defined(

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from .. import _backend, _ranking
+from .. import _backend
 from .. import _validation as v
 from .._focal import pair_mean
 from .._init_score import minimise_binary
@@ -285,18 +285,18 @@ class MultiLabelFocalLoss(FocalLoss):
         return self._values(training, self._check_margins(raw_score, training.n_rows), reduction)
 
     def _ranking_metric(self, name: str, y: Any, raw_score: Any, sample_weight: Any) -> float:
-        labels = self._check_labels(y)
-        weight = self._check_weight(sample_weight, labels)
+        checked = self._checked(y, sample_weight)
+        labels, weight = checked.labels, checked.weight
         raw = self._check_margins(raw_score, labels.shape[0])
         codes, mask = v.check_multioutput_labels(labels, 2, self.ignore_label)
-        score = _ranking.roc_auc if name == "roc_auc" else _ranking.average_precision
         values = []
         for label in range(self.n_labels):
             rows = mask[:, label]
             w = None if weight is None else np.asarray(weight)[rows, label]
             self.check_metric_defined(name, codes[rows, label].astype(np.intp), w,
                                       name=f"label {label} of the evaluation data")
-            values.append(score(codes[rows, label] == 1, raw[rows, label], w))
+            values.append(_backend.ranking_scores(name, codes[rows, label] == 1,
+                                                  raw[rows, label], w))
         return float(np.mean(values))
 
     # ------------------------------------------------------------------ margins and probabilities

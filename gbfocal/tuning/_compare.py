@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .._ranking import ranking_scores
+from .._backend import ranking_scores
 
 __all__ = ["CONFIDENCE", "N_RESAMPLES", "Comparison", "Part", "compare_arms",
            "comparison_splits", "verdict"]
