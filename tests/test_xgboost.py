@@ -69,8 +69,10 @@ def test_same_model_as_xgb_train_with_the_objective(request, n_classes, weighted
                                   reference.predict(dtrain, output_margin=True))
 
 
-@pytest.mark.usefixtures("device_branch")
-def test_evals_early_stopping_and_history_follow_xgb_train():
+@pytest.mark.parametrize("branch", ["host", "device"])
+def test_evals_early_stopping_and_history_follow_xgb_train(request, branch):
+    if branch == "device":
+        request.getfixturevalue("device_branch")
     X, y, loss, dtrain = _setup(2)
     Xv, yv, _ = _data(2, n=300, seed=1)
     dvalid = xgb.DMatrix(Xv, yv, base_margin=np.full(len(yv), loss.init_score(y)))
@@ -132,3 +134,90 @@ def test_the_evaluation_log_is_xgb_trains_to_the_last_round(request, capsys, bra
     theirs = capsys.readouterr()
     assert ours.out == theirs.out and ours.err == theirs.err
     assert (ours.out + ours.err).count("valid-focal_loss") > 4
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_the_fit_reads_margins_without_xgboosts_python_predict(monkeypatch, n_classes):
+    """The rounds read the fit's own margins through the C API (XGBoost's Booster.predict
+    costs ~90 us of Python per call, two calls a round) and check each matrix's features
+    once: with the installed XGBoost neither of its Python paths runs per round."""
+    X, y, loss, dtrain = _setup(n_classes)
+    Xv, yv, _ = _data(n_classes, n=300, seed=1)
+    init = loss.init_score(y)
+    dvalid = xgb.DMatrix(Xv, yv, base_margin=np.tile(init, (len(yv), 1)).reshape(
+        len(yv), -1).squeeze())
+    calls = {"predict": 0, "features": 0}
+    predict, features = xgb.Booster.predict, xgb.Booster._assign_dmatrix_features
+
+    def counted_predict(self, *args, **kwargs):
+        calls["predict"] += 1
+        return predict(self, *args, **kwargs)
+
+    def counted_features(self, data):
+        calls["features"] += 1
+        return features(self, data)
+
+    monkeypatch.setattr(xgb.Booster, "predict", counted_predict)
+    monkeypatch.setattr(xgb.Booster, "_assign_dmatrix_features", counted_features)
+    history = {}
+    booster = train(PARAMS, dtrain, 20, loss=loss, evals=[(dvalid, "valid")],
+                    custom_metric=loss.xgb_eval("log_loss"), evals_result=history,
+                    verbose_eval=False)
+    assert calls == {"predict": 0, "features": 2}  # once per matrix, never per round
+    assert type(booster) is xgb.Booster  # the fit's class does not leave the fit
+    monkeypatch.undo()
+    reference_history = {}
+    reference = _reference(loss, dtrain, 20, evals=[(dvalid, "valid")],
+                           custom_metric=loss.xgb_eval("log_loss"),
+                           evals_result=reference_history)
+    assert booster.get_dump(with_stats=True) == reference.get_dump(with_stats=True)
+    assert history == reference_history and len(history["valid"]["log_loss"]) == 20
+
+
+def test_a_callbacks_own_predictions_take_xgboosts_path(monkeypatch):
+    """A user's callback predicting on another matrix goes through XGBoost's own predict
+    (its feature checks and results), not the fit's shortcut."""
+    X, y, loss, _ = _setup(2)
+    names = list("abcde")
+    dtrain = xgb.DMatrix(X, y, base_margin=np.full(len(y), loss.init_score(y)),
+                         feature_names=names)
+    seen = []
+    library_calls = []
+    predict = xgb.Booster.predict
+
+    def counted_predict(self, *args, **kwargs):
+        library_calls.append(args[0] if args else kwargs["data"])
+        return predict(self, *args, **kwargs)
+
+    class Probe(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            seen.append(model.predict(xgb.DMatrix(X[:50], feature_names=names),
+                                      output_margin=True))
+            with pytest.raises(ValueError, match="feature_names mismatch"):
+                model.predict(xgb.DMatrix(X[:50], feature_names=list("vwxyz")),
+                              output_margin=True)
+            return False
+
+    monkeypatch.setattr(xgb.Booster, "predict", counted_predict)
+    booster = train(PARAMS, dtrain, 3, loss=loss, callbacks=[Probe()], verbose_eval=False)
+    assert len(library_calls) == 6 and dtrain not in library_calls
+    monkeypatch.undo()
+    np.testing.assert_array_equal(
+        seen[-1], booster.predict(xgb.DMatrix(X[:50], feature_names=names), output_margin=True))
+
+
+def test_warm_start_and_quantile_matrices_boost_as_xgb_train():
+    X, y, loss, dtrain = _setup(2)
+    first = _reference(loss, dtrain, 4)
+    from gbfocal._engines.xgboost import boost
+
+    params = {**PARAMS, "base_score": 0.0, "disable_default_eval_metric": 1}
+    warm = boost(xgb, params, dtrain, 3, obj=loss.xgb_objective, xgb_model=first)
+    assert warm.get_dump() == _reference(loss, dtrain, 3, xgb_model=first).get_dump()
+    assert warm.num_boosted_rounds() == 7
+    # a QuantileDMatrix evaluation set must reference the training matrix: xgb.train's
+    # own check, kept by handing such fits to xgb.train
+    quantile = xgb.QuantileDMatrix(X, y)
+    with pytest.raises(ValueError):
+        boost(xgb, params, quantile, 2, obj=loss.xgb_objective,
+              evals=[(xgb.QuantileDMatrix(X, y), "valid")])
