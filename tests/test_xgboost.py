@@ -206,6 +206,23 @@ def test_a_callbacks_own_predictions_take_xgboosts_path(monkeypatch):
         seen[-1], booster.predict(xgb.DMatrix(X[:50], feature_names=names), output_margin=True))
 
 
+def test_a_checkpoint_pickled_during_the_fit_is_a_plain_booster(tmp_path):
+    X, _, loss, dtrain = _setup(2)
+    checkpoint = xgb.callback.TrainingCheckPoint(tmp_path, name="model", as_pickle=True,
+                                                 interval=2)
+    booster = train(PARAMS, dtrain, 4, loss=loss, callbacks=[checkpoint], verbose_eval=False)
+    saved = sorted(tmp_path.iterdir())
+    assert saved and b"gbfocal" not in saved[-1].read_bytes()  # loads without gbfocal
+    import pickle
+
+    with open(saved[-1], "rb") as f:
+        restored = pickle.load(f)
+    assert type(restored) is xgb.Booster
+    np.testing.assert_array_equal(restored.predict(xgb.DMatrix(X), output_margin=True)[:5],
+                                  booster[: restored.num_boosted_rounds()].predict(
+                                      xgb.DMatrix(X), output_margin=True)[:5])
+
+
 def test_warm_start_and_quantile_matrices_boost_as_xgb_train():
     X, y, loss, dtrain = _setup(2)
     first = _reference(loss, dtrain, 4)

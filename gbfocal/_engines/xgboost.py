@@ -11,6 +11,7 @@ the evaluation history and the rounds run. The starting margin is the caller's: 
 
 from __future__ import annotations
 
+import copyreg
 import ctypes
 import functools
 import json
@@ -303,6 +304,12 @@ def _fit_booster(xgb: Any, dmatrices: Sequence[Any]) -> type:
                     return margins
             return super().predict(data, output_margin=output_margin, training=training,
                                    **kwargs)
+
+        def __reduce_ex__(self, protocol: Any) -> Any:
+            # pickled during the fit (a checkpoint callback): a plain Booster, restored as
+            # pickle restores objects of protocols 0 and 1 (no gbfocal needed to load it)
+            return (copyreg._reconstructor,  # type: ignore[attr-defined]  # not in typeshed
+                    (xgb.Booster, object, None), self.__getstate__())
 
     return FitBooster
 
