@@ -954,6 +954,12 @@ def test_metrics_check_their_labels_once_and_again_when_they_change():
     for seed in range(20):
         loss.metric("log_loss", np.random.default_rng(seed).integers(0, 2, 400), raw)
     assert len(loss._checked_inputs) == 8
+    loss._checked_inputs.clear()
+    loss.loss(y, raw)  # the one-off NumPy level keeps no copies
+    loss.grad_hess(y, raw)
+    assert not loss._checked_inputs
+    loss.metric("focal_loss", y, raw)
+    assert len(loss._checked_inputs) == 1
     loss.forget_training_sets()
     assert "_checked_inputs" not in loss.__dict__
 

@@ -158,8 +158,8 @@ MAX_TRAINING_SETS = 8
 # One lock for every loss object's training-set list: it is held only to look up or
 # insert a cache entry, never while gradients are computed.
 TRAINING_SETS_LOCK = threading.Lock()
-# Checked label/weight pairs of the metrics and the NumPy level a loss object remembers at
-# once (a training set and a few validation sets, evaluated every round).
+# Checked label/weight pairs of the metrics a loss object remembers at once (a training
+# set and a few validation sets, evaluated every round).
 MAX_CHECKED_INPUTS = 8
 
 
@@ -408,7 +408,8 @@ class FocalLoss:
         """Checked labels and row weights, remembered by value across calls.
 
         The per-round metrics hand the same validation labels every boosting round, and
-        checking them again was a third of a small model's metric time. The last few
+        checking them again was a third of a small model's metric time (the one-off NumPy
+        level, :meth:`loss` and :meth:`grad_hess`, does not keep copies). The last few
         pairs of NumPy inputs are kept with a copy of the inputs; the same values (dtype,
         shape, every element: an array changed in place is checked again) reuse the
         checked arrays. Anything but NumPy arrays is checked anew. (Not made read-only:
@@ -435,9 +436,16 @@ class FocalLoss:
                 del entries[:-MAX_CHECKED_INPUTS]
         return entry
 
-    def _numpy_training_set(self, y: Any, sample_weight: Any) -> TrainingSet:
-        checked = self._checked(y, sample_weight)
-        labels, weight = checked.labels, checked.weight
+    def _numpy_training_set(self, y: Any, sample_weight: Any, *,
+                            remember: bool = False) -> TrainingSet:
+        """A training set of the NumPy level; ``remember``: through :meth:`_checked` (the
+        per-round metrics), else checked anew (one-off calls: no copies kept)."""
+        if remember:
+            checked = self._checked(y, sample_weight)
+            labels, weight = checked.labels, checked.weight
+        else:
+            labels = self._check_labels(y)
+            weight = self._check_weight(sample_weight, labels)
         training = TrainingSet(None, None, None, labels, weight,
                                self._class_weights_for(labels, weight))
         self._prepare(training)
@@ -648,7 +656,7 @@ class FocalLoss:
         if name not in ("focal_loss", "log_loss"):
             raise ValueError(f"metric {name!r} is not a weighted mean: it has no sums")
         self._require_alpha(self._UNFITTED_METRIC)
-        training = self._numpy_training_set(y, sample_weight)
+        training = self._numpy_training_set(y, sample_weight, remember=True)
         z = self._check_margins(raw_score, training.n_rows)
         if name == "focal_loss":
             values = np.asarray(self._values(training, z, reduction="none"))
