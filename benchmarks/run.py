@@ -352,8 +352,9 @@ def small_data_benchmarks(cfg: dict[str, Any], rng: np.random.Generator) -> dict
     1 thread, 300 rounds, patience 300 (every round is trained, so the ratio compares the
     same number of rounds). The estimators at ``gamma=0, alpha=None`` (plain log loss
     through the same custom objective and metric) grow the built-in's trees: their ratio
-    is the custom-objective path alone, the default's also the focal trees' own cost. Also ``xgb.train`` on scikit-learn's breast-cancer data (569
-    rows), 300 rounds, with and without an evaluation metric.
+    is the custom-objective path alone, the default's also the focal trees' own cost.
+    Also ``xgb.train`` on scikit-learn's breast-cancer data (569 rows), 300 rounds, with
+    and without an evaluation metric.
     """
     try:
         import lightgbm as lgb
