@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["average_precision", "ranking_scores", "roc_auc"]
+__all__ = ["ranking_scores"]
 
 
 def _cumulative_counts(
@@ -63,31 +63,6 @@ def _roc_auc(tp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     tp_before = np.concatenate((np.zeros_like(tp[..., :1]), tp[..., :-1]), axis=-1)
     area = np.sum(np.diff(fp, prepend=0.0, axis=-1) * (tp + tp_before), axis=-1) / 2.0
     return area / (tp[..., -1] * fp[..., -1])
-
-
-def average_precision(positive: np.ndarray, score: np.ndarray,
-                      weight: np.ndarray | None = None) -> float:
-    """Average precision of ``score`` for the boolean ``positive`` (scikit-learn's definition).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> average_precision(np.array([False, True, True]), np.array([0.1, 0.8, 0.4]))
-    1.0
-    """
-    return float(_average_precision(*_cumulative_counts(positive, score, weight)))
-
-
-def roc_auc(positive: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float:
-    """Area under the ROC curve of ``score`` for the boolean ``positive`` (ties count half).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> roc_auc(np.array([False, True, False, True]), np.array([0.1, 0.8, 0.4, 0.4]))
-    0.875
-    """
-    return float(_roc_auc(*_cumulative_counts(positive, score, weight)))
 
 
 def ranking_scores(metric: str, positive: np.ndarray, score: np.ndarray,

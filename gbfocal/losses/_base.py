@@ -155,8 +155,8 @@ class CheckedInputs:
 # Training sets a loss object remembers at once (several concurrent trainings may share
 # one loss; the oldest is forgotten first).
 MAX_TRAINING_SETS = 8
-# One lock for every loss object's training-set list: it is held only to look up or
-# insert a cache entry, never while gradients are computed.
+# One lock for every loss object's training-set and checked-input lists: it is held only
+# to look up or insert a cache entry, never while gradients or metrics are computed.
 TRAINING_SETS_LOCK = threading.Lock()
 # Checked label/weight pairs of the metrics a loss object remembers at once (a training
 # set and a few validation sets, evaluated every round).
